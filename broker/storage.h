@@ -1,0 +1,137 @@
+#pragma once
+// The broker's durability boundary. The reactor appends records describing every state change
+// that must survive a restart; the storage makes them durable (in order) and reports progress.
+// Implementations: MemoryStorage (nothing survives a restart) and the journal (broker/journal).
+//
+// Threading: every method is called from the reactor thread only. An implementation may use its
+// own threads (the journal's writer) and signals progress through WakeFd().
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "shared/core/result.h"
+#include "shared/protocol/messages.h"
+
+namespace mandrill::broker {
+
+using protocol::Headers;
+
+// Every message gets a broker-assigned sequence number at publish; later records refer to it.
+// Sequence numbers increase across restarts (recovery returns the highest seen).
+struct PublishRecord {
+  std::uint64_t seq = 0;
+  std::string queue;
+  std::string id;
+  std::string payload;
+  Headers headers;
+  std::int64_t published_unix_ms = 0;
+  bool operator==(const PublishRecord&) const = default;
+};
+// A delivery started: attempts is now `attempt`. Leases themselves are not stored: after a
+// restart the message is ready again with this attempt counted.
+struct DeliverRecord {
+  std::uint64_t seq = 0;
+  std::uint32_t attempt = 0;
+  bool operator==(const DeliverRecord&) const = default;
+};
+// Settled: the message is gone (its id stays in the dedup window).
+struct AckRecord {
+  std::uint64_t seq = 0;
+  bool operator==(const AckRecord&) const = default;
+};
+// Negative ack: back to the queue, not before `not_before_unix_ms`.
+struct NackRecord {
+  std::uint64_t seq = 0;
+  std::uint32_t attempt = 0;
+  std::int64_t not_before_unix_ms = 0;
+  std::string reason;
+  bool operator==(const NackRecord&) const = default;
+};
+// Moved to the queue's dead-letter queue after too many attempts.
+struct DeadLetterRecord {
+  std::uint64_t seq = 0;
+  std::uint32_t attempts = 0;
+  std::string reason;
+  std::int64_t dead_at_unix_ms = 0;
+  bool operator==(const DeadLetterRecord&) const = default;
+};
+// Operator moved a dead letter back to the ready queue; its attempt count restarts at 0.
+struct RequeueRecord {
+  std::uint64_t seq = 0;
+  bool operator==(const RequeueRecord&) const = default;
+};
+// Operator deleted a dead letter.
+struct PurgeRecord {
+  std::uint64_t seq = 0;
+  bool operator==(const PurgeRecord&) const = default;
+};
+
+using Record = std::variant<PublishRecord, DeliverRecord, AckRecord, NackRecord, DeadLetterRecord,
+                            RequeueRecord, PurgeRecord>;
+
+// A message that was live (not acked, not purged) when the broker stopped.
+struct RecoveredMessage {
+  enum class State { kReady, kDeferred, kDead };
+  PublishRecord publish;
+  std::uint32_t attempts = 0;
+  State state = State::kReady;
+  std::int64_t not_before_unix_ms = 0;  // kDeferred
+  std::string last_error;               // last nack or dead-letter reason
+  std::int64_t dead_at_unix_ms = 0;     // kDead
+};
+// A settled message whose id must still be deduplicated.
+struct RecoveredId {
+  std::string queue;
+  std::string id;
+  std::int64_t published_unix_ms = 0;
+};
+struct Recovered {
+  std::vector<RecoveredMessage> messages;  // in publish (seq) order
+  std::vector<RecoveredId> settled_ids;    // published within the dedup window, in seq order
+  std::uint64_t max_seq = 0;
+};
+
+// Ticket numbers are assigned by Append in increasing order starting at 1.
+using Ticket = std::uint64_t;
+
+struct StorageProgress {
+  Ticket durable_upto = 0;  // every ticket <= this is durable (failed ones excluded below)
+  // Tickets in [first, last] could not be written or synced: never treat them as durable.
+  struct Failure {
+    Ticket first = 0;
+    Ticket last = 0;
+    std::string error;
+  };
+  std::vector<Failure> failures;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Called once, before anything else. Returns what survived, or an error that stops start-up
+  // (e.g. the data dir is unusable). Corrupt records are reported in the log and skipped.
+  virtual core::Result<Recovered> Recover() = 0;
+
+  // Queues a record and returns its ticket. Never blocks on disk.
+  virtual Ticket Append(const Record& record) = 0;
+  // End of a reactor pass: hands everything appended since the last call to the writer.
+  virtual void Commit() = 0;
+
+  // Readable when Poll() has news; -1 if progress is only ever reported synchronously (then
+  // the reactor calls Poll() after every Commit()).
+  virtual int WakeFd() const = 0;
+  // Durability progress since the last call (monotonic durable_upto).
+  virtual StorageProgress Poll() = 0;
+
+  // Graceful stop: write and sync everything appended, then release files. Returns the error
+  // if the final sync failed.
+  virtual core::Status Close() = 0;
+
+  // Figures for `mandrill-ctl stats` (e.g. journal.segments, journal.bytes).
+  virtual protocol::Counters Stats() const = 0;
+};
+
+}  // namespace mandrill::broker
