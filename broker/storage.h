@@ -123,7 +123,10 @@ class Storage {
   // Readable when Poll() has news; -1 if progress is only ever reported synchronously (then
   // the reactor calls Poll() after every Commit()).
   virtual int WakeFd() const = 0;
-  // Durability progress since the last call (monotonic durable_upto).
+  // Durability progress since the last call (monotonic durable_upto); consumes the WakeFd
+  // wake-up. A ticket <= durable_upto is durable unless it is listed in the failures of this or
+  // an earlier Poll: a failure is reported no later than the Poll that first moves durable_upto
+  // past it.
   virtual StorageProgress Poll() = 0;
 
   // Graceful stop: write and sync everything appended, then release files. Returns the error

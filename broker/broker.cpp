@@ -1,0 +1,346 @@
+#include "broker/broker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+#include "shared/protocol/codec.h"
+
+namespace mandrill::broker {
+namespace {
+
+std::uint32_t RandomEpoch() {
+  std::random_device rd;
+  return rd() & 0xffffffu;
+}
+
+std::string MakeBrokerId(std::uint32_t epoch, std::int64_t wall_ms) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "b-%llx-%06x", static_cast<unsigned long long>(wall_ms), epoch);
+  return buf;
+}
+
+}  // namespace
+
+Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock,
+               Transport& transport)
+    : options_(std::move(options)),
+      storage_(storage),
+      clock_(clock),
+      transport_(transport),
+      started_(clock.Now()),
+      leases_(RandomEpoch()),
+      dedup_(options_.dedup_window) {
+  broker_id_ = MakeBrokerId(static_cast<std::uint32_t>(leases_.NextId() >> 40), clock.WallMs());
+  next_heartbeat_check_ = started_ + options_.heartbeat;
+}
+
+Broker::~Broker() = default;
+
+core::Status Broker::Recover() {
+  auto recovered = storage_.Recover();
+  if (!recovered.ok()) return recovered.error();
+  const auto now = clock_.Now();
+  const auto wall = clock_.WallMs();
+  std::size_t ready = 0, deferred = 0, dead = 0;
+  for (auto& r : recovered->messages) {
+    Queue* q = GetOrCreateQueue(r.publish.queue);
+    auto m = std::make_unique<StoredMessage>();
+    m->seq = r.publish.seq;
+    m->id = std::move(r.publish.id);
+    m->payload = std::move(r.publish.payload);
+    m->headers = std::move(r.publish.headers);
+    m->published_unix_ms = r.publish.published_unix_ms;
+    m->attempts = r.attempts;
+    m->last_error = std::move(r.last_error);
+    StoredMessage* sm = q->Adopt(std::move(m));
+    dedup_.AddLive(sm);
+    switch (r.state) {
+      case RecoveredMessage::State::kReady:
+        q->PushReady(sm, false);
+        ++ready;
+        break;
+      case RecoveredMessage::State::kDeferred:
+        q->Defer(sm, now + std::chrono::milliseconds(std::max<std::int64_t>(
+                               0, r.not_before_unix_ms - wall)));
+        ++deferred;
+        break;
+      case RecoveredMessage::State::kDead:
+        q->Bury(sm, sm->last_error, r.dead_at_unix_ms);
+        ++dead;
+        break;
+    }
+  }
+  for (const auto& s : recovered->settled_ids) {
+    const auto left = s.published_unix_ms + options_.dedup_window.count() - wall;
+    if (left > 0) dedup_.AddSettled(s.queue, s.id, now + std::chrono::milliseconds(left));
+  }
+  next_seq_ = recovered->max_seq + 1;
+  if (!recovered->messages.empty() || !recovered->settled_ids.empty()) {
+    spdlog::info("recovered {} live messages ({} ready, {} deferred, {} dead) in {} queues, {} "
+                 "settled ids in the dedup window",
+                 recovered->messages.size(), ready, deferred, dead, queues_.size(),
+                 recovered->settled_ids.size());
+  }
+  return core::Status::Ok();
+}
+
+Queue* Broker::GetOrCreateQueue(const std::string& name) {
+  auto& slot = queues_[name];
+  if (!slot) {
+    slot = std::make_unique<Queue>(name);
+    slot->counters.name = name;
+    spdlog::info("queue '{}' created", name);
+  }
+  return slot.get();
+}
+
+Queue* Broker::FindQueue(const std::string& name) const {
+  auto it = queues_.find(name);
+  return it == queues_.end() ? nullptr : it->second.get();
+}
+
+void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& message) {
+  ++counters_.frames_in;
+  Worker* w = workers_.Find(peer);
+  if (w != nullptr) {
+    w->last_heard = clock_.Now();
+    if (fd >= 0) w->fd = fd;
+  }
+  const auto command = static_cast<std::uint8_t>(protocol::CommandOf(message));
+  // Worker commands need a READY first; answering kNotReady makes a worker that the broker
+  // forgot (restart, timeout) announce itself again.
+  auto require_worker = [&](std::vector<std::uint64_t> leases = {}) {
+    if (w != nullptr) return true;
+    ++counters_.not_ready;
+    protocol::Error e;
+    e.code = protocol::ErrorCode::kNotReady;
+    e.reason = "unknown worker: send READY first (the broker restarted or timed you out)";
+    e.answers = command;
+    e.leases = std::move(leases);
+    Reply(peer, std::move(e));
+    return false;
+  };
+
+  if (auto* p = std::get_if<protocol::Publish>(&message)) {
+    HandlePublish(peer, std::move(*p));
+  } else if (auto* r = std::get_if<protocol::Ready>(&message)) {
+    HandleReady(peer, fd, std::move(*r));
+  } else if (auto* c = std::get_if<protocol::Credit>(&message)) {
+    if (require_worker()) HandleCredit(w, *c);
+  } else if (auto* a = std::get_if<protocol::Ack>(&message)) {
+    if (require_worker(a->leases)) HandleAck(peer, w, *a);
+  } else if (auto* x = std::get_if<protocol::Extend>(&message)) {
+    if (require_worker(x->leases)) HandleExtend(peer, w, *x);
+  } else if (auto* n = std::get_if<protocol::Nack>(&message)) {
+    std::vector<std::uint64_t> ids;
+    for (const auto& it : n->items) ids.push_back(it.lease_id);
+    if (require_worker(std::move(ids))) HandleNack(peer, w, std::move(*n));
+  } else if (std::holds_alternative<protocol::Heartbeat>(message)) {
+    require_worker();
+  } else if (std::holds_alternative<protocol::Disconnect>(message)) {
+    if (w != nullptr) {
+      ++counters_.workers_left;
+      WorkerGone(w, "sent DISCONNECT");
+    }
+  } else if (auto* s = std::get_if<protocol::StatsRequest>(&message)) {
+    RememberPeer(peer);
+    Reply(peer, Stats(s->request_id));
+  } else if (auto* q = std::get_if<protocol::QueuesRequest>(&message)) {
+    RememberPeer(peer);
+    HandleQueues(peer, *q);
+  } else if (auto* l = std::get_if<protocol::DlqListRequest>(&message)) {
+    RememberPeer(peer);
+    HandleDlqList(peer, *l);
+  } else if (auto* rq = std::get_if<protocol::DlqRequeueRequest>(&message)) {
+    RememberPeer(peer);
+    HandleDlqRequeue(peer, *rq);
+  } else if (auto* pg = std::get_if<protocol::DlqPurgeRequest>(&message)) {
+    RememberPeer(peer);
+    HandleDlqPurge(peer, *pg);
+  } else {
+    ++counters_.bad_frames;
+    ReplyError(peer, protocol::ErrorCode::kUnexpectedCommand,
+               std::string(protocol::CommandName(protocol::CommandOf(message))) +
+                   " is sent by the broker, not to it",
+               command);
+  }
+}
+
+void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command) {
+  ++counters_.bad_frames;
+  spdlog::warn("bad frame from peer {}: {}", protocol::PrintableId(peer), error.message);
+  ReplyError(peer, static_cast<protocol::ErrorCode>(error.code), error.message, command);
+}
+
+void Broker::OnConnectionClosed(int fd) {
+  for (Worker* w : workers_.OnConnection(fd)) {
+    ++counters_.workers_disconnected;
+    WorkerGone(w, "closed its connection");
+  }
+}
+
+void Broker::OnTimers() {
+  const auto now = clock_.Now();
+  while (StoredMessage* m = leases_.Expired(now)) {
+    spdlog::debug("lease {} on message {} expired (worker {})", m->lease_id, m->id,
+                  m->worker != nullptr ? m->worker->name : "?");
+    ++m->queue->counters.expired;
+    EndLease(m);
+    Return(m, std::chrono::milliseconds(0), "lease expired", /*journal_nack=*/false);
+  }
+  for (auto& [name, q] : queues_) {
+    if (auto next = q->NextDeferred(); next && *next <= now) q->ReleaseDue(now);
+  }
+  if (now >= next_heartbeat_check_) {
+    next_heartbeat_check_ = now + options_.heartbeat / 2;
+    const auto dead_after = options_.heartbeat * options_.liveness;
+    for (Worker* w : workers_.All()) {
+      if (now - w->last_heard > dead_after) {
+        ++counters_.workers_timed_out;
+        WorkerGone(w, "stopped heartbeating");
+      } else if (now - w->last_sent >= options_.heartbeat) {
+        Reply(w->routing_id, protocol::Heartbeat{});
+      }
+    }
+    dedup_.Prune(now);
+    std::erase_if(other_peers_, [&](const auto& kv) { return now - kv.second > std::chrono::minutes(1); });
+  }
+}
+
+core::SteadyTime Broker::NextWakeup() const {
+  core::SteadyTime next = next_heartbeat_check_;
+  if (auto d = leases_.NextDeadline()) next = std::min(next, *d);
+  for (const auto& [name, q] : queues_) {
+    if (auto d = q->NextDeferred()) next = std::min(next, *d);
+  }
+  return next;
+}
+
+void Broker::EndPass() {
+  ++counters_.passes;
+  storage_.Commit();
+  if (storage_.WakeFd() < 0) OnStorageProgress(storage_.Poll());
+  Dispatch();
+  storage_.Commit();  // the deliveries' attempt records
+  Flush();
+}
+
+void Broker::OnStorageProgress(const StorageProgress& progress) {
+  failures_.insert(failures_.end(), progress.failures.begin(), progress.failures.end());
+  Ticket horizon = progress.durable_upto;
+  for (const auto& f : failures_) horizon = std::max(horizon, f.last);
+  while (!pending_.empty() && pending_.front().first <= horizon) {
+    auto [ticket, m] = pending_.front();
+    pending_.pop_front();
+    const StorageProgress::Failure* failed = nullptr;
+    for (const auto& f : failures_) {
+      if (ticket >= f.first && ticket <= f.last) failed = &f;
+    }
+    if (failed != nullptr) {
+      MarkFailed(m, failed->error);
+    } else {
+      MarkDurable(m);
+    }
+  }
+  const Ticket done = pending_.empty() ? horizon : pending_.front().first;
+  std::erase_if(failures_, [&](const auto& f) { return f.last < done; });
+}
+
+void Broker::Reply(const std::string& peer, protocol::Message&& m) {
+  replies_.emplace_back(peer, std::move(m));
+}
+
+void Broker::ReplyError(const std::string& peer, protocol::ErrorCode code, std::string reason,
+                        std::uint8_t answers, std::uint64_t request_id) {
+  protocol::Error e;
+  e.code = code;
+  e.reason = std::move(reason);
+  e.answers = answers;
+  e.request_id = request_id;
+  Reply(peer, std::move(e));
+}
+
+void Broker::RememberPeer(const std::string& peer) { other_peers_[peer] = clock_.Now(); }
+
+std::uint32_t Broker::LeaseMsLeft(const StoredMessage* m) const {
+  const auto left = core::ToMillis(m->lease_deadline - clock_.Now());
+  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 0, UINT32_MAX));
+}
+
+void Broker::Flush() {
+  const auto now = clock_.Now();
+  auto deliveries = std::move(deliveries_);
+  deliveries_.clear();
+  for (auto& [w, items] : deliveries) {
+    std::vector<std::uint64_t> lease_ids;
+    lease_ids.reserve(items.size());
+    for (const auto& it : items) lease_ids.push_back(it.lease_id);
+    const auto result = transport_.Send(w->routing_id, protocol::Deliver{std::move(items)});
+    if (result == protocol::SendResult::kSent) {
+      w->last_sent = now;
+      continue;
+    }
+    ++counters_.send_failures;
+    if (result == protocol::SendResult::kUnreachable) {
+      spdlog::warn("worker {} is unreachable; releasing its {} leases", w->name, w->leases.size());
+      ++counters_.workers_disconnected;
+      WorkerGone(w, "is unreachable");
+      continue;
+    }
+    // Its pipe is full although credit bounds it: take the batch back rather than let the
+    // messages wait for lease expiry.
+    spdlog::warn("DELIVER of {} messages to worker {} could not be queued; returning them",
+                 lease_ids.size(), w->name);
+    for (std::uint64_t id : lease_ids) {
+      if (StoredMessage* m = leases_.Find(id)) {
+        EndLease(m);
+        Return(m, std::chrono::milliseconds(0), "delivery could not be sent", false);
+      }
+    }
+  }
+  for (auto& [key, ids] : confirms_) {
+    const std::size_t batch = options_.limits.max_batch;
+    for (std::size_t i = 0; i < ids.size(); i += batch) {
+      protocol::Confirm c;
+      c.queue = key.second;
+      c.ids.assign(std::make_move_iterator(ids.begin() + i),
+                   std::make_move_iterator(ids.begin() + std::min(ids.size(), i + batch)));
+      if (transport_.Send(key.first, c) != protocol::SendResult::kSent) {
+        // The publisher retries unconfirmed ids; the retry is deduplicated and confirmed then.
+        ++counters_.send_failures;
+        spdlog::warn("CONFIRM of {} ids to {} could not be sent", c.ids.size(),
+                     protocol::PrintableId(key.first));
+      }
+    }
+  }
+  confirms_.clear();
+  auto replies = std::move(replies_);
+  replies_.clear();
+  for (auto& [peer, m] : replies) {
+    const auto result = transport_.Send(peer, m);
+    if (result == protocol::SendResult::kSent) {
+      if (Worker* w = workers_.Find(peer)) w->last_sent = now;
+    } else {
+      ++counters_.send_failures;
+      spdlog::debug("{} to {} not sent", protocol::CommandName(protocol::CommandOf(m)),
+                    protocol::PrintableId(peer));
+    }
+  }
+}
+
+void Broker::BeginShutdown(const std::string& reason) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  spdlog::info("shutting down: {} ({} workers, {} leases outstanding return to their queues)",
+               reason, workers_.size(), leases_.size());
+}
+
+void Broker::SayGoodbye(const std::string& reason) {
+  for (Worker* w : workers_.All()) Reply(w->routing_id, protocol::Disconnect{reason});
+  for (const auto& [peer, seen] : other_peers_) Reply(peer, protocol::Disconnect{reason});
+  Flush();
+}
+
+}  // namespace mandrill::broker

@@ -1,0 +1,164 @@
+#include "broker/reactor.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "shared/core/logging.h"
+#include "shared/protocol/transport.h"
+
+namespace mandrill::broker {
+
+Reactor::Reactor(BrokerOptions options, Storage& storage, zmq::context_t& context,
+                 core::SignalFd* signals)
+    : options_(std::move(options)),
+      storage_(storage),
+      router_(context, zmq::socket_type::router),
+      monitor_(context, zmq::socket_type::pair),
+      signals_(signals),
+      broker_(std::make_unique<Broker>(options_, storage_, clock_, *this)) {}
+
+Reactor::~Reactor() = default;
+
+core::Status Reactor::Start() {
+  if (auto st = broker_->Recover(); !st.ok()) return st;
+  protocol::RouterOptions ro;
+  ro.heartbeat_ms = static_cast<int>(options_.heartbeat.count());
+  ro.max_frame_bytes = options_.limits.max_body_bytes;
+  protocol::ConfigureRouter(router_, ro);
+  // The monitor reports closed TCP connections at once; ZMQ_SRCFD on received frames maps a
+  // connection to the worker that spoke on it.
+  const std::string monitor_endpoint =
+      "inproc://mandrill-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+  if (zmq_socket_monitor(router_.handle(), monitor_endpoint.c_str(),
+                         ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
+    return core::Error{1, std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
+  }
+  monitor_.connect(monitor_endpoint);
+  try {
+    router_.bind(options_.bind);
+  } catch (const zmq::error_t& e) {
+    return core::Error{1, "cannot bind " + options_.bind + ": " + e.what() +
+                              " (is another broker running? pick another --bind)"};
+  }
+  spdlog::info("mandrill-broker {} listening on {} (lease {} ms, max deliveries {}, queue limit "
+               "{}, heartbeat {} ms)",
+               broker_->broker_id(), options_.bind, options_.lease.count(),
+               options_.max_deliveries, options_.queue_limit, options_.heartbeat.count());
+  return core::Status::Ok();
+}
+
+protocol::SendResult Reactor::Send(const std::string& peer, const protocol::Message& m) {
+  return protocol::Send(router_, m, peer);
+}
+
+void Reactor::DrainMonitor() {
+  while (true) {
+    zmq::message_t event, address;
+    if (zmq_msg_recv(event.handle(), monitor_.handle(), ZMQ_DONTWAIT) < 0) return;
+    if (event.more()) {
+      zmq_msg_recv(address.handle(), monitor_.handle(), 0);
+    }
+    if (event.size() < 6) continue;
+    std::uint16_t id;
+    std::uint32_t value;
+    std::memcpy(&id, event.data(), 2);
+    std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+    if (id == ZMQ_EVENT_DISCONNECTED) {
+      broker_->OnConnectionClosed(static_cast<int>(value));
+    }
+  }
+}
+
+void Reactor::DrainRouter() {
+  protocol::Received in;
+  for (std::size_t n = 0; n < options_.max_messages_per_pass; ++n) {
+    if (!protocol::Receive(router_, in)) return;
+    if (in.frames.empty()) continue;
+    const std::string peer(protocol::View(in.frames[0]));
+    auto decoded = protocol::DecodeReceived(in, 1, options_.limits);
+    if (decoded.ok()) {
+      broker_->OnFrame(peer, in.source_fd, std::move(decoded).value());
+    } else {
+      std::uint8_t command = 0;
+      if (in.frames.size() >= 3 && in.frames[2].size() == 1) {
+        command = *static_cast<const std::uint8_t*>(in.frames[2].data());
+      }
+      broker_->OnBadFrame(peer, decoded.error(), command);
+    }
+  }
+}
+
+bool Reactor::HandleSignals() {
+  if (signals_ == nullptr) return false;
+  for (int sig : signals_->Read()) {
+    switch (sig) {
+      case SIGHUP:
+        spdlog::info("SIGHUP: reopening log files");
+        core::ReopenLogs();
+        break;
+      case SIGQUIT:
+        stop_reason_ = "SIGQUIT";
+        graceful_ = false;
+        return true;
+      default:
+        stop_reason_ = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+        return true;
+    }
+  }
+  return false;
+}
+
+int Reactor::Run() {
+  bool stop = false;
+  while (!stop) {
+    zmq_pollitem_t items[4] = {};
+    int n = 0;
+    items[n++] = {router_.handle(), 0, ZMQ_POLLIN, 0};
+    items[n++] = {monitor_.handle(), 0, ZMQ_POLLIN, 0};
+    const int storage_fd = storage_.WakeFd();
+    const int storage_index = storage_fd >= 0 ? n : -1;
+    if (storage_fd >= 0) items[n++] = {nullptr, storage_fd, ZMQ_POLLIN, 0};
+    const int signal_index = signals_ != nullptr ? n : -1;
+    if (signals_ != nullptr) items[n++] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+
+    const auto wait = broker_->NextWakeup() - clock_.Now();
+    const long timeout_ms =
+        std::clamp<long>(static_cast<long>(core::ToMillis(wait)) + 1, 0, 1000);
+    if (zmq_poll(items, n, timeout_ms) < 0) {
+      if (zmq_errno() == EINTR) continue;
+      spdlog::critical("zmq_poll failed: {}", zmq_strerror(zmq_errno()));
+      stop_reason_ = "poll failure";
+      graceful_ = true;
+      break;
+    }
+    // Closed connections first, so a worker's leases are released before anything it said
+    // later over a new connection is handled.
+    if (items[1].revents & ZMQ_POLLIN) DrainMonitor();
+    if (signal_index >= 0 && (items[signal_index].revents & ZMQ_POLLIN)) stop = HandleSignals();
+    if (items[0].revents & ZMQ_POLLIN) DrainRouter();
+    if (storage_index >= 0 && (items[storage_index].revents & ZMQ_POLLIN)) {
+      broker_->OnStorageProgress(storage_.Poll());
+    }
+    broker_->OnTimers();
+    broker_->EndPass();
+  }
+  return Stop(graceful_);
+}
+
+int Reactor::Stop(bool graceful) {
+  broker_->BeginShutdown(stop_reason_);
+  storage_.Commit();
+  const auto closed = storage_.Close();
+  if (!closed.ok()) spdlog::error("final journal sync failed: {}", closed.message());
+  broker_->OnStorageProgress(storage_.Poll());
+  if (graceful) {
+    broker_->SayGoodbye(stop_reason_);
+  }
+  spdlog::info("mandrill-broker stopped ({})", stop_reason_);
+  return closed.ok() ? 0 : 1;
+}
+
+}  // namespace mandrill::broker

@@ -1,0 +1,51 @@
+#pragma once
+// The broker's event loop: one thread, one ROUTER socket, zmq_poll over the socket, its monitor
+// (connection closes), the storage's wake-up fd and a signalfd. Each pass drains what is ready,
+// runs timers, then lets the Broker deliver, commit and flush in batches.
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "broker/broker.h"
+#include "broker/options.h"
+#include "broker/storage.h"
+#include "shared/core/clock.h"
+#include "shared/core/signal_fd.h"
+
+namespace mandrill::broker {
+
+class Reactor final : public Transport {
+ public:
+  // `signals` may be null (tests that stop the reactor through RequestStop).
+  Reactor(BrokerOptions options, Storage& storage, zmq::context_t& context,
+          core::SignalFd* signals);
+  ~Reactor() override;
+
+  // Recovers storage and binds. An error here is fatal for start-up (exit non-zero).
+  core::Status Start();
+  // Serves until SIGTERM/SIGINT/SIGQUIT; returns the process exit code.
+  int Run();
+
+  protocol::SendResult Send(const std::string& peer, const protocol::Message& m) override;
+  Broker& broker() { return *broker_; }
+
+ private:
+  void DrainMonitor();
+  void DrainRouter();
+  // Returns true when the reactor should stop.
+  bool HandleSignals();
+  int Stop(bool graceful);
+
+  BrokerOptions options_;
+  Storage& storage_;
+  core::SystemClock clock_;
+  zmq::socket_t router_;
+  zmq::socket_t monitor_;
+  core::SignalFd* signals_;
+  std::unique_ptr<Broker> broker_;
+  std::string stop_reason_;
+  bool graceful_ = true;
+};
+
+}  // namespace mandrill::broker

@@ -1,0 +1,56 @@
+#pragma once
+// Workers known to the broker: who they are, what they consume, how much credit they granted,
+// which leases they hold, and when they were last heard from. Reactor thread only.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "broker/stored_message.h"
+#include "shared/core/clock.h"
+
+namespace mandrill::broker {
+
+class Queue;
+
+struct Worker {
+  std::string routing_id;
+  std::string name;
+  std::vector<Queue*> queues;
+  std::uint32_t credit = 0;
+  std::unordered_set<StoredMessage*> leases;  // in flight to this worker
+  int fd = -1;                                // TCP connection it last spoke on (ZMQ_SRCFD)
+  core::SteadyTime last_heard{};
+  core::SteadyTime last_sent{};
+  std::size_t next_queue = 0;  // round-robin position among `queues`
+  std::uint64_t delivered = 0, acked = 0, nacked = 0;
+
+  std::uint32_t free_credit() const {
+    return leases.size() >= credit ? 0 : credit - static_cast<std::uint32_t>(leases.size());
+  }
+};
+
+class WorkerRegistry {
+ public:
+  Worker* Find(const std::string& routing_id) const;
+  // Registers a new worker or returns the existing one with that routing id.
+  Worker* Upsert(const std::string& routing_id, bool* created);
+  // Forgets a worker; its leases must already be released.
+  void Remove(Worker* w);
+  // Workers whose last frame came over TCP connection `fd`.
+  std::vector<Worker*> OnConnection(int fd) const;
+
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [id, w] : workers_) f(w.get());
+  }
+  std::vector<Worker*> All() const;
+  std::size_t size() const { return workers_.size(); }
+
+ private:
+  std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace mandrill::broker
