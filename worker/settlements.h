@@ -1,0 +1,55 @@
+#pragma once
+// What the processing side asks the network thread to send: ACKs, NACKs, EXTENDs and credit
+// changes, accumulated between the network thread's passes so they leave as batches. Any
+// thread may add; only the network thread calls Take(). The first addition after a Take writes
+// the eventfd that wakes the network thread; later ones ride along for free.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/protocol/messages.h"
+
+namespace mandrill::worker {
+
+class Settlements {
+ public:
+  Settlements();
+  ~Settlements();
+  Settlements(const Settlements&) = delete;
+  Settlements& operator=(const Settlements&) = delete;
+
+  // Readable when there is something to Take.
+  int fd() const { return fd_; }
+
+  void Ack(std::uint64_t lease_id);
+  void Nack(std::uint64_t lease_id, std::uint32_t delay_ms, std::string reason);
+  void Extend(std::uint64_t lease_id, std::uint32_t duration_ms);
+  void SetCredit(std::uint32_t credit);
+  // Asks the network thread to say DISCONNECT and stop once everything queued is sent.
+  void RequestClose();
+
+  struct Batch {
+    std::vector<std::uint64_t> acks;
+    std::vector<protocol::NackItem> nacks;
+    std::map<std::uint32_t, std::vector<std::uint64_t>> extends;  // by duration
+    std::optional<std::uint32_t> credit;
+    bool close = false;
+    bool empty() const {
+      return acks.empty() && nacks.empty() && extends.empty() && !credit && !close;
+    }
+  };
+  Batch Take();
+
+ private:
+  void WakeLocked();
+
+  int fd_ = -1;
+  std::mutex mu_;
+  Batch pending_;  // guarded by mu_
+  bool woken_ = false;
+};
+
+}  // namespace mandrill::worker
