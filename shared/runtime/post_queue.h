@@ -1,0 +1,54 @@
+// PostQueue: the loop's door for other threads (call_soon_threadsafe).
+//
+// Any thread may Post; only the loop thread takes. Callbacks from one thread run in the order
+// that thread posted them. A loop that has nothing to do sleeps in epoll on this queue's eventfd;
+// the first Post that finds it asleep writes the eventfd, later ones see the wake-up is already
+// on its way and skip the syscall. After Close(), Post throws LoopClosed: a callback is either
+// run exactly once or its Post failed loudly, never dropped silently.
+//
+// Shared (std::shared_ptr) by the loop and whoever posts from elsewhere (executor jobs), so a
+// late Post after the loop object is gone still finds a closed queue instead of freed memory.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "shared/runtime/unique_function.h"
+
+namespace mandrill::runtime::detail {
+
+class PostQueue {
+ public:
+  explicit PostQueue(std::string loop_name);
+  ~PostQueue();
+  PostQueue(const PostQueue&) = delete;
+  PostQueue& operator=(const PostQueue&) = delete;
+
+  // Any thread. Throws LoopClosed after Close().
+  void Post(UniqueFunction<void()> fn);
+
+  // Loop thread: moves every queued callback into `out` (appending). Returns false if none.
+  bool TakeAll(std::vector<UniqueFunction<void()>>& out);
+  bool Empty();
+  // Loop thread, before blocking in epoll: announces the sleep. Returns false (and cancels the
+  // announcement) if callbacks are already queued.
+  bool PrepareToSleep();
+  // Loop thread, after epoll returned; `fd_readable`: epoll reported the eventfd.
+  void WokeUp(bool fd_readable);
+  void Close();
+  bool closed();
+  int fd() const { return event_fd_; }
+
+ private:
+  std::mutex mu_;
+  std::vector<UniqueFunction<void()>> items_;  // guarded by mu_
+  bool closed_ = false;                         // guarded by mu_
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> wake_sent_{false};
+  int event_fd_;
+  std::string loop_name_;
+};
+
+}  // namespace mandrill::runtime::detail
