@@ -85,7 +85,7 @@ class [[nodiscard]] Task {
       detail::TaskCore* core = detail::CurrentTask();
       assert(core != nullptr && "co_await of a Task outside a runtime task");
       assert(h_ && "co_await of an empty or already awaited Task");
-      if (core->CancelPending()) {
+      if (!h_.promise().no_checkpoint && core->CancelPending()) {
         cancelled_ = true;
         return true;
       }
@@ -129,6 +129,12 @@ class [[nodiscard]] Task {
   // Gives up ownership of the frame (the runtime uses this to spawn a task).
   std::coroutine_handle<promise_type> Release() noexcept { return std::exchange(h_, {}); }
 
+  // Makes awaiting this task not a cancellation checkpoint (see PromiseBase::no_checkpoint).
+  Task&& NotACheckpoint() && noexcept {
+    h_.promise().no_checkpoint = true;
+    return std::move(*this);
+  }
+
  private:
   explicit Task(std::coroutine_handle<promise_type> h) noexcept : h_(h) {}
   std::coroutine_handle<promise_type> h_;
@@ -170,9 +176,11 @@ Task<typename ScopeResult<T>::type> RunInScope(CancelScope* scope, Task<T> body)
 }
 }  // namespace detail
 
+// Entering a scope is not a checkpoint (as in Trio): the body's own awaits are, judged from
+// inside the scope — which is what lets a shield scope run cleanup in a cancelled task.
 template <class T>
 Task<typename detail::ScopeResult<T>::type> CancelScope::Run(Task<T> body) {
-  return detail::RunInScope(this, std::move(body));
+  return detail::RunInScope(this, std::move(body)).NotACheckpoint();
 }
 
 }  // namespace mandrill::runtime

@@ -64,6 +64,9 @@ class TaskOwner {
 struct PromiseBase {
   std::coroutine_handle<> continuation;  // null for a task's root coroutine
   std::exception_ptr exception;
+  // Awaiting this coroutine is not a cancellation checkpoint (entering a scope, shielded
+  // cleanup, ExitStack::Close): what it awaits inside decides.
+  bool no_checkpoint = false;
 };
 
 // Someone waiting for a task to end (TaskHandle::Join / Cancel).

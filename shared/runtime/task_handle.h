@@ -18,7 +18,7 @@ namespace mandrill::runtime {
 // From Join(): cancellation of the waiting task stops the wait (raises Cancelled).
 // From Cancel(): not interruptible — it returns only once the task has really finished, then
 // raises Cancelled if the waiting task was itself cancelled meanwhile.
-class [[nodiscard]] JoinAwaiter : private detail::Waiter {
+class JoinAwaiter : private detail::Waiter {
  public:
   JoinAwaiter(detail::TaskCore* target, bool interruptible)
       : target_(target), interruptible_(interruptible) {
