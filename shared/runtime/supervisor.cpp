@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace mandrill::runtime {
@@ -60,6 +61,10 @@ Supervisor::~Supervisor() {
       spdlog::critical("supervisor '{}' destroyed with {} live child task(s): a supervisor must be "
                        "joined (co_await Join()) before it goes out of scope",
                        name_, live);
+      std::fprintf(stderr,
+                   "supervisor '%s' destroyed with %zu live child task(s): it must be joined "
+                   "before it goes out of scope\n",
+                   name_.c_str(), live);
       std::abort();
     }
     // Loop teardown: the children's frames go without being resumed.
