@@ -1,0 +1,123 @@
+#include "broker/journal/handoff.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "broker/journal/io.h"
+
+namespace mandrill::broker::journal {
+
+Handoff::Handoff() {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) init_ = OsError("eventfd", "(journal wake fd)", errno);
+}
+
+Handoff::~Handoff() {
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Handoff::Submit(Batch* batch) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(*batch));
+    if (!free_.empty()) {
+      *batch = std::move(free_.back());
+      free_.pop_back();
+    } else {
+      *batch = Batch{};
+    }
+    idle_ = false;
+  }
+  batch->Clear();
+  writer_cv_.notify_one();
+}
+
+StorageProgress Handoff::TakeProgress() {
+  if (wake_fd_ >= 0) {
+    std::uint64_t n;
+    while (::read(wake_fd_, &n, sizeof(n)) < 0 && errno == EINTR) {
+    }
+  }
+  StorageProgress p;
+  std::lock_guard lock(mu_);
+  p.durable_upto = durable_upto_;
+  p.failures.swap(failures_);
+  return p;
+}
+
+void Handoff::RequestStop() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  writer_cv_.notify_one();
+}
+
+bool Handoff::WaitIdle(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return idle_cv_.wait_for(lock, timeout, [&] { return idle_ && queue_.empty(); });
+}
+
+bool Handoff::Take(std::vector<Batch>* out,
+                   bool block, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  std::unique_lock lock(mu_);
+  if (block) {
+    const auto ready = [&] { return !queue_.empty() || stop_; };
+    if (deadline) {
+      writer_cv_.wait_until(lock, *deadline, ready);
+    } else {
+      writer_cv_.wait(lock, ready);
+    }
+  }
+  out->swap(queue_);
+  if (!out->empty()) idle_ = false;
+  return stop_ && out->empty();
+}
+
+void Handoff::Recycle(std::vector<Batch>* done) {
+  std::lock_guard lock(mu_);
+  for (auto& b : *done) {
+    b.Clear();
+    if (free_.size() < 8) free_.push_back(std::move(b));
+  }
+  done->clear();
+}
+
+void Handoff::Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures) {
+  {
+    std::lock_guard lock(mu_);
+    if (durable_upto > durable_upto_) durable_upto_ = durable_upto;
+    for (auto& f : *failures) failures_.push_back(std::move(f));
+  }
+  failures->clear();
+  Wake();
+}
+
+void Handoff::SetIdle() {
+  {
+    std::lock_guard lock(mu_);
+    if (!queue_.empty()) return;  // more work arrived: not idle after all
+    idle_ = true;
+  }
+  idle_cv_.notify_all();
+}
+
+void Handoff::ReportLocalFailure(StorageProgress::Failure failure) {
+  {
+    std::lock_guard lock(mu_);
+    failures_.push_back(std::move(failure));
+  }
+  Wake();
+}
+
+void Handoff::Wake() {
+  if (wake_fd_ < 0) return;
+  const std::uint64_t one = 1;
+  while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace mandrill::broker::journal

@@ -1,0 +1,178 @@
+#include "broker/journal/journal.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/journal/format.h"
+#include "broker/journal/record_codec.h"
+#include "broker/journal/recovery.h"
+#include "broker/journal/writer.h"
+
+namespace mandrill::broker::journal {
+
+namespace {
+constexpr std::int64_t kTickMs = 1000;
+
+// Fills the event the writer uses to track liveness.
+struct EventFiller {
+  RecordEvent* e;
+  void operator()(const PublishRecord& r) const {
+    e->time = r.published_unix_ms;
+    e->id_bytes = static_cast<std::uint16_t>(
+        std::min<std::uint32_t>(SettledIdRecordBytes(r.queue.size(), r.id.size()), 0xffff));
+  }
+  void operator()(const DeliverRecord& r) const { e->attempt = r.attempt; }
+  void operator()(const AckRecord&) const {}
+  void operator()(const NackRecord& r) const {
+    e->attempt = r.attempt;
+    e->time = r.not_before_unix_ms;
+  }
+  void operator()(const DeadLetterRecord& r) const {
+    e->attempt = r.attempts;
+    e->time = r.dead_at_unix_ms;
+  }
+  void operator()(const RequeueRecord&) const {}
+  void operator()(const PurgeRecord&) const {}
+};
+}  // namespace
+
+Journal::Journal(JournalOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock : &system_clock_),
+      fs_(options_.fs != nullptr ? options_.fs : PosixFs()) {}
+
+Journal::~Journal() {
+  if (auto s = Close(); !s.ok()) {
+    spdlog::error("journal: close on destruction failed: {}", s.message());
+  }
+}
+
+core::Result<Recovered> Journal::Recover() {
+  if (state_ != State::kNew) {
+    return core::Error{kClosed, "journal Recover() called twice or after Close()"};
+  }
+  if (auto s = ValidateOptions(options_); !s.ok()) return s.error();
+  if (!handoff_.init_status().ok()) return handoff_.init_status().error();
+  if (auto s = fs_->CreateDirs(options_.data_dir); !s.ok()) {
+    return core::Error{s.error().code, "cannot create journal dir: " + s.message()};
+  }
+  auto lock = fs_->Lock(options_.data_dir + "/LOCK");
+  if (!lock.ok()) return lock.error();
+  lock_ = std::move(*lock);
+
+  const std::int64_t now_ms = clock_->WallMs();
+  auto result = RecoverSegments(fs_, options_, now_ms, &stats_);
+  if (!result.ok()) {
+    lock_.reset();
+    return result.error();
+  }
+  RecoveryResult& r = *result;
+  const std::uint64_t reserve =
+      options_.reserve_space ? r.live->size() * std::uint64_t{kMaxSettleRecordBytes} : 0;
+  if (auto s = r.segments->Roll(r.max_seq, now_ms, reserve); !s.ok()) {
+    lock_.reset();
+    return core::Error{s.error().code, "cannot start a journal segment: " + s.message()};
+  }
+  writer_ = std::make_unique<Writer>(options_, fs_, &handoff_, &stats_, std::move(r.segments),
+                                     std::move(r.live), r.max_seq, now_ms);
+  thread_ = std::thread([w = writer_.get()] { w->Run(); });
+  state_ = State::kOpen;
+  last_handoff_ms_ = now_ms;
+  spdlog::info("journal: open in {} (fsync {}, segments of {} bytes)", options_.data_dir,
+               options_.fsync.ToString(), options_.segment_bytes);
+  return std::move(r.recovered);
+}
+
+Ticket Journal::Append(const Record& record) {
+  const Ticket t = next_ticket_++;
+  if (batch_.first_ticket == 0) batch_.first_ticket = t;
+  batch_.last_ticket = t;
+  RecordEvent& e = batch_.events.emplace_back();
+  e.type = static_cast<std::uint8_t>(TypeOf(record));
+  const std::size_t start = batch_.data.size();
+  std::visit(
+      [&](const auto& r) {
+        e.seq = r.seq;
+        const std::size_t n = AppendFramed(r, &batch_.data);
+        EventFiller{&e}(r);
+        if (n - kRecordHeaderBytes > kMaxRecordBodyBytes) {
+          spdlog::error("journal: {} record for seq {} is {} bytes, over the {} byte limit: "
+                        "refused",
+                        RecordTypeName(e.type), e.seq, n, kMaxRecordBodyBytes);
+          batch_.data.Truncate(start);
+          e.bytes = 0;
+        } else {
+          e.bytes = static_cast<std::uint32_t>(n);
+        }
+      },
+      record);
+  return t;
+}
+
+void Journal::Commit() {
+  const std::int64_t now_ms = clock_->WallMs();
+  if (batch_.empty()) {
+    // An idle reactor still moves the writer's clock now and then.
+    if (state_ != State::kOpen || now_ms - last_handoff_ms_ < kTickMs) return;
+  }
+  if (state_ != State::kOpen) {
+    handoff_.ReportLocalFailure(StorageProgress::Failure{
+        batch_.first_ticket, batch_.last_ticket,
+        state_ == State::kNew ? "journal not recovered yet" : "journal closed"});
+    batch_.Clear();
+    return;
+  }
+  batch_.now_unix_ms = now_ms;
+  last_handoff_ms_ = now_ms;
+  handoff_.Submit(&batch_);
+}
+
+core::Status Journal::Close() {
+  if (state_ == State::kNew) {
+    state_ = State::kClosed;
+    return core::Status::Ok();
+  }
+  if (state_ == State::kClosed) return core::Status::Ok();
+  Commit();
+  handoff_.RequestStop();
+  thread_.join();
+  state_ = State::kClosed;
+  core::Status result = writer_->final_status();
+  writer_.reset();
+  lock_.reset();
+  spdlog::info("journal: closed {}", options_.data_dir);
+  return result;
+}
+
+protocol::Counters Journal::Stats() const {
+  const auto get = [](const std::atomic<std::int64_t>& c) {
+    return c.load(std::memory_order_relaxed);
+  };
+  return protocol::Counters{
+      {"journal.segments", get(stats_.segments)},
+      {"journal.bytes", get(stats_.bytes)},
+      {"journal.live_permille", get(stats_.live_permille)},
+      {"journal.live_messages", get(stats_.live_messages)},
+      {"journal.last_sync_us", get(stats_.last_sync_us)},
+      {"journal.syncs", get(stats_.syncs)},
+      {"journal.records", get(stats_.records)},
+      {"journal.write_errors", get(stats_.write_errors)},
+      {"journal.failed_records", get(stats_.failed_records)},
+      {"journal.disk_full_passes", get(stats_.disk_full_passes)},
+      {"journal.compactions", get(stats_.compactions)},
+      {"journal.compacted_bytes", get(stats_.compacted_bytes)},
+      {"journal.segments_deleted", get(stats_.segments_deleted)},
+      {"journal.recovery_ms", get(stats_.recovery_ms)},
+      {"journal.recovered_messages", get(stats_.recovered_messages)},
+      {"journal.recovered_ids", get(stats_.recovered_ids)},
+      {"journal.recovered_records", get(stats_.recovered_records)},
+      {"journal.recovery_corrupt_regions", get(stats_.recovery_corrupt_regions)},
+      {"journal.recovery_corrupt_bytes", get(stats_.recovery_corrupt_bytes)},
+      {"journal.recovery_truncated_bytes", get(stats_.recovery_truncated_bytes)},
+  };
+}
+
+std::unique_ptr<Storage> OpenJournal(const JournalOptions& options) {
+  return std::make_unique<Journal>(options);
+}
+
+}  // namespace mandrill::broker::journal

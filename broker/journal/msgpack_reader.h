@@ -1,0 +1,45 @@
+#pragma once
+// A bounds-checked msgpack cursor for decoding record bodies during recovery and compaction.
+// Hand-written rather than msgpack::unpack because it allocates nothing (recovery decodes
+// millions of records) and cannot be driven into large allocations by garbage: every length is
+// checked against the bytes that remain before it is used. Returned string_views point into the
+// input, which must outlive them. Any malformed input makes the call return false; the cursor
+// is then in an unspecified position and should be discarded.
+#include <cstdint>
+#include <string_view>
+
+namespace mandrill::broker::journal {
+
+class MsgpackReader {
+ public:
+  explicit MsgpackReader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
+
+  bool ReadArrayHeader(std::uint32_t* n);
+  bool ReadMapHeader(std::uint32_t* n);
+  // Non-negative integers of any width that fit in 64 bits.
+  bool ReadUint(std::uint64_t* v);
+  // Any integer that fits in int64 (negative or positive encodings).
+  bool ReadInt(std::int64_t* v);
+  bool ReadStr(std::string_view* v);
+  // Binary; a str is accepted too (both carry bytes).
+  bool ReadBin(std::string_view* v);
+  // Skips one object of any type, nested at most kMaxDepth deep.
+  bool Skip() { return Skip(0); }
+
+  bool AtEnd() const { return p_ == end_; }
+  std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
+
+  static constexpr int kMaxDepth = 32;
+
+ private:
+  bool Skip(int depth);
+  bool Take(std::size_t n, const char** out);
+  bool ReadBe(int bytes, std::uint64_t* v);
+  bool ReadLength(std::uint8_t tag, std::uint8_t fix_mask, std::uint8_t fix_base,
+                  std::uint8_t tag8, std::uint8_t tag16, std::uint8_t tag32, std::uint32_t* n);
+
+  const char* p_;
+  const char* end_;
+};
+
+}  // namespace mandrill::broker::journal

@@ -1,0 +1,320 @@
+#include "broker/journal/writer.h"
+
+#include <spdlog/spdlog.h>
+
+#include "broker/journal/format.h"
+#include "broker/journal/record_codec.h"
+#include "shared/core/thread_name.h"
+
+namespace mandrill::broker::journal {
+
+namespace {
+
+constexpr auto kDeleteRetry = std::chrono::seconds(1);
+constexpr auto kDiskFullLogEvery = std::chrono::seconds(5);
+
+// Appends ticket t to the failure list, merging with the last range when contiguous.
+void AddFailure(std::vector<StorageProgress::Failure>* f, Ticket t, const std::string& why) {
+  if (!f->empty() && f->back().last + 1 == t && f->back().error == why) {
+    f->back().last = t;
+    return;
+  }
+  f->push_back(StorageProgress::Failure{t, t, why});
+}
+
+bool IsSettle(std::uint8_t type) {
+  return type == static_cast<std::uint8_t>(RecordType::kAck) ||
+         type == static_cast<std::uint8_t>(RecordType::kPurge);
+}
+
+const std::string kTooLarge = "record too large for the journal";
+
+}  // namespace
+
+Writer::Writer(const JournalOptions& options, Fs* fs, Handoff* handoff, JournalStats* stats,
+               std::unique_ptr<SegmentSet> segments, std::unique_ptr<LiveSet> live,
+               std::uint64_t max_seq, std::int64_t now_ms)
+    : options_(options),
+      handoff_(handoff),
+      stats_(stats),
+      segments_(std::move(segments)),
+      live_(std::move(live)),
+      compactor_(fs, options, segments_.get(), live_.get(), stats),
+      max_seq_(max_seq),
+      now_ms_(now_ms) {}
+
+Writer::~Writer() = default;
+
+std::uint64_t Writer::SettleReserve() const {
+  return options_.reserve_space ? live_->size() * std::uint64_t{kMaxSettleRecordBytes} : 0;
+}
+
+void Writer::Run() {
+  core::SetThreadName("journal");
+  const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
+  next_sync_ = std::chrono::steady_clock::now() + options_.fsync.interval;
+  segments_->PublishStats(now_ms_, options_.dedup_window.count(),
+                          static_cast<std::int64_t>(live_->size()));
+  std::vector<Batch> batches;
+  for (;;) {
+    std::optional<std::chrono::steady_clock::time_point> deadline;
+    if (interval && segments_->head_unsynced()) deadline = next_sync_;
+    if (handoff_->Take(&batches, /*block=*/!compactor_.active(), deadline)) break;
+    if (!batches.empty()) Pass(batches);
+    MaybeIntervalSync();
+    Maintain();
+    handoff_->Recycle(&batches);
+    if (!compactor_.active()) handoff_->SetIdle();
+  }
+  compactor_.Abandon("shutting down", /*failure=*/false);
+  final_status_ = segments_->Close();
+  if (!final_status_.ok()) {
+    spdlog::error("journal: final sync failed: {}", final_status_.message());
+  }
+  handoff_->SetIdle();
+}
+
+void Writer::Pass(std::vector<Batch>& batches) {
+  Ticket first = 0, last = 0;
+  std::uint64_t bytes = 0;
+  std::vector<StorageProgress::Failure> failures;
+  for (Batch& b : batches) {
+    if (b.now_unix_ms > now_ms_) now_ms_ = b.now_unix_ms;
+    if (b.empty()) continue;
+    if (first == 0) first = b.first_ticket;
+    last = b.last_ticket;
+    bytes += b.data.size();
+    char* p = b.data.data();
+    for (std::size_t i = 0; i < b.events.size(); ++i) {
+      const RecordEvent& e = b.events[i];
+      if (e.seq > max_seq_) max_seq_ = e.seq;
+      if (e.bytes == 0) {
+        AddFailure(&failures, b.first_ticket + i, kTooLarge);
+        continue;
+      }
+      SealRecord(p);
+      p += e.bytes;
+    }
+  }
+  if (last == 0) return;  // clock ticks only
+  if (bytes == 0) {
+    handoff_->Report(last, &failures);
+    return;
+  }
+  const auto fail_all = [&](const std::string& why) {
+    failures.clear();
+    failures.push_back(StorageProgress::Failure{first, last, why});
+    JournalStats::Add(stats_->failed_records, static_cast<std::int64_t>(last - first + 1));
+    handoff_->Report(last, &failures);
+  };
+  auto space = segments_->Prepare(bytes, SettleReserve(), max_seq_, now_ms_);
+  if (!space.ok()) {
+    fail_all("journal cannot write: " + space.error().message);
+    return;
+  }
+  if (*space == SegmentSet::Space::kReserveOnly) {
+    WriteReserveOnly(batches, &failures);
+    return;
+  }
+  std::vector<struct iovec> iov;
+  iov.reserve(batches.size());
+  for (Batch& b : batches) {
+    if (!b.data.empty()) iov.push_back({b.data.data(), b.data.size()});
+  }
+  const std::uint64_t before = segments_->head().bytes;
+  if (auto s = segments_->Append(iov.data(), static_cast<int>(iov.size())); !s.ok()) {
+    spdlog::error("journal: write of tickets {}..{} failed: {}", first, last, s.message());
+    fail_all("journal write failed: " + s.message());
+    return;
+  }
+  if (options_.fsync.mode == FsyncPolicy::Mode::kAlways) {
+    if (auto s = segments_->Sync(); !s.ok()) {
+      spdlog::error("journal: sync of tickets {}..{} failed: {}", first, last, s.message());
+      segments_->CutHead(before);
+      fail_all("journal sync failed: " + s.message());
+      return;
+    }
+  }
+  for (const Batch& b : batches) Apply(b, nullptr);
+  handoff_->Report(last, &failures);
+}
+
+void Writer::WriteReserveOnly(std::vector<Batch>& batches,
+                              std::vector<StorageProgress::Failure>* failures) {
+  // Only settle records go out, into the space reserved for them; the rest fail.
+  std::vector<std::vector<bool>> written(batches.size());
+  std::vector<struct iovec> iov;
+  Ticket last = 0;
+  std::size_t refused = 0;
+  for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+    Batch& b = batches[bi];
+    written[bi].assign(b.events.size(), false);
+    if (b.empty()) continue;
+    last = b.last_ticket;
+    char* p = b.data.data();
+    for (std::size_t i = 0; i < b.events.size(); ++i) {
+      const RecordEvent& e = b.events[i];
+      if (e.bytes == 0) continue;
+      if (IsSettle(e.type)) {
+        iov.push_back({p, e.bytes});
+        written[bi][i] = true;
+      } else {
+        ++refused;
+      }
+      p += e.bytes;
+    }
+  }
+  std::string error;
+  if (!iov.empty()) {
+    const std::uint64_t before = segments_->head().bytes;
+    auto s = segments_->Append(iov.data(), static_cast<int>(iov.size()));
+    if (s.ok() && options_.fsync.mode == FsyncPolicy::Mode::kAlways) {
+      s = segments_->Sync();
+      if (!s.ok()) segments_->CutHead(before);
+    }
+    if (!s.ok()) {
+      error = "journal write failed: " + s.message();
+      for (auto& w : written) w.assign(w.size(), false);
+    }
+  }
+  const std::string full = "disk full: journal space is reserved for acks, record refused";
+  failures->clear();
+  std::int64_t failed = 0;
+  for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+    const Batch& b = batches[bi];
+    for (std::size_t i = 0; i < b.events.size(); ++i) {
+      if (written[bi][i]) continue;
+      ++failed;
+      const RecordEvent& e = b.events[i];
+      AddFailure(failures, b.first_ticket + i,
+                 e.bytes == 0 ? kTooLarge : (!error.empty() && IsSettle(e.type) ? error : full));
+    }
+  }
+  for (std::size_t bi = 0; bi < batches.size(); ++bi) Apply(batches[bi], &written[bi]);
+  JournalStats::Add(stats_->failed_records, failed);
+  JournalStats::Add(stats_->disk_full_passes, 1);
+  const auto now = std::chrono::steady_clock::now();
+  if (now >= last_disk_full_log_ + kDiskFullLogEvery) {
+    last_disk_full_log_ = now;
+    spdlog::error("journal: disk full: refused {} records, wrote {} acks/purges into the reserve",
+                  refused, iov.size());
+  }
+  handoff_->Report(last, failures);
+}
+
+void Writer::Apply(const Batch& b, const std::vector<bool>* written) {
+  const char* p = b.data.data();
+  std::int64_t applied = 0;
+  for (std::size_t i = 0; i < b.events.size(); ++i) {
+    const RecordEvent& e = b.events[i];
+    if (e.bytes == 0) continue;
+    const char* rec = p;
+    p += e.bytes;
+    if (written != nullptr && !(*written)[i]) continue;
+    ++applied;
+    switch (static_cast<RecordType>(e.type)) {
+      case RecordType::kPublish:
+        live_->Publish(e.seq, &segments_->head(), e.bytes, e.id_bytes, e.time);
+        break;
+      case RecordType::kDeliver:
+        live_->Deliver(e.seq, e.attempt);
+        break;
+      case RecordType::kAck:
+      case RecordType::kPurge:
+        live_->Settle(e.seq);
+        break;
+      case RecordType::kNack:
+      case RecordType::kDeadLetter: {
+        std::string_view reason;
+        DecodeReason(e.type, std::string_view(rec + kRecordHeaderBytes, e.bytes - kRecordHeaderBytes),
+                     &reason);
+        if (e.type == static_cast<std::uint8_t>(RecordType::kNack)) {
+          live_->Nack(e.seq, e.attempt, e.time, reason);
+        } else {
+          live_->DeadLetter(e.seq, e.attempt, reason, e.time);
+        }
+        break;
+      }
+      case RecordType::kRequeue:
+        live_->Requeue(e.seq);
+        break;
+      case RecordType::kState:
+      case RecordType::kSettledId:
+        break;  // never appended by the reactor
+    }
+  }
+  JournalStats::Add(stats_->records, applied);
+}
+
+void Writer::MaybeIntervalSync() {
+  if (options_.fsync.mode != FsyncPolicy::Mode::kInterval || !segments_->head_unsynced()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_sync_) return;
+  next_sync_ = now + options_.fsync.interval;
+  if (auto s = segments_->Sync(); !s.ok()) {
+    // Those records were reported durable after their write; the OS may now have dropped
+    // them. Nothing can be taken back: log, and move new writes to a fresh segment.
+    spdlog::error("journal: interval sync failed (recent confirms may not survive a power "
+                  "loss): {}",
+                  s.message());
+    segments_->RetireHead();
+  }
+}
+
+bool Writer::ShouldCompact(const SegmentInfo& oldest) const {
+  const double t = options_.compaction_threshold;
+  const std::int64_t window = options_.dedup_window.count();
+  if (oldest.bytes <= kSegmentHeaderBytes) return false;
+  if (static_cast<double>(oldest.NeededBytes(now_ms_, window)) <
+      t * static_cast<double>(oldest.bytes)) {
+    return true;
+  }
+  // A large, mostly live oldest segment must not pin all the garbage behind it either.
+  std::uint64_t bytes = 0, needed = 0, closed = 0;
+  for (const auto& [number, s] : segments_->segments()) {
+    if (&s == &segments_->head()) continue;
+    bytes += s.bytes;
+    needed += s.NeededBytes(now_ms_, window);
+    ++closed;
+  }
+  return closed >= 2 && static_cast<double>(needed) < t * static_cast<double>(bytes);
+}
+
+void Writer::DeleteUnneeded() {
+  const std::int64_t window = options_.dedup_window.count();
+  const auto now = std::chrono::steady_clock::now();
+  while (now >= delete_retry_after_) {
+    SegmentInfo* oldest = segments_->OldestClosed();
+    if (oldest == nullptr || !oldest->Unneeded(now_ms_, window)) break;
+    if (compactor_.active() && compactor_.segment() == oldest->number) {
+      compactor_.Abandon("nothing left to carry", /*failure=*/false);
+    }
+    const std::uint64_t number = oldest->number;
+    if (auto s = segments_->DeleteOldest(); !s.ok()) {
+      spdlog::error("journal: cannot delete segment {}: {}", number, s.message());
+      delete_retry_after_ = now + kDeleteRetry;
+      break;
+    }
+    live_->SegmentGone(number);
+  }
+}
+
+void Writer::Maintain() {
+  DeleteUnneeded();
+  if (compactor_.active()) {
+    compactor_.Step(now_ms_, max_seq_);
+    if (!compactor_.active()) DeleteUnneeded();  // the run just finished
+  } else if (options_.compaction_threshold > 0 &&
+             std::chrono::steady_clock::now() >= compactor_.retry_after()) {
+    SegmentInfo* oldest = segments_->OldestClosed();
+    if (oldest != nullptr && ShouldCompact(*oldest)) {
+      compactor_.Start(*oldest);
+      compactor_.Step(now_ms_, max_seq_);
+      if (!compactor_.active()) DeleteUnneeded();
+    }
+  }
+  segments_->PublishStats(now_ms_, options_.dedup_window.count(),
+                          static_cast<std::int64_t>(live_->size()));
+}
+
+}  // namespace mandrill::broker::journal
