@@ -271,6 +271,24 @@ std::uint32_t Broker::LeaseMsLeft(const StoredMessage* m) const {
 
 void Broker::Flush() {
   const auto now = clock_.Now();
+  // Replies first: a WELCOME precedes the first DELIVER it makes possible.
+  auto replies = std::move(replies_);
+  replies_.clear();
+  for (auto& [peer, m] : replies) {
+    const auto result = transport_.Send(peer, m);
+    Worker* w = workers_.Find(peer);
+    if (result == protocol::SendResult::kSent) {
+      if (w != nullptr) w->last_sent = now;
+    } else if (result == protocol::SendResult::kUnreachable && w != nullptr) {
+      ++counters_.send_failures;
+      ++counters_.workers_disconnected;
+      WorkerGone(w, "is unreachable");
+    } else {
+      ++counters_.send_failures;
+      spdlog::debug("{} to {} not sent", protocol::CommandName(protocol::CommandOf(m)),
+                    protocol::PrintableId(peer));
+    }
+  }
   auto deliveries = std::move(deliveries_);
   deliveries_.clear();
   for (auto& [w, items] : deliveries) {
@@ -316,18 +334,6 @@ void Broker::Flush() {
     }
   }
   confirms_.clear();
-  auto replies = std::move(replies_);
-  replies_.clear();
-  for (auto& [peer, m] : replies) {
-    const auto result = transport_.Send(peer, m);
-    if (result == protocol::SendResult::kSent) {
-      if (Worker* w = workers_.Find(peer)) w->last_sent = now;
-    } else {
-      ++counters_.send_failures;
-      spdlog::debug("{} to {} not sent", protocol::CommandName(protocol::CommandOf(m)),
-                    protocol::PrintableId(peer));
-    }
-  }
 }
 
 void Broker::BeginShutdown(const std::string& reason) {

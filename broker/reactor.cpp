@@ -66,6 +66,7 @@ void Reactor::DrainMonitor() {
     std::uint32_t value;
     std::memcpy(&id, event.data(), 2);
     std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
+    spdlog::debug("connection event {:#x} on fd {}", id, value);
     if (id == ZMQ_EVENT_DISCONNECTED) {
       broker_->OnConnectionClosed(static_cast<int>(value));
     }

@@ -30,8 +30,8 @@ void Broker::HandleReady(const std::string& peer, int fd, protocol::Ready&& read
   w->fd = fd;
   w->last_heard = clock_.Now();
   // A worker that re-announces itself (a reconnect the broker did not notice) keeps its leases.
-  spdlog::info("worker {} {}: queues [{}], credit {}, {} leases held", w->name,
-               created ? "ready" : "re-announced", fmt::join(ready.queues, ", "), w->credit,
+  spdlog::info("worker {} {} on fd {}: queues [{}], credit {}, {} leases held", w->name,
+               created ? "ready" : "re-announced", fd, fmt::join(ready.queues, ", "), w->credit,
                w->leases.size());
   protocol::Welcome welcome;
   welcome.broker_id = broker_id_;

@@ -128,7 +128,8 @@ bool Receive(zmq::socket_t& socket, Received& out) {
       // so EAGAIN mid-message cannot happen.
       return !out.frames.empty();
     }
-    if (out.frames.empty()) out.source_fd = zmq_msg_get(part.handle(), ZMQ_SRCFD);
+    // A ROUTER's routing-id frame may carry no connection metadata; the payload frames do.
+    if (out.source_fd < 0) out.source_fd = zmq_msg_get(part.handle(), ZMQ_SRCFD);
     const bool more = part.more();
     if (out.frames.size() < Received::kMaxFrames) {
       out.frames.push_back(std::move(part));

@@ -56,7 +56,7 @@ struct Received {
   static constexpr std::size_t kMaxFrames = 5;
   std::vector<zmq::message_t> frames;
   std::size_t extra_frames = 0;
-  int source_fd = -1;  // ZMQ_SRCFD of the first frame: ties the message to a TCP connection
+  int source_fd = -1;  // ZMQ_SRCFD (first frame that has one): ties it to a TCP connection
 };
 // Receives one whole multipart message without blocking; false if none is waiting.
 bool Receive(zmq::socket_t& socket, Received& out);

@@ -1,0 +1,134 @@
+// Lease semantics against a real broker: expiry, extend, max lease, ack after expiry, nack delay.
+#include <chrono>
+
+#include "tests/integration/broker/broker_fixture.h"
+
+namespace mandrill::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using protocol::ErrorCode;
+
+TEST_F(BrokerTest, LeaseExpiryRedeliversWithNextAttempt) {
+  StartBroker({"--lease-ms", "300", "--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto first = worker.Deliveries(1, 5s);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].attempt, 1u);
+  EXPECT_EQ(first[0].id, "m-1");
+  EXPECT_LE(first[0].lease_ms, 300u);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto second = worker.Deliveries(1, 5s);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
+  EXPECT_EQ(second[0].id, "m-1");
+  EXPECT_EQ(second[0].attempt, 2u);
+  EXPECT_NE(second[0].lease_id, first[0].lease_id);
+  const auto q = QueueStatsFor("restarts");
+  EXPECT_EQ(q.expired, 1u);
+  EXPECT_EQ(q.redelivered, 1u);
+  EXPECT_EQ(q.in_flight, 1u);
+}
+
+TEST_F(BrokerTest, ExtendKeepsLeasePastItsFirstDeadline) {
+  StartBroker({"--lease-ms", "400", "--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto d = worker.Deliveries(1, 5s);
+  ASSERT_EQ(d.size(), 1u);
+  // Hold it for three lease durations, extending every 150 ms.
+  const auto until = std::chrono::steady_clock::now() + 1200ms;
+  while (std::chrono::steady_clock::now() < until) {
+    worker.Send(protocol::Extend{400, {d[0].lease_id}});
+    auto ext = worker.Expect<protocol::Extended>(2s);
+    ASSERT_TRUE(ext.has_value());
+    ASSERT_EQ(ext->items.size(), 1u);
+    EXPECT_GT(ext->items[0].lease_ms, 300u);
+    EXPECT_TRUE(worker.Quiet(150ms)) << "redelivered while extended";
+  }
+  worker.Send(protocol::Ack{{d[0].lease_id}});
+  EXPECT_TRUE(worker.Quiet(300ms));
+  const auto q = QueueStatsFor("restarts");
+  EXPECT_EQ(q.acked, 1u);
+  EXPECT_EQ(q.expired, 0u);
+  EXPECT_EQ(q.in_flight, 0u);
+}
+
+TEST_F(BrokerTest, AckAfterExpiryIsAnsweredLeaseLost) {
+  StartBroker({"--lease-ms", "200", "--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto first = worker.Deliveries(1, 5s);
+  ASSERT_EQ(first.size(), 1u);
+  auto second = worker.Deliveries(1, 5s);  // proves the first lease expired
+  ASSERT_EQ(second.size(), 1u);
+  worker.Send(protocol::Ack{{first[0].lease_id}});
+  auto err = worker.Expect<protocol::Error>(2s);
+  ASSERT_TRUE(err.has_value());
+  EXPECT_EQ(err->code, ErrorCode::kLeaseLost);
+  EXPECT_EQ(err->leases, std::vector<std::uint64_t>{first[0].lease_id});
+  // The stale ack settled nothing: the live lease still works, exactly once.
+  worker.Send(protocol::Ack{{second[0].lease_id}});
+  EXPECT_TRUE(worker.Quiet(300ms));
+  const auto stats = Stats();
+  EXPECT_EQ(Counter(stats, "broker.lease_lost"), 1);
+  ASSERT_EQ(stats.queues.size(), 1u);
+  EXPECT_EQ(stats.queues[0].acked, 1u);
+  EXPECT_EQ(stats.queues[0].ready + stats.queues[0].in_flight, 0u);
+}
+
+TEST_F(BrokerTest, ExtendNeverPassesMaxLease) {
+  StartBroker({"--lease-ms", "200", "--max-lease-ms", "600", "--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto d = worker.Deliveries(1, 5s);
+  ASSERT_EQ(d.size(), 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  worker.Send(protocol::Extend{3'600'000, {d[0].lease_id}});
+  auto ext = worker.Expect<protocol::Extended>(2s);
+  ASSERT_TRUE(ext.has_value());
+  EXPECT_LE(ext->items.at(0).lease_ms, 600u);
+  auto again = worker.Deliveries(1, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 350ms);
+  EXPECT_EQ(again[0].attempt, 2u);
+}
+
+TEST_F(BrokerTest, NackWithDelayIsNotRedeliveredBeforeTheDelay) {
+  StartBroker({"--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto d = worker.Deliveries(1, 5s);
+  ASSERT_EQ(d.size(), 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  worker.Send(protocol::Nack{{{d[0].lease_id, 600, "host unreachable"}}});
+  auto again = worker.Deliveries(1, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 600ms);
+  EXPECT_EQ(again[0].attempt, 2u);
+  const auto q = QueueStatsFor("restarts");
+  EXPECT_EQ(q.nacked, 1u);
+}
+
+TEST_F(BrokerTest, NackWithoutDelayIsRedeliveredAtOnce) {
+  StartBroker({"--heartbeat-ms", "2000"});
+  Client& worker = NewClient();
+  worker.Ready("restarts", 2);
+  NewClient().PublishConfirmed("restarts", "m-1");
+  auto d = worker.Deliveries(1, 5s);
+  ASSERT_EQ(d.size(), 1u);
+  const auto t0 = std::chrono::steady_clock::now();
+  worker.Send(protocol::Nack{{{d[0].lease_id, 0, "try elsewhere"}}});
+  auto again = worker.Deliveries(1, 5s);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1000ms);
+}
+
+}  // namespace
+}  // namespace mandrill::testing
