@@ -182,12 +182,22 @@ class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
   bool interrupted_ = false;
 };
 
+namespace detail {
+template <class F, bool = std::is_invocable_v<F&, std::stop_token>>
+struct JobResult {
+  using type = std::invoke_result_t<F&, std::stop_token>;
+};
+template <class F>
+struct JobResult<F, false> {
+  using type = std::invoke_result_t<F&>;
+};
+}  // namespace detail
+
 // co_await RunInExecutor(pool, fn) -> fn's result. `fn` is moved to the pool thread; it may take
 // a std::stop_token. Loop thread, inside a task.
 template <class F>
 auto RunInExecutor(ThreadPool& pool, F fn) {
-  using R = std::conditional_t<std::is_invocable_v<F&, std::stop_token>,
-                               std::invoke_result_t<F&, std::stop_token>, std::invoke_result_t<F&>>;
+  using R = typename detail::JobResult<F>::type;
   return ExecutorAwaiter<R>(pool, std::move(fn));
 }
 
