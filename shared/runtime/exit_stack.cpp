@@ -20,16 +20,19 @@ ExitStack::~ExitStack() {
   }
 }
 
-Task<void> ExitStack::Enter(std::string name, Task<void> start, StopFn stop) {
+Task<void> ExitStack::Enter(std::string name, Task<void> start, Task<void> stop) {
+  return EnterImpl(this, std::move(name), std::move(start), std::move(stop));
+}
+
+Task<void> ExitStack::EnterImpl(ExitStack* self, std::string name, Task<void> start,
+                                Task<void> stop) {
   co_await std::move(start);
-  entries_.push_back(Entry{std::move(name), std::move(stop)});
+  self->entries_.push_back(Entry{std::move(name), std::move(stop)});
 }
 
-void ExitStack::Push(std::string name, StopFn stop) {
+void ExitStack::Push(std::string name, Task<void> stop) {
   entries_.push_back(Entry{std::move(name), std::move(stop)});
 }
-
-Task<void> ExitStack::StopOne(StopFn stop) { co_await stop(); }
 
 Task<void> ExitStack::Close() { return CloseImpl(this).NotACheckpoint(); }
 
@@ -40,7 +43,7 @@ Task<void> ExitStack::CloseImpl(ExitStack* self) {
     self->entries_.pop_back();
     std::exception_ptr error;
     try {
-      co_await Shielded(self->stop_budget_, StopOne(std::move(entry.stop)));
+      co_await Shielded(self->stop_budget_, std::move(entry.stop));
     } catch (const std::exception&) {
       error = std::current_exception();
     } catch (const Cancelled&) {

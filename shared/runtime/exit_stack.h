@@ -6,7 +6,8 @@
 //   ExitStack stack("worker");
 //   co_await stack.Run(StartAndServe(&stack, config));   // body Enters components, then serves
 //
-// Enter(name, start, stop): awaits `start`; only if it succeeds is `stop` pushed. Close() pops
+// Enter(name, start, stop): awaits `start`; only if it succeeds is `stop` pushed (a lazy Task:
+// created now, run only at Close; dropped unstarted if `start` fails). Close() pops
 // and awaits every stop, newest first; a failing stop is logged and the others still run; the
 // first stop failure is rethrown after all ran (unless Run's body already failed: its error
 // wins and the stop failure is only logged).
@@ -15,7 +16,6 @@
 #pragma once
 
 #include <exception>
-#include <functional>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -29,17 +29,15 @@ namespace mandrill::runtime {
 
 class ExitStack {
  public:
-  using StopFn = std::function<Task<void>()>;
-
   explicit ExitStack(std::string name = "exit-stack",
                      Duration stop_budget = std::chrono::seconds(30));
   ~ExitStack();
   ExitStack(const ExitStack&) = delete;
   ExitStack& operator=(const ExitStack&) = delete;
 
-  Task<void> Enter(std::string name, Task<void> start, StopFn stop);
+  Task<void> Enter(std::string name, Task<void> start, Task<void> stop);
   // A component with nothing to await at start.
-  void Push(std::string name, StopFn stop);
+  void Push(std::string name, Task<void> stop);
   // Not a cancellation checkpoint; each stop runs shielded within stop_budget.
   Task<void> Close();
   // Runs `body`, then Close() however the body ended.
@@ -51,10 +49,11 @@ class ExitStack {
  private:
   struct Entry {
     std::string name;
-    StopFn stop;
+    Task<void> stop;
   };
+  static Task<void> EnterImpl(ExitStack* self, std::string name, Task<void> start,
+                              Task<void> stop);
   static Task<void> CloseImpl(ExitStack* self);
-  static Task<void> StopOne(StopFn stop);
 
   std::string name_;
   Duration stop_budget_;

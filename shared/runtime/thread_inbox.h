@@ -152,6 +152,7 @@ class ThreadInbox {
   };
 
   PushResult PushLocked(T& value, std::unique_lock<std::mutex>& lock) {
+    if (!state_->closed && state_->posts->closed()) state_->closed = true;  // loop finished
     if (state_->closed) return PushResult::kClosed;
     if (state_->items.size() >= state_->capacity) return PushResult::kFull;
     state_->items.push_back(std::move(value));
