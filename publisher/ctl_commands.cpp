@@ -1,0 +1,82 @@
+#include "publisher/ctl_commands.h"
+
+#include <ostream>
+#include <random>
+
+#include "publisher/admin_client.h"
+#include "publisher/stats_format.h"
+#include "shared/protocol/messages.h"
+
+namespace mandrill::publisher {
+namespace {
+
+std::uint64_t NewRequestId() {
+  std::random_device rd;
+  const std::uint64_t id = (static_cast<std::uint64_t>(rd()) << 32) | rd();
+  return id == 0 ? 1 : id;  // 0 means "no request id" on the wire
+}
+
+protocol::Message MakeRequest(const CtlOptions& o, std::uint64_t id) {
+  switch (o.command) {
+    case CtlCommand::kStats: return protocol::StatsRequest{id};
+    case CtlCommand::kQueues: return protocol::QueuesRequest{id};
+    case CtlCommand::kDlqList: return protocol::DlqListRequest{id, o.queue, o.limit};
+    case CtlCommand::kDlqRequeue: return protocol::DlqRequeueRequest{id, o.queue, o.ids};
+    case CtlCommand::kDlqPurge: return protocol::DlqPurgeRequest{id, o.queue, o.ids};
+  }
+  return protocol::StatsRequest{id};
+}
+
+// The rendered reply, or empty when the reply is not the kind the command expects.
+std::string Render(const CtlOptions& o, const protocol::Message& m) {
+  switch (o.command) {
+    case CtlCommand::kStats:
+      if (const auto* s = std::get_if<protocol::StatsReply>(&m)) {
+        return o.json ? RenderStatsJson(*s) : RenderStatsTable(*s);
+      }
+      break;
+    case CtlCommand::kQueues:
+      if (const auto* q = std::get_if<protocol::QueuesReply>(&m)) {
+        return o.json ? RenderQueuesJson(*q) : RenderQueuesTable(*q);
+      }
+      break;
+    case CtlCommand::kDlqList:
+      if (const auto* d = std::get_if<protocol::DlqListReply>(&m)) {
+        return o.json ? RenderDlqJson(*d) : RenderDlqTable(*d);
+      }
+      break;
+    case CtlCommand::kDlqRequeue:
+    case CtlCommand::kDlqPurge:
+      if (const auto* ok = std::get_if<protocol::AdminOk>(&m)) {
+        if (o.json) return RenderAdminOkJson(*ok);
+        return RenderAdminOk(*ok, o.command == CtlCommand::kDlqPurge ? "purged" : "requeued",
+                             o.queue);
+      }
+      break;
+  }
+  return {};
+}
+
+}  // namespace
+
+int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
+  AdminClient client(context, o.broker, o.timeout);
+  const std::uint64_t id = NewRequestId();
+  const protocol::Message request = MakeRequest(o, id);
+  auto reply = client.Call(request, id);
+  if (!reply.ok()) {
+    err << "mandrill-ctl: " << reply.error().message << std::endl;
+    return reply.error().code;
+  }
+  const std::string text = Render(o, *reply);
+  if (text.empty()) {
+    err << "mandrill-ctl: unexpected "
+        << protocol::CommandName(protocol::CommandOf(*reply)) << " in answer to "
+        << protocol::CommandName(protocol::CommandOf(request)) << std::endl;
+    return kCtlBrokerError;
+  }
+  out << text << std::flush;
+  return kCtlOk;
+}
+
+}  // namespace mandrill::publisher

@@ -1,0 +1,104 @@
+// mandrill-ctl: look at and manage a running mandrill-broker.
+//   mandrill-ctl --broker tcp://127.0.0.1:5555 stats [--json]
+//   mandrill-ctl ... queues | dlq list QUEUE [--limit N] | dlq requeue QUEUE [ID...] |
+//                    dlq purge QUEUE [ID...]
+// Exit codes: 0 success, 1 the broker answered with an error, 2 no answer, 64 usage.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+
+#include "publisher/admin_client.h"
+#include "publisher/ctl_commands.h"
+#include "publisher/flag_values.h"
+#include "shared/core/logging.h"
+#include "shared/protocol/codec.h"
+
+namespace {
+
+using mandrill::publisher::CtlCommand;
+using mandrill::publisher::kCtlUsage;
+
+int Usage(const std::string& what) {
+  std::cerr << "mandrill-ctl: " << what << " (see mandrill-ctl --help)" << std::endl;
+  return kCtlUsage;
+}
+
+int Main(int argc, char** argv) {
+  mandrill::publisher::CtlOptions o;
+  std::string timeout = "5s", limit = "100", log_level = "warn";
+  CLI::App app{
+      "Look at and manage a running mandrill-broker.\n\n"
+      "Exit codes: 0 success; 1 the broker answered with an error; 2 no answer within\n"
+      "--timeout; 64 usage error.",
+      "mandrill-ctl"};
+  app.add_option("--broker", o.broker, "Broker endpoint, e.g. tcp://127.0.0.1:5555")
+      ->required()
+      ->envname("MANDRILL_BROKER");
+  app.add_option("--timeout", timeout, "How long to wait for the answer [5s]");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off [warn]");
+  app.require_subcommand(1);
+
+  auto* stats = app.add_subcommand("stats", "Queues, workers and broker counters");
+  stats->add_flag("--json", o.json, "One JSON object instead of tables");
+  auto* queues = app.add_subcommand("queues", "Names of the broker's queues");
+  queues->add_flag("--json", o.json, "JSON instead of one name per line");
+  auto* dlq = app.add_subcommand("dlq", "Dead letters of a queue");
+  dlq->require_subcommand(1);
+  auto* list = dlq->add_subcommand("list", "Show dead letters of QUEUE");
+  list->add_option("queue", o.queue, "Queue name")->required();
+  list->add_option("--limit", limit, "Show at most N [100]");
+  list->add_flag("--json", o.json, "JSON instead of a table");
+  auto* requeue = dlq->add_subcommand("requeue", "Put dead letters back on QUEUE (all if no ID)");
+  requeue->add_option("queue", o.queue, "Queue name")->required();
+  requeue->add_option("ids", o.ids, "Message ids (default: all)");
+  requeue->add_flag("--json", o.json, "JSON output");
+  auto* purge = dlq->add_subcommand("purge", "Delete dead letters of QUEUE (all if no ID)");
+  purge->add_option("queue", o.queue, "Queue name")->required();
+  purge->add_option("ids", o.ids, "Message ids (default: all)");
+  purge->add_flag("--json", o.json, "JSON output");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Usage(e.what());
+  }
+  auto t = mandrill::publisher::ParseDurationFlag("--timeout", timeout);
+  if (!t.ok()) return Usage(t.error().message);
+  o.timeout = *t;
+  if (*stats) o.command = CtlCommand::kStats;
+  if (*queues) o.command = CtlCommand::kQueues;
+  if (*list) {
+    o.command = CtlCommand::kDlqList;
+    auto n = mandrill::publisher::ParseUnsignedFlag("--limit", limit, 1, 100'000);
+    if (!n.ok()) return Usage(n.error().message);
+    o.limit = static_cast<std::uint32_t>(*n);
+  }
+  if (*requeue) o.command = CtlCommand::kDlqRequeue;
+  if (*purge) o.command = CtlCommand::kDlqPurge;
+  if (*dlq) {
+    if (auto e = mandrill::protocol::CheckQueueName(o.queue); !e.empty()) {
+      return Usage("queue '" + o.queue + "': " + e);
+    }
+  }
+  if (auto st = mandrill::core::InitLogging("mandrill-ctl", log_level, ""); !st) {
+    return Usage("--log-level: " + st.message());
+  }
+  zmq::context_t context(1);
+  return mandrill::publisher::RunCtl(o, context, std::cout, std::cerr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return Main(argc, argv);
+  } catch (const std::exception& e) {
+    spdlog::critical("mandrill-ctl failed: {}", e.what());
+    std::cerr << "mandrill-ctl: internal error: " << e.what() << std::endl;
+    return mandrill::publisher::kCtlBrokerError;
+  }
+}

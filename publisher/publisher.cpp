@@ -1,0 +1,358 @@
+#include "publisher/publisher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "publisher/confirm_tracker.h"
+#include "publisher/confirmed_log.h"
+#include "publisher/pacer.h"
+#include "publisher/publish_frame.h"
+#include "shared/core/duration.h"
+#include "shared/protocol/transport.h"
+
+namespace mandrill::publisher {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+// Longest single poll: bounds how late a signal without a pipe, or a missed event, is seen.
+constexpr milliseconds kMaxPoll{250};
+// While a send would block, poll for POLLOUT but also retry at least this often.
+constexpr milliseconds kBlockedRetry{50};
+
+milliseconds Until(core::SteadyTime from, core::SteadyTime to) {
+  if (to <= from) return milliseconds(0);
+  return std::chrono::ceil<milliseconds>(to - from);
+}
+
+}  // namespace
+
+// Everything one run needs; lives on Run()'s stack.
+class Publisher::Loop {
+ public:
+  Loop(const PublishOptions& o, MessageSource& source, zmq::context_t& context, StopSignal* stop,
+       const core::Clock& clock)
+      : o_(o),
+        source_(source),
+        stop_(stop),
+        clock_(clock),
+        socket_(context, zmq::socket_type::dealer),
+        tracker_(TrackerOptions{o.window, o.confirm_timeout, milliseconds(50),
+                                milliseconds(2000), o.id_prefix},
+                 clock),
+        pacer_(o.rate, clock.Now()),
+        frame_(o.queue, o.headers),
+        // Several frames in flight keep the pipe full while the broker confirms earlier ones.
+        batch_(std::max<std::size_t>(1, std::min(o.batch, o.window / 4))) {}
+
+  core::Status Start() {
+    if (!o_.confirmed_out.empty()) {
+      if (auto st = confirmed_.Open(o_.confirmed_out); !st) {
+        return core::Error{kExitUsage, "--confirmed-out: " + st.message()};
+      }
+    }
+    protocol::ConfigureDealer(socket_, protocol::DealerOptions{});
+    try {
+      socket_.connect(o_.broker);
+    } catch (const zmq::error_t& e) {
+      return core::Error{kExitUsage, "--broker '" + o_.broker + "': " + e.what() +
+                                         " (use an endpoint like tcp://127.0.0.1:5555)"};
+    }
+    spdlog::info("publishing to queue '{}' at {} (ids {}-N, seed {}, window {}, batch {})",
+                 o_.queue, o_.broker, o_.id_prefix, o_.seed, o_.window, batch_);
+    return core::Status::Ok();
+  }
+
+  PublishReport Run() {
+    start_ = clock_.Now();
+    last_progress_ = start_;
+    next_progress_line_ = start_ + o_.progress_interval;
+    while (true) {
+      auto now = clock_.Now();
+      HandleStopSignals(now);
+      if (forced_) break;
+      if (!stopping_ && !input_done_) Admit(now);
+      tracker_.Tick();
+      SendAll();
+      if (failed_) break;
+      now = clock_.Now();
+      if (tracker_.unsettled() == 0) last_progress_ = now;
+      if (input_done_ && tracker_.unsettled() == 0) break;
+      if (stopping_ && (tracker_.unsettled() == 0 || now >= grace_deadline_)) break;
+      if (now - last_progress_ >= o_.give_up) {
+        ending_ = Ending::kGaveUp;
+        detail_ = "no confirm for " + core::FormatDuration(o_.give_up) + " with " +
+                  std::to_string(tracker_.unsettled()) + " outstanding (is the broker at " +
+                  o_.broker + " up?)";
+        break;
+      }
+      if (!Wait(now)) break;
+      ReceiveAll();
+      FlushConfirmed();
+      MaybeProgressLine();
+    }
+    FlushConfirmed();
+    socket_.set(zmq::sockopt::linger, 0);  // nothing left worth sending
+    return Report();
+  }
+
+ private:
+  void HandleStopSignals(core::SteadyTime now) {
+    if (stop_ == nullptr || stop_->count() == signals_seen_) return;
+    signals_seen_ = stop_->count();
+    stop_->Drain();
+    if (!stopping_) {
+      stopping_ = true;
+      ending_ = Ending::kInterrupted;
+      grace_deadline_ = now + o_.grace;
+      spdlog::warn("stop requested: no new messages; waiting up to {} for {} confirms",
+                   core::FormatDuration(o_.grace), tracker_.unsettled());
+    }
+    if (signals_seen_ >= 2) {
+      spdlog::warn("second stop signal: exiting now");
+      forced_ = true;
+    }
+  }
+
+  // Takes messages from the source while the window and the rate allow.
+  void Admit(core::SteadyTime now) {
+    needs_input_ = false;
+    std::uint64_t allowance = pacer_.Allowance(now);
+    std::uint64_t admitted = 0;
+    while (admitted < allowance && tracker_.HasRoom()) {
+      switch (source_.Next(payload_)) {
+        case SourceStatus::kMessage:
+          if (o_.id && tracker_.counters().admitted == 0) {
+            tracker_.AddWithId(*o_.id, payload_);
+          } else {
+            tracker_.Add(payload_);
+          }
+          ++admitted;
+          break;
+        case SourceStatus::kNeedInput:
+          needs_input_ = true;
+          pacer_.Consume(admitted);
+          return;
+        case SourceStatus::kEnd:
+          input_done_ = true;
+          pacer_.Consume(admitted);
+          return;
+        case SourceStatus::kTooLong:
+          ++input_skipped_;
+          last_progress_ = now;  // a settled (refused) message is progress
+          spdlog::error("{}", source_.error_text());
+          break;
+      }
+    }
+    pacer_.Consume(admitted);
+  }
+
+  void SendAll() {
+    send_blocked_ = false;
+    while (tracker_.HasSendable()) {
+      tracker_.TakeSendable(batch_, o_.batch_bytes, seqs_);
+      frame_.Begin(seqs_.size());
+      for (const Seq seq : seqs_) frame_.Add(tracker_.id(seq), tracker_.payload(seq));
+      const auto r = protocol::SendEncoded(socket_, protocol::Command::kPublish, frame_.body());
+      if (r == protocol::SendResult::kSent) {
+        if (waiting_for_broker_) {
+          spdlog::info("broker {} reachable: sending", o_.broker);
+          waiting_for_broker_ = false;
+        }
+        continue;
+      }
+      tracker_.ReturnUnsent(seqs_);
+      if (r == protocol::SendResult::kWouldBlock) {
+        send_blocked_ = true;
+        if (!waiting_for_broker_) {
+          // The drills and tests wait for this line: the publisher is up and holding messages.
+          spdlog::info("broker {} not reachable yet (or busy): holding {} messages until it is",
+                       o_.broker, tracker_.unsettled());
+          waiting_for_broker_ = true;
+        }
+      } else {
+        failed_ = true;
+        ending_ = Ending::kFailed;
+        detail_ = std::string("sending to the broker failed: ") + zmq_strerror(zmq_errno());
+        spdlog::error("{}", detail_);
+      }
+      return;
+    }
+  }
+
+  // Polls until something happens or the next timer is due. False if the run must end.
+  bool Wait(core::SteadyTime now) {
+    std::optional<core::SteadyTime> wake = tracker_.NextDeadline();
+    auto consider = [&](core::SteadyTime t) { wake = wake ? std::min(*wake, t) : t; };
+    consider(last_progress_ + o_.give_up);
+    if (stopping_) consider(grace_deadline_);
+    if (o_.progress) consider(next_progress_line_);
+    if (send_blocked_) consider(now + kBlockedRetry);
+    const bool can_admit = !stopping_ && !input_done_ && tracker_.HasRoom();
+    if (can_admit && !needs_input_) {
+      const auto next = pacer_.NextAllowed();
+      consider(next ? *next : now);
+    }
+    milliseconds timeout = std::min(kMaxPoll, wake ? Until(now, *wake) : kMaxPoll);
+
+    zmq_pollitem_t items[3] = {};
+    int n = 0;
+    items[n++] = {socket_.handle(), 0, static_cast<short>(ZMQ_POLLIN | (send_blocked_ ? ZMQ_POLLOUT : 0)), 0};
+    const int input_index = (can_admit && needs_input_) ? n : -1;
+    if (input_index >= 0) items[n++] = {nullptr, source_.input_fd(), ZMQ_POLLIN, 0};
+    if (stop_ != nullptr && stop_->read_fd() >= 0) {
+      items[n++] = {nullptr, stop_->read_fd(), ZMQ_POLLIN, 0};
+    }
+    const int rc = zmq_poll(items, n, static_cast<long>(timeout.count()));
+    if (rc < 0) {
+      if (zmq_errno() == EINTR) return true;  // a signal: handled at the top of the loop
+      failed_ = true;
+      ending_ = Ending::kFailed;
+      detail_ = std::string("poll failed: ") + zmq_strerror(zmq_errno());
+      spdlog::error("{}", detail_);
+      return false;
+    }
+    if (input_index >= 0 && (items[input_index].revents & (ZMQ_POLLIN | ZMQ_POLLERR)) != 0) {
+      if (auto st = source_.Fill(); !st) {
+        spdlog::error("{}: no more input is read", st.message());
+        input_done_ = true;
+        input_failed_ = true;
+      }
+    }
+    return true;
+  }
+
+  void ReceiveAll() {
+    while (protocol::Receive(socket_, received_)) {
+      auto decoded = protocol::DecodeReceived(received_, 0, limits_);
+      if (!decoded.ok()) {
+        spdlog::warn("ignoring an undecodable frame from the broker: {}",
+                     decoded.error().message);
+        continue;
+      }
+      auto& message = *decoded;
+      if (auto* confirm = std::get_if<protocol::Confirm>(&message)) {
+        Handle(*confirm);
+      } else if (auto* error = std::get_if<protocol::Error>(&message)) {
+        Handle(*error);
+      } else if (auto* bye = std::get_if<protocol::Disconnect>(&message)) {
+        spdlog::warn("broker is going away ({}); unconfirmed messages are re-sent after {}",
+                     bye->reason, core::FormatDuration(o_.confirm_timeout));
+      } else if (!std::holds_alternative<protocol::Heartbeat>(message)) {
+        spdlog::debug("ignoring an unexpected {} from the broker",
+                      protocol::CommandName(protocol::CommandOf(message)));
+      }
+    }
+  }
+
+  void Handle(const protocol::Confirm& m) {
+    for (const auto& id : m.ids) {
+      if (tracker_.OnConfirm(id) == ConfirmOutcome::kFirst) {
+        confirmed_.Add(id);
+        last_progress_ = clock_.Now();
+      }
+    }
+  }
+
+  void Handle(const protocol::Error& m) {
+    const auto name = protocol::ErrorCodeName(m.code);
+    if (m.answers != static_cast<std::uint8_t>(protocol::Command::kPublish) || m.ids.empty()) {
+      spdlog::warn("broker error: {} (code {} {})", m.reason, static_cast<int>(m.code), name);
+      return;
+    }
+    const auto out = tracker_.OnError(m.ids, m.code);
+    if (out.refused > 0) {
+      last_progress_ = clock_.Now();
+      spdlog::error("broker refused {} messages permanently (first {}): {} (code {} {})",
+                    out.refused, m.ids.front(), m.reason, static_cast<int>(m.code), name);
+    }
+    if (out.retrying > 0) {
+      spdlog::warn("broker refused {} messages for now: {} (code {} {}); retrying after backoff",
+                   out.retrying, m.reason, static_cast<int>(m.code), name);
+    }
+  }
+
+  void FlushConfirmed() {
+    if (auto st = confirmed_.Flush(); !st) {
+      if (!confirmed_failed_) spdlog::error("--confirmed-out: {}", st.message());
+      confirmed_failed_ = true;
+    }
+  }
+
+  void MaybeProgressLine() {
+    if (!o_.progress) return;
+    const auto now = clock_.Now();
+    if (now < next_progress_line_) return;
+    const auto& c = tracker_.counters();
+    const double seconds =
+        std::chrono::duration<double>(o_.progress_interval).count();
+    std::cerr << "mandrill-publish: progress published=" << c.published
+              << " confirmed=" << c.confirmed << " unconfirmed=" << tracker_.unsettled()
+              << " rate=" << static_cast<std::uint64_t>(
+                                 static_cast<double>(c.confirmed - confirmed_at_last_line_) /
+                                 seconds)
+              << "/s" << std::endl;
+    confirmed_at_last_line_ = c.confirmed;
+    next_progress_line_ = now + o_.progress_interval;
+  }
+
+  PublishReport Report() {
+    PublishReport r;
+    r.counters = tracker_.counters();
+    r.unconfirmed = tracker_.unsettled();
+    r.input_skipped = input_skipped_;
+    r.input_complete = input_done_ && !input_failed_;
+    r.ending = ending_;
+    r.detail = detail_;
+    if (confirmed_failed_ && r.ending == Ending::kCompleted) {
+      r.ending = Ending::kFailed;
+      r.detail = "could not write every confirmed id to " + o_.confirmed_out;
+    }
+    r.elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - start_);
+    r.id_prefix = o_.id_prefix;
+    r.seed = o_.seed;
+    return r;
+  }
+
+  const PublishOptions& o_;
+  MessageSource& source_;
+  StopSignal* stop_;
+  const core::Clock& clock_;
+  zmq::socket_t socket_;
+  ConfirmTracker tracker_;
+  Pacer pacer_;
+  PublishFrameBuilder frame_;
+  ConfirmedLog confirmed_;
+  std::size_t batch_;
+  protocol::Limits limits_;
+  protocol::Received received_;
+  std::vector<Seq> seqs_;
+  std::string payload_;
+
+  core::SteadyTime start_, last_progress_, grace_deadline_, next_progress_line_;
+  std::uint64_t confirmed_at_last_line_ = 0;
+  std::uint64_t input_skipped_ = 0;
+  int signals_seen_ = 0;
+  bool stopping_ = false, forced_ = false, failed_ = false;
+  bool input_done_ = false, input_failed_ = false, needs_input_ = false;
+  bool send_blocked_ = false, waiting_for_broker_ = false, confirmed_failed_ = false;
+  Ending ending_ = Ending::kCompleted;
+  std::string detail_;
+};
+
+Publisher::Publisher(const PublishOptions& options, MessageSource& source,
+                     zmq::context_t& context, StopSignal* stop, const core::Clock& clock)
+    : options_(options), source_(source), context_(context), stop_(stop), clock_(clock) {}
+
+core::Result<PublishReport> Publisher::Run() {
+  Loop loop(options_, source_, context_, stop_, clock_);
+  if (auto st = loop.Start(); !st) return st.error();
+  return loop.Run();
+}
+
+}  // namespace mandrill::publisher

@@ -1,0 +1,37 @@
+#pragma once
+// How mandrill-ctl shows broker replies: aligned tables for people, one JSON object (one line)
+// for scripts. Pure functions of the reply; no I/O.
+//
+// The stats table has three sections: queues (ready, in flight, deferred, dead, published,
+// acked, redelivered), workers (name, peer, queues, credit, in flight, delivered/acked/nacked,
+// idle, and a FULL mark when a worker holds as many messages as its credit allows: it gets
+// nothing more until it acks), and the broker's counters. JSON carries every field.
+#include <string>
+
+#include "shared/protocol/messages.h"
+
+namespace mandrill::publisher {
+
+// True when the worker may be sent nothing more: in flight has reached a non-zero credit.
+bool WorkerIsFull(const protocol::WorkerStats& w);
+
+std::string RenderStatsTable(const protocol::StatsReply& s);
+std::string RenderStatsJson(const protocol::StatsReply& s);
+
+std::string RenderQueuesTable(const protocol::QueuesReply& q);
+std::string RenderQueuesJson(const protocol::QueuesReply& q);
+
+std::string RenderDlqTable(const protocol::DlqListReply& d);
+std::string RenderDlqJson(const protocol::DlqListReply& d);
+
+// "requeued 3 messages from restarts" / the broker's own message when it sent one.
+std::string RenderAdminOk(const protocol::AdminOk& ok, const std::string& verb,
+                          const std::string& queue);
+std::string RenderAdminOkJson(const protocol::AdminOk& ok);
+
+// "350ms", "4.2s", "3m05s", "2h01m": compact durations for idle time and uptime.
+std::string CompactDuration(std::int64_t ms);
+// "2024-05-01T12:00:00.123Z" (UTC) for a Unix time in milliseconds.
+std::string UtcTime(std::int64_t unix_ms);
+
+}  // namespace mandrill::publisher
