@@ -34,20 +34,19 @@ void EncodeSegmentHeader(const SegmentHeader& h, char* out) {
 }
 
 HeaderCheck DecodeSegmentHeader(std::string_view bytes, SegmentHeader* h) {
-  if (bytes.size() < 16) return HeaderCheck::kTooShort;
+  if (bytes.size() < sizeof(kSegmentMagic)) return HeaderCheck::kTooShort;
   if (std::memcmp(bytes.data(), kSegmentMagic, sizeof(kSegmentMagic)) != 0) {
     return HeaderCheck::kBadMagic;
   }
-  const std::uint32_t version = GetU32(bytes.data() + 8);
-  if (version > kFormatVersion) {
-    h->version = version;
-    return HeaderCheck::kNewerVersion;
-  }
   if (bytes.size() < kSegmentHeaderBytes) return HeaderCheck::kTooShort;
   const char* p = bytes.data();
-  if (GetU32(p + 12) != kSegmentHeaderBytes || version == 0) return HeaderCheck::kBadCrc;
+  // The CRC is checked first so that a damaged version field reads as damage, not as a
+  // segment from the future.
   if (crc32c::Unmask(GetU32(p + 40)) != crc32c::Value(p, 40)) return HeaderCheck::kBadCrc;
+  const std::uint32_t version = GetU32(p + 8);
   h->version = version;
+  if (version > kFormatVersion) return HeaderCheck::kNewerVersion;
+  if (version == 0 || GetU32(p + 12) != kSegmentHeaderBytes) return HeaderCheck::kBadCrc;
   h->number = GetU64(p + 16);
   h->base_seq = GetU64(p + 24);
   h->created_unix_ms = static_cast<std::int64_t>(GetU64(p + 32));
@@ -58,6 +57,7 @@ void SetRecordHeader(char* rec, std::uint32_t body_len, RecordType type) {
   PutU32(rec, body_len);
   rec[4] = static_cast<char>(type);
   rec[5] = 0;
+  std::memset(rec + 6, 0, kRecordHeaderBytes - 6);  // checksums: filled by SealRecord
 }
 
 namespace {

@@ -22,6 +22,9 @@
 //     [8,12)  u32 masked CRC32C of bytes [0,6) followed by the body
 //     [12,12+n) body: one msgpack array (record_codec.h lists the fields per type)
 //
+// Every format version keeps the magic, the version at [8,12) and the header CRC at [40,44)
+// (over [0,40)) where they are, so any reader can tell a newer segment from a damaged one.
+//
 // How to change the format: adding a trailing field to a record body or a new record type is
 // compatible (readers ignore trailing fields and skip unknown types with a warning) and keeps
 // kFormatVersion. Anything else (header layout, framing, meaning of a field) bumps

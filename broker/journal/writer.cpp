@@ -56,15 +56,16 @@ void Writer::Run() {
   segments_->PublishStats(now_ms_, options_.dedup_window.count(),
                           static_cast<std::int64_t>(live_->size()));
   std::vector<Batch> batches;
+  bool busy = false;
   for (;;) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     if (interval && segments_->head_unsynced()) deadline = next_sync_;
-    if (handoff_->Take(&batches, /*block=*/!compactor_.active(), deadline)) break;
+    if (handoff_->Take(&batches, /*block=*/!busy, deadline)) break;
     if (!batches.empty()) Pass(batches);
     MaybeIntervalSync();
-    Maintain();
+    busy = Maintain();
     handoff_->Recycle(&batches);
-    if (!compactor_.active()) handoff_->SetIdle();
+    if (!busy) handoff_->SetIdle();
   }
   compactor_.Abandon("shutting down", /*failure=*/false);
   final_status_ = segments_->Close();
@@ -76,7 +77,7 @@ void Writer::Run() {
 
 void Writer::Pass(std::vector<Batch>& batches) {
   Ticket first = 0, last = 0;
-  std::uint64_t bytes = 0;
+  std::uint64_t bytes = 0, publishes = 0;
   std::vector<StorageProgress::Failure> failures;
   for (Batch& b : batches) {
     if (b.now_unix_ms > now_ms_) now_ms_ = b.now_unix_ms;
@@ -92,6 +93,7 @@ void Writer::Pass(std::vector<Batch>& batches) {
         AddFailure(&failures, b.first_ticket + i, kTooLarge);
         continue;
       }
+      if (e.type == static_cast<std::uint8_t>(RecordType::kPublish)) ++publishes;
       SealRecord(p);
       p += e.bytes;
     }
@@ -107,7 +109,10 @@ void Writer::Pass(std::vector<Batch>& batches) {
     JournalStats::Add(stats_->failed_records, static_cast<std::int64_t>(last - first + 1));
     handoff_->Report(last, &failures);
   };
-  auto space = segments_->Prepare(bytes, SettleReserve(), max_seq_, now_ms_);
+  // Reserve room to settle every message live after this pass, including its publishes.
+  const std::uint64_t reserve =
+      options_.reserve_space ? SettleReserve() + publishes * kMaxSettleRecordBytes : 0;
+  auto space = segments_->Prepare(bytes, reserve, max_seq_, now_ms_);
   if (!space.ok()) {
     fail_all("journal cannot write: " + space.error().message);
     return;
@@ -299,22 +304,33 @@ void Writer::DeleteUnneeded() {
   }
 }
 
-void Writer::Maintain() {
+bool Writer::Maintain() {
+  bool progressed = false;
   DeleteUnneeded();
   if (compactor_.active()) {
     compactor_.Step(now_ms_, max_seq_);
-    if (!compactor_.active()) DeleteUnneeded();  // the run just finished
-  } else if (options_.compaction_threshold > 0 &&
-             std::chrono::steady_clock::now() >= compactor_.retry_after()) {
+    if (!compactor_.active()) {
+      DeleteUnneeded();  // the run just finished
+      progressed = true;
+    }
+  }
+  if (!compactor_.active() && options_.compaction_threshold > 0 &&
+      std::chrono::steady_clock::now() >= compactor_.retry_after()) {
     SegmentInfo* oldest = segments_->OldestClosed();
     if (oldest != nullptr && ShouldCompact(*oldest)) {
       compactor_.Start(*oldest);
-      compactor_.Step(now_ms_, max_seq_);
-      if (!compactor_.active()) DeleteUnneeded();
+      if (compactor_.active()) {
+        compactor_.Step(now_ms_, max_seq_);
+        if (!compactor_.active()) DeleteUnneeded();
+        progressed = true;
+      }
     }
   }
   segments_->PublishStats(now_ms_, options_.dedup_window.count(),
                           static_cast<std::int64_t>(live_->size()));
+  // More to do without waiting for a batch: a run in progress, or one just ended (the next
+  // oldest segment may want one too).
+  return compactor_.active() || progressed;
 }
 
 }  // namespace mandrill::broker::journal

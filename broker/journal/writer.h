@@ -46,7 +46,8 @@ class Writer {
   void WriteReserveOnly(std::vector<Batch>& batches, std::vector<StorageProgress::Failure>* f);
   void Apply(const Batch& batch, const std::vector<bool>* written);
   void MaybeIntervalSync();
-  void Maintain();
+  // Deletes and compacts; true when there is more to do right away.
+  bool Maintain();
   void DeleteUnneeded();
   bool ShouldCompact(const SegmentInfo& oldest) const;
   std::uint64_t SettleReserve() const;
