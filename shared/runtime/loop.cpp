@@ -43,7 +43,8 @@ struct Loop::Watchdog {
 Loop::Loop(LoopOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock : &steady_clock_),
-      posts_(std::make_shared<detail::PostQueue>(options_.name)) {
+      posts_(std::make_shared<detail::PostQueue>(options_.name)),
+      iteration_time_(clock_->Now()) {
   epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
   if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1");
   epoll_event ev{};
@@ -240,6 +241,7 @@ void Loop::RunOnce(std::optional<TimePoint> wait_limit) {
   }
 
   TimePoint now = Now();
+  iteration_time_ = now;
   while (detail::TimerNode* node = timers_.PopExpired(now)) node->fire(node);
 
   if (posts_->TakeAll(post_batch_)) {
@@ -279,6 +281,7 @@ void Loop::RunMain(Task<void> main) {
   state_ = State::kRunning;
   tls_loop = this;
   step_started_ = std::chrono::steady_clock::now();
+  iteration_time_ = Now();
   StartWatchdog();
   TaskHandle main_task = root_->Spawn("main", std::move(main));
   while (!main_task.done()) RunOnce(std::nullopt);

@@ -196,6 +196,7 @@ class Loop {
   int external_work_ = 0;  // executor jobs in flight: the virtual clock must not jump
   bool tearing_down_ = false;
   std::uint64_t next_task_id_ = 1;
+  TimePoint iteration_time_{};
   std::chrono::steady_clock::time_point step_started_;
   std::unique_ptr<Watchdog> watchdog_;
   std::atomic<bool> run_claimed_{false};
@@ -237,6 +238,8 @@ struct LoopInternals {
   static void Register(Loop& l, TaskCore* t);
   static void Unregister(Loop& l, TaskCore* t);
   static LoopStats& Stats(Loop& l) { return l.stats_; }
+  // The loop clock as read at the start of the current iteration (cheap; for task ages).
+  static TimePoint IterationTime(const Loop& l) { return l.iteration_time_; }
   static bool TearingDown(const Loop& l) { return l.tearing_down_; }
   static Supervisor& Root(Loop& l) { return *l.root_; }
   static const std::shared_ptr<PostQueue>& Posts(Loop& l) { return l.posts_; }

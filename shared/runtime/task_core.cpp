@@ -34,7 +34,7 @@ TaskCore::TaskCore(Loop* loop, std::string name, std::coroutine_handle<> root,
                    PromiseBase* promise, TaskOwner* owner, CancelScope* parent_scope)
     : loop_(loop),
       name_(std::move(name)),
-      created_(loop->Now()),
+      created_(LoopInternals::IterationTime(*loop)),
       root_(root),
       promise_(promise),
       owner_(owner) {
