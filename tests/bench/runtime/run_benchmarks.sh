@@ -7,13 +7,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 build=${1:-$root/build-bench}
-if [ ! -x "$build/tests/bench/runtime/runtime_bench" ]; then
+find_bench() { find "$build" -name runtime_bench -type f -perm -u+x 2>/dev/null | head -n 1; }
+bench=$( [ -d "$build" ] && find_bench || true)
+if [ -z "$bench" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMANDRILL_SANITIZE= >/dev/null
   cmake --build "$build" --target runtime_bench -j"$(nproc)" >/dev/null
+  bench=$(find_bench)
 fi
-cpp=$("$build/tests/bench/runtime/runtime_bench")
+cpp=$("$bench")
 py=$(python3 "$here/asyncio_bench.py")
-echo "nproc: $(nproc)   C++: $build/tests/bench/runtime/runtime_bench   Python: $(python3 --version)"
+echo "nproc: $(nproc)   C++: $bench   Python: $(python3 --version)"
 python3 - "$cpp" "$py" <<'PY'
 import sys
 cpp = dict(l.split() for l in sys.argv[1].splitlines())
