@@ -53,6 +53,8 @@ protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
     s.idle_ms = core::ToMillis(now - w->last_heard);
     r.workers.push_back(std::move(s));
   });
+  std::size_t dedup_ids = 0;
+  for (const auto& [name, q] : queues_) dedup_ids += q->dedup.size();
   const auto& c = counters_;
   r.counters = {{"broker.frames_in", c.frames_in},
                 {"broker.bad_frames", c.bad_frames},
@@ -66,7 +68,7 @@ protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
                 {"broker.leases_released", c.leases_released},
                 {"broker.leases", static_cast<std::int64_t>(leases_.size())},
                 {"broker.pending_durable", static_cast<std::int64_t>(pending_.size())},
-                {"broker.dedup_ids", static_cast<std::int64_t>(dedup_.size())}};
+                {"broker.dedup_ids", static_cast<std::int64_t>(dedup_ids)}};
   for (auto& kv : storage_.Stats()) r.counters.push_back(std::move(kv));
   return r;
 }
@@ -138,7 +140,7 @@ void Broker::HandleDlqPurge(const std::string& peer, const protocol::DlqPurgeReq
   for (StoredMessage* m : chosen) {
     q->Exhume(m->seq);
     storage_.Append(PurgeRecord{m->seq});
-    dedup_.Settle(m, now);
+    q->dedup.Settle(m, now);
     m->state = MessageState::kSettled;
     q->Erase(m);
   }

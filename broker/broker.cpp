@@ -30,8 +30,7 @@ Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock
       clock_(clock),
       transport_(transport),
       started_(clock.Now()),
-      leases_(RandomEpoch()),
-      dedup_(options_.dedup_window) {
+      leases_(RandomEpoch()) {
   broker_id_ = MakeBrokerId(static_cast<std::uint32_t>(leases_.NextId() >> 40), clock.WallMs());
   next_heartbeat_check_ = started_ + options_.heartbeat;
 }
@@ -55,7 +54,7 @@ core::Status Broker::Recover() {
     m->attempts = r.attempts;
     m->last_error = std::move(r.last_error);
     StoredMessage* sm = q->Adopt(std::move(m));
-    dedup_.AddLive(sm);
+    q->dedup.AddLive(sm);
     switch (r.state) {
       case RecoveredMessage::State::kReady:
         q->PushReady(sm, false);
@@ -74,7 +73,9 @@ core::Status Broker::Recover() {
   }
   for (const auto& s : recovered->settled_ids) {
     const auto left = s.published_unix_ms + options_.dedup_window.count() - wall;
-    if (left > 0) dedup_.AddSettled(s.queue, s.id, now + std::chrono::milliseconds(left));
+    if (left > 0) {
+      GetOrCreateQueue(s.queue)->dedup.AddSettled(s.id, now + std::chrono::milliseconds(left));
+    }
   }
   next_seq_ = recovered->max_seq + 1;
   if (!recovered->messages.empty() || !recovered->settled_ids.empty()) {
@@ -89,7 +90,7 @@ core::Status Broker::Recover() {
 Queue* Broker::GetOrCreateQueue(const std::string& name) {
   auto& slot = queues_[name];
   if (!slot) {
-    slot = std::make_unique<Queue>(name);
+    slot = std::make_unique<Queue>(name, options_.dedup_window);
     slot->counters.name = name;
     spdlog::info("queue '{}' created", name);
   }
@@ -204,7 +205,7 @@ void Broker::OnTimers() {
         Reply(w->routing_id, protocol::Heartbeat{});
       }
     }
-    dedup_.Prune(now);
+    for (auto& [name, q] : queues_) q->dedup.Prune(now);
     std::erase_if(other_peers_, [&](const auto& kv) { return now - kv.second > std::chrono::minutes(1); });
   }
 }
@@ -262,6 +263,17 @@ void Broker::ReplyError(const std::string& peer, protocol::ErrorCode code, std::
   Reply(peer, std::move(e));
 }
 
+void Broker::AddConfirm(const std::string& peer, Queue* q, const std::string& id) {
+  // A pass's confirms come in runs from one publisher and queue: look at the last batch first.
+  for (auto it = confirms_.rbegin(); it != confirms_.rend(); ++it) {
+    if (it->queue == q && it->peer == peer) {
+      it->ids.push_back(id);
+      return;
+    }
+  }
+  confirms_.push_back({peer, q, {id}});
+}
+
 void Broker::RememberPeer(const std::string& peer) { other_peers_[peer] = clock_.Now(); }
 
 std::uint32_t Broker::LeaseMsLeft(const StoredMessage* m) const {
@@ -291,11 +303,9 @@ void Broker::Flush() {
   }
   auto deliveries = std::move(deliveries_);
   deliveries_.clear();
-  for (auto& [w, items] : deliveries) {
-    std::vector<std::uint64_t> lease_ids;
-    lease_ids.reserve(items.size());
-    for (const auto& it : items) lease_ids.push_back(it.lease_id);
-    const auto result = transport_.Send(w->routing_id, protocol::Deliver{std::move(items)});
+  for (auto& [w, pending] : deliveries) {
+    const auto result = transport_.SendBody(w->routing_id, protocol::Command::kDeliver,
+                                            pending.writer.Finish());
     if (result == protocol::SendResult::kSent) {
       w->last_sent = now;
       continue;
@@ -310,26 +320,27 @@ void Broker::Flush() {
     // Its pipe is full although credit bounds it: take the batch back rather than let the
     // messages wait for lease expiry.
     spdlog::warn("DELIVER of {} messages to worker {} could not be queued; returning them",
-                 lease_ids.size(), w->name);
-    for (std::uint64_t id : lease_ids) {
+                 pending.leases.size(), w->name);
+    for (std::uint64_t id : pending.leases) {
       if (StoredMessage* m = leases_.Find(id)) {
         EndLease(m);
         Return(m, std::chrono::milliseconds(0), "delivery could not be sent", false);
       }
     }
   }
-  for (auto& [key, ids] : confirms_) {
-    const std::size_t batch = options_.limits.max_batch;
-    for (std::size_t i = 0; i < ids.size(); i += batch) {
+  for (auto& batch : confirms_) {
+    const std::size_t limit = options_.limits.max_batch;
+    for (std::size_t i = 0; i < batch.ids.size(); i += limit) {
       protocol::Confirm c;
-      c.queue = key.second;
-      c.ids.assign(std::make_move_iterator(ids.begin() + i),
-                   std::make_move_iterator(ids.begin() + std::min(ids.size(), i + batch)));
-      if (transport_.Send(key.first, c) != protocol::SendResult::kSent) {
+      c.queue = batch.queue->name();
+      const auto end = std::min(batch.ids.size(), i + limit);
+      c.ids.assign(std::make_move_iterator(batch.ids.begin() + static_cast<std::ptrdiff_t>(i)),
+                   std::make_move_iterator(batch.ids.begin() + static_cast<std::ptrdiff_t>(end)));
+      if (transport_.Send(batch.peer, c) != protocol::SendResult::kSent) {
         // The publisher retries unconfirmed ids; the retry is deduplicated and confirmed then.
         ++counters_.send_failures;
         spdlog::warn("CONFIRM of {} ids to {} could not be sent", c.ids.size(),
-                     protocol::PrintableId(key.first));
+                     protocol::PrintableId(batch.peer));
       }
     }
   }

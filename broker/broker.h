@@ -19,6 +19,7 @@
 #include "broker/storage.h"
 #include "broker/worker_registry.h"
 #include "shared/core/clock.h"
+#include "shared/protocol/deliver_writer.h"
 #include "shared/protocol/messages.h"
 #include "shared/protocol/transport.h"
 
@@ -30,6 +31,8 @@ class Transport {
  public:
   virtual ~Transport() = default;
   virtual protocol::SendResult Send(const std::string& peer, const protocol::Message& m) = 0;
+  virtual protocol::SendResult SendBody(const std::string& peer, protocol::Command command,
+                                        msgpack::sbuffer&& body) = 0;
 };
 
 struct BrokerCounters {
@@ -122,6 +125,7 @@ class Broker {
   void ReplyError(const std::string& peer, protocol::ErrorCode code, std::string reason,
                   std::uint8_t answers, std::uint64_t request_id = 0);
   void Flush();
+  void AddConfirm(const std::string& peer, Queue* q, const std::string& id);
   void RememberPeer(const std::string& peer);
   std::uint32_t LeaseMsLeft(const StoredMessage* m) const;
 
@@ -135,7 +139,6 @@ class Broker {
   std::map<std::string, std::unique_ptr<Queue>> queues_;
   LeaseTable leases_;
   WorkerRegistry workers_;
-  DedupIndex dedup_;
   std::uint64_t next_seq_ = 1;
 
   // Messages waiting for durability, in ticket order.
@@ -143,8 +146,17 @@ class Broker {
   std::vector<StorageProgress::Failure> failures_;  // reported but not yet applied
 
   // Outgoing, flushed at the end of each pass.
-  std::unordered_map<Worker*, std::vector<protocol::DeliverItem>> deliveries_;
-  std::map<std::pair<std::string, std::string>, std::vector<std::string>> confirms_;
+  struct PendingDelivery {
+    protocol::DeliverWriter writer;
+    std::vector<std::uint64_t> leases;
+  };
+  std::unordered_map<Worker*, PendingDelivery> deliveries_;
+  struct ConfirmBatch {
+    std::string peer;
+    Queue* queue;
+    std::vector<std::string> ids;
+  };
+  std::vector<ConfirmBatch> confirms_;
   std::vector<std::pair<std::string, protocol::Message>> replies_;
 
   // Non-worker peers seen recently (publishers, ctl) so shutdown can tell them too.

@@ -1,18 +1,20 @@
 #pragma once
-// Which (queue, message id) pairs the broker has accepted: an id is deduplicated while its
-// message is live (pending, ready, leased, deferred or dead) and for `window` after it settled.
+// Which message ids a queue has accepted: an id is deduplicated while its message is live
+// (pending, ready, leased, deferred or dead) and for `window` after it settled. One per queue.
 // Reactor thread only.
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
-#include "broker/stored_message.h"
+#include <absl/container/flat_hash_map.h>
+
 #include "shared/core/clock.h"
 
 namespace mandrill::broker {
+
+struct StoredMessage;
 
 class DedupIndex {
  public:
@@ -22,7 +24,7 @@ class DedupIndex {
     bool found = false;
     StoredMessage* live = nullptr;  // null: settled within the window
   };
-  Hit Find(std::string_view queue, std::string_view id) const;
+  Hit Find(std::string_view id) const;
 
   void AddLive(StoredMessage* m);
   // The message settled (acked/purged) at `now`; its id is remembered for the window.
@@ -30,7 +32,7 @@ class DedupIndex {
   // The message was never accepted (its write failed): forget the id entirely.
   void Forget(const StoredMessage* m);
   // A settled id restored from storage, remembered until `until`.
-  void AddSettled(std::string_view queue, std::string_view id, core::SteadyTime until);
+  void AddSettled(std::string_view id, core::SteadyTime until);
   // Drops settled ids older than the window.
   void Prune(core::SteadyTime now);
 
@@ -41,10 +43,9 @@ class DedupIndex {
     StoredMessage* live = nullptr;
     core::SteadyTime expires{};  // when settled
   };
-  static std::string Key(std::string_view queue, std::string_view id);
-
   std::chrono::milliseconds window_;
-  std::unordered_map<std::string, Entry> entries_;
+  // Swiss table with string_view lookups (no std::string built per Find).
+  absl::flat_hash_map<std::string, Entry> entries_;
   std::deque<std::pair<core::SteadyTime, std::string>> expiry_;  // in settle order
 };
 

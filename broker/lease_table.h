@@ -4,8 +4,9 @@
 // earliest deadline. Reactor thread only.
 #include <cstdint>
 #include <optional>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "broker/stored_message.h"
 
@@ -38,7 +39,7 @@ class LeaseTable {
   }
 
   std::uint64_t next_id_;
-  std::unordered_map<std::uint64_t, StoredMessage*> by_id_;
+  absl::flat_hash_map<std::uint64_t, StoredMessage*> by_id_;
   std::vector<StoredMessage*> heap_;
 };
 

@@ -41,12 +41,12 @@ void Broker::HandlePublish(const std::string& peer, protocol::Publish&& publish)
       continue;
     }
     Queue* q = GetOrCreateQueue(item.queue);
-    if (auto hit = dedup_.Find(item.queue, item.id); hit.found) {
+    if (auto hit = q->dedup.Find(item.id); hit.found) {
       ++q->counters.deduplicated;
       if (hit.live != nullptr && hit.live->state == MessageState::kPending) {
         hit.live->confirm_waiters.push_back(peer);  // confirmed with the original
       } else {
-        confirms_[{peer, item.queue}].push_back(std::move(item.id));
+        AddConfirm(peer, q, item.id);
       }
       continue;
     }
@@ -69,7 +69,7 @@ void Broker::HandlePublish(const std::string& peer, protocol::Publish&& publish)
     m->state = MessageState::kPending;
     m->confirm_waiters.push_back(peer);
     StoredMessage* sm = q->Adopt(std::move(m));
-    dedup_.AddLive(sm);
+    q->dedup.AddLive(sm);
     pending_.emplace_back(ticket, sm);
   }
   for (auto& [key, e] : refused) {
@@ -83,7 +83,7 @@ void Broker::MarkDurable(StoredMessage* m) {
   Queue* q = m->queue;
   ++q->counters.published;
   q->PushReady(m, /*front=*/false);
-  for (auto& waiter : m->confirm_waiters) confirms_[{std::move(waiter), q->name()}].push_back(m->id);
+  for (const auto& waiter : m->confirm_waiters) AddConfirm(waiter, q, m->id);
   m->confirm_waiters.clear();
   m->confirm_waiters.shrink_to_fit();
 }
@@ -102,7 +102,7 @@ void Broker::MarkFailed(StoredMessage* m, const std::string& error) {
     e.ids.push_back(m->id);
     Reply(waiter, std::move(e));
   }
-  dedup_.Forget(m);
+  q->dedup.Forget(m);
   q->Erase(m);
 }
 

@@ -4,16 +4,21 @@
 
 namespace mandrill::broker {
 
+Queue::~Queue() {
+  all_.ForEach([](StoredMessage* m) { delete m; });
+}
+
 StoredMessage* Queue::Adopt(std::unique_ptr<StoredMessage> message) {
-  StoredMessage* raw = message.get();
+  StoredMessage* raw = message.release();
   raw->queue = this;
-  messages_[raw->seq] = std::move(message);
+  all_.PushBack(raw);
   return raw;
 }
 
 void Queue::Erase(StoredMessage* message) {
   assert(message->state == MessageState::kSettled || message->state == MessageState::kPending);
-  messages_.erase(message->seq);
+  all_.Remove(message);
+  delete message;
 }
 
 void Queue::PushReady(StoredMessage* message, bool front) {

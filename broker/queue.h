@@ -9,9 +9,9 @@
 #include <optional>
 #include <queue>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "broker/dedup_index.h"
 #include "broker/stored_message.h"
 #include "shared/protocol/messages.h"
 
@@ -19,7 +19,9 @@ namespace mandrill::broker {
 
 class Queue {
  public:
-  explicit Queue(std::string name) : name_(std::move(name)) {}
+  Queue(std::string name, std::chrono::milliseconds dedup_window)
+      : dedup(dedup_window), name_(std::move(name)) {}
+  ~Queue();
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
@@ -49,13 +51,15 @@ class Queue {
   const std::map<std::uint64_t, StoredMessage*>& dead() const { return dead_; }
 
   // Messages that count against the depth limit: everything but dead letters.
-  std::size_t depth() const { return messages_.size() - dead_.size(); }
+  std::size_t depth() const { return all_.size() - dead_.size(); }
   std::size_t ready_count() const { return ready_.size(); }
   std::size_t deferred_count() const { return deferred_.size(); }
-  std::size_t size() const { return messages_.size(); }
+  std::size_t size() const { return all_.size(); }
 
   // Monotonic counters for STATS (the gauges are computed).
   protocol::QueueStats counters;
+  // Ids accepted into this queue (deduplication is per queue).
+  DedupIndex dedup;
 
  private:
   struct DeferredEntry {
@@ -68,7 +72,8 @@ class Queue {
   };
 
   std::string name_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<StoredMessage>> messages_;
+  // Owns every message of the queue (deleted by Erase or the destructor).
+  IntrusiveList<StoredMessage, &StoredMessage::in_queue> all_;
   std::deque<StoredMessage*> ready_;
   std::priority_queue<DeferredEntry, std::vector<DeferredEntry>, std::greater<>> deferred_;
   std::map<std::uint64_t, StoredMessage*> dead_;

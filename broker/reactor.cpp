@@ -54,6 +54,11 @@ protocol::SendResult Reactor::Send(const std::string& peer, const protocol::Mess
   return protocol::Send(router_, m, peer);
 }
 
+protocol::SendResult Reactor::SendBody(const std::string& peer, protocol::Command command,
+                                      msgpack::sbuffer&& body) {
+  return protocol::SendBody(router_, command, std::move(body), peer);
+}
+
 void Reactor::DrainMonitor() {
   while (true) {
     zmq::message_t event, address;

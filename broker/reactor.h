@@ -28,6 +28,8 @@ class Reactor final : public Transport {
   int Run();
 
   protocol::SendResult Send(const std::string& peer, const protocol::Message& m) override;
+  protocol::SendResult SendBody(const std::string& peer, protocol::Command command,
+                                msgpack::sbuffer&& body) override;
   Broker& broker() { return *broker_; }
 
  private:

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/intrusive_list.h"
 #include "shared/core/clock.h"
 #include "shared/protocol/messages.h"
 
@@ -46,6 +47,11 @@ struct StoredMessage {
 
   // Publishers (routing ids) waiting for this message's confirm while kPending.
   std::vector<std::string> confirm_waiters;
+
+  Link<StoredMessage> in_queue;   // Queue's list of every message it owns
+  Link<StoredMessage> in_worker;  // Worker's list of its leases (kLeased only)
 };
+
+using WorkerLeases = IntrusiveList<StoredMessage, &StoredMessage::in_worker>;
 
 }  // namespace mandrill::broker

@@ -119,7 +119,7 @@ void Broker::HandleNack(const std::string& peer, Worker* w, protocol::Nack&& nac
 
 void Broker::EndLease(StoredMessage* m) {
   leases_.Remove(m);
-  m->worker->leases.erase(m);
+  m->worker->leases.Remove(m);
   --m->queue->counters.in_flight;
   m->worker = nullptr;
   m->lease_id = 0;
@@ -150,7 +150,7 @@ void Broker::Return(StoredMessage* m, std::chrono::milliseconds delay, std::stri
 
 void Broker::Settle(StoredMessage* m) {
   storage_.Append(AckRecord{m->seq});
-  dedup_.Settle(m, clock_.Now());
+  m->queue->dedup.Settle(m, clock_.Now());
   m->state = MessageState::kSettled;
   m->queue->Erase(m);
 }
@@ -160,7 +160,9 @@ void Broker::WorkerGone(Worker* w, const char* why) {
   spdlog::info("worker {} {}: returning its {} leased messages now", w->name, why, held);
   const std::string reason = "worker " + w->name + " " + why;
   // Oldest first, so they keep their relative order at the front of their queues.
-  std::vector<StoredMessage*> leased(w->leases.begin(), w->leases.end());
+  std::vector<StoredMessage*> leased;
+  leased.reserve(held);
+  w->leases.ForEach([&](StoredMessage* m) { leased.push_back(m); });
   std::sort(leased.begin(), leased.end(),
             [](const StoredMessage* a, const StoredMessage* b) { return a->seq > b->seq; });
   for (StoredMessage* m : leased) {
@@ -205,19 +207,13 @@ void Broker::DeliverTo(Worker* w, Queue* q, std::uint32_t count) {
     m->lease_started = now;
     m->lease_deadline = now + std::min(options_.lease, options_.max_lease);
     leases_.Insert(m);
-    w->leases.insert(m);
+    w->leases.PushBack(m);
     ++w->delivered;
     ++q->counters.in_flight;
-    protocol::DeliverItem item;
-    item.lease_id = m->lease_id;
-    item.id = m->id;
-    item.queue = q->name();
-    item.payload = m->payload;
-    item.attempt = m->attempts;
-    item.lease_ms = static_cast<std::uint32_t>(core::ToMillis(m->lease_deadline - now));
-    item.deadline_unix_ms = wall + item.lease_ms;
-    item.headers = m->headers;
-    out.push_back(std::move(item));
+    const auto lease_ms = static_cast<std::uint32_t>(core::ToMillis(m->lease_deadline - now));
+    out.writer.Add(m->lease_id, m->id, q->name(), m->payload, m->attempts, lease_ms,
+                   wall + lease_ms, m->headers);
+    out.leases.push_back(m->lease_id);
   }
 }
 

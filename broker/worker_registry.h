@@ -5,7 +5,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "broker/stored_message.h"
@@ -20,7 +19,7 @@ struct Worker {
   std::string name;
   std::vector<Queue*> queues;
   std::uint32_t credit = 0;
-  std::unordered_set<StoredMessage*> leases;  // in flight to this worker
+  WorkerLeases leases;  // in flight to this worker
   int fd = -1;                                // TCP connection it last spoke on (ZMQ_SRCFD)
   core::SteadyTime last_heard{};
   core::SteadyTime last_sent{};

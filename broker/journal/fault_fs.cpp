@@ -72,8 +72,10 @@ class FaultFile final : public WritableFile {
     if (fs_->fail_sync_nth_ > 0 && --fs_->fail_sync_nth_ == 0) {
       return OsError("fdatasync", path(), fs_->fail_sync_err_);
     }
-    auto s = base_->Sync();
-    if (!s.ok()) return s;
+    if (!fs_->skip_real_syncs_) {
+      auto s = base_->Sync();
+      if (!s.ok()) return s;
+    }
     auto& st = fs_->files_[path()];
     st.synced = base_->Size();
     ++fs_->syncs_;
@@ -143,6 +145,10 @@ void FaultInjectingFs::SetCapacity(std::optional<std::uint64_t> bytes) {
 void FaultInjectingFs::CrashAfter(std::uint64_t ops) {
   std::lock_guard lock(mu_);
   crash_after_ = mutating_ops_ + ops;
+}
+void FaultInjectingFs::SkipRealSyncs(bool skip) {
+  std::lock_guard lock(mu_);
+  skip_real_syncs_ = skip;
 }
 void FaultInjectingFs::ClearFaults() {
   std::lock_guard lock(mu_);
@@ -232,8 +238,10 @@ core::Status FaultInjectingFs::CreateDirs(const std::string& dir) {
 core::Status FaultInjectingFs::SyncDir(const std::string& dir) {
   std::lock_guard lock(mu_);
   if (!MutationAllowedLocked()) return Crashed("fsync", dir);
-  auto s = base_->SyncDir(dir);
-  if (!s.ok()) return s;
+  if (!skip_real_syncs_) {
+    auto s = base_->SyncDir(dir);
+    if (!s.ok()) return s;
+  }
   for (auto& [path, st] : files_) {
     if (DirOf(path) == dir) st.dir_synced = true;
   }

@@ -40,6 +40,9 @@ class FaultInjectingFs final : public Fs {
   // process had died at that point.
   void CrashAfter(std::uint64_t ops);
   void ClearFaults();
+  // Syncs succeed (and count as durable for DropUnsyncedData) without asking the disk: tests
+  // that simulate power loss need no real fsync, and a busy CI disk makes those slow.
+  void SkipRealSyncs(bool skip);
 
   // Power loss: cuts every tracked file to its last synced length and removes files created
   // since their directory was last synced. Removals and renames are treated as durable at once
@@ -86,6 +89,7 @@ class FaultInjectingFs final : public Fs {
   int all_writes_err_ = 0, all_syncs_err_ = 0;
   std::optional<std::uint64_t> capacity_;
   std::optional<std::uint64_t> crash_after_;
+  bool skip_real_syncs_ = false;
   std::uint64_t syncs_ = 0, appends_ = 0, mutating_ops_ = 0;
 };
 

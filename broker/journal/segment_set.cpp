@@ -85,14 +85,17 @@ core::Result<SegmentSet::Space> SegmentSet::Prepare(std::uint64_t bytes, std::ui
   const bool full = head_ != nullptr && head_->bytes > kSegmentHeaderBytes &&
                     head_->bytes + bytes > options_.segment_bytes;
   if (head_ == nullptr || broken_ || full) {
+    const bool must = head_ == nullptr || broken_;
     const auto now = std::chrono::steady_clock::now();
-    if (head_ == nullptr || broken_ || now >= roll_retry_after_) {
-      if (auto s = Roll(base_seq, now_ms, reserve); !s.ok()) {
-        JournalStats::Add(stats_->write_errors, 1);
-        roll_retry_after_ = now + kRollRetry;
-        spdlog::error("journal: cannot start a new segment: {}", s.message());
-        if (head_ == nullptr || broken_) return s.error();
-      }
+    if (now < roll_retry_after_) {
+      // A roll failed moments ago: do not hammer a failing disk (or the log) on every pass.
+      if (must) return roll_error_;
+    } else if (auto s = Roll(base_seq, now_ms, reserve); !s.ok()) {
+      JournalStats::Add(stats_->write_errors, 1);
+      roll_retry_after_ = now + kRollRetry;
+      roll_error_ = s.error();
+      spdlog::error("journal: cannot start a new segment: {}", s.message());
+      if (must) return s.error();
     }
   }
   if (!options_.reserve_space) return Space::kOk;

@@ -92,6 +92,7 @@ class SegmentSet {
   bool broken_ = false;
   std::uint64_t sync_failures_ = 0;
   std::chrono::steady_clock::time_point roll_retry_after_{};
+  core::Error roll_error_;
 };
 
 }  // namespace mandrill::broker::journal

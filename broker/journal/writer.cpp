@@ -65,7 +65,7 @@ void Writer::Run() {
     MaybeIntervalSync();
     busy = Maintain();
     handoff_->Recycle(&batches);
-    if (!busy) handoff_->SetIdle();
+    if (!busy && !(interval && segments_->head_unsynced())) handoff_->SetIdle();
   }
   compactor_.Abandon("shutting down", /*failure=*/false);
   final_status_ = segments_->Close();

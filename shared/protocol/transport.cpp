@@ -100,12 +100,17 @@ void ConfigureDealer(zmq::socket_t& s, const DealerOptions& o) {
 SendResult Send(zmq::socket_t& socket, const Message& message, std::string_view routing_id) {
   msgpack::sbuffer buffer(256);
   EncodeBody(message, buffer);
+  return SendBody(socket, CommandOf(message), std::move(buffer), routing_id);
+}
+
+SendResult SendBody(zmq::socket_t& socket, Command command, msgpack::sbuffer&& buffer,
+                    std::string_view routing_id) {
   zmq_msg_t body;
   const std::size_t size = buffer.size();
-  // Hand the encoded buffer to ZeroMQ without a copy; it frees it when sent.
+  // ZeroMQ takes the malloc'ed buffer and frees it once sent.
   zmq_msg_init_data(
       &body, buffer.release(), size, [](void* data, void*) { std::free(data); }, nullptr);
-  return SendParts(socket, CommandOf(message), &body, routing_id);
+  return SendParts(socket, command, &body, routing_id);
 }
 
 SendResult SendEncoded(zmq::socket_t& socket, Command command, std::string_view encoded,

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include <msgpack.hpp>
 #include <zmq.hpp>
 
 #include "shared/core/result.h"
@@ -46,6 +47,9 @@ enum class SendResult {
 // either fails (nothing queued) or the whole message is queued.
 SendResult Send(zmq::socket_t& socket, const Message& message,
                 std::string_view routing_id = {});
+// Same, handing an encoded body to ZeroMQ without copying it.
+SendResult SendBody(zmq::socket_t& socket, Command command, msgpack::sbuffer&& body,
+                    std::string_view routing_id = {});
 // Same, with a body already encoded (for broadcasts and retries).
 SendResult SendEncoded(zmq::socket_t& socket, Command command, std::string_view body,
                        std::string_view routing_id = {});

@@ -1,0 +1,241 @@
+// End-to-end throughput and latency: a real mandrill-broker process, one publisher and two
+// workers (raw protocol clients on threads of this process, no-op handler), N messages from
+// publish to ack. Prints messages/s, publish->ack latency percentiles and nproc.
+//
+//   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
+//             [--batch B] [--broker-flags "..."]
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "shared/protocol/transport.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace mandrill;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::size_t messages = 200'000;
+  std::size_t payload = 100;
+  int workers = 2;
+  std::uint32_t credit = 2000;
+  std::size_t window = 20'000;
+  std::size_t batch = 200;
+  std::string broker_flags = "--storage memory";
+};
+
+std::int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+bool WaitReadable(zmq::socket_t& s, long ms) {
+  zmq_pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+  return zmq_poll(&item, 1, ms) > 0;
+}
+
+void SendOrRetry(zmq::socket_t& s, const protocol::Message& m) {
+  while (protocol::Send(s, m) != protocol::SendResult::kSent) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+struct WorkerResult {
+  std::size_t acked = 0;
+  std::vector<std::int64_t> latencies_ns;
+  std::int64_t last_ack_ns = 0;
+};
+
+void RunWorker(zmq::context_t& ctx, const std::string& endpoint, const Options& o,
+               std::atomic<std::size_t>& total_acked, WorkerResult& out) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  protocol::DealerOptions d;
+  d.identity = "bench-worker-" + std::to_string(reinterpret_cast<std::uintptr_t>(&out));
+  protocol::ConfigureDealer(s, d);
+  s.connect(endpoint);
+  SendOrRetry(s, protocol::Ready{"bench", {"bench"}, o.credit});
+  protocol::Received in;
+  const protocol::Limits limits;
+  std::vector<std::uint64_t> acks;
+  out.latencies_ns.reserve(o.messages / o.workers + 1024);
+  while (total_acked.load(std::memory_order_relaxed) < o.messages) {
+    if (!WaitReadable(s, 100)) continue;
+    while (protocol::Receive(s, in)) {
+      auto m = protocol::DecodeReceived(in, 0, limits);
+      if (!m.ok()) continue;
+      if (auto* dl = std::get_if<protocol::Deliver>(&m.value())) {
+        for (const auto& item : dl->items) {
+          acks.push_back(item.lease_id);
+          std::int64_t stamp = 0;
+          if (item.payload.size() >= sizeof stamp) std::memcpy(&stamp, item.payload.data(), sizeof stamp);
+          out.latencies_ns.push_back(NowNs() - stamp);
+        }
+      }
+    }
+    if (!acks.empty()) {
+      SendOrRetry(s, protocol::Ack{acks});
+      out.acked += acks.size();
+      out.last_ack_ns = NowNs();
+      total_acked += acks.size();
+      acks.clear();
+    }
+  }
+  s.set(zmq::sockopt::linger, 0);
+}
+
+struct PublishResult {
+  std::int64_t first_ns = 0;
+  std::int64_t last_confirm_ns = 0;
+  std::size_t confirmed = 0;
+};
+
+void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Options& o,
+                  PublishResult& out) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  protocol::DealerOptions d;
+  protocol::ConfigureDealer(s, d);
+  s.connect(endpoint);
+  std::size_t sent = 0;
+  protocol::Received in;
+  const protocol::Limits limits;
+  std::string payload(o.payload, 'x');
+  protocol::Publish batch;
+  out.first_ns = NowNs();
+  while (out.confirmed < o.messages) {
+    while (sent < o.messages && sent - out.confirmed < o.window) {
+      batch.items.clear();
+      const std::size_t n = std::min({o.batch, o.messages - sent, o.window - (sent - out.confirmed)});
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::int64_t stamp = NowNs();
+        std::memcpy(payload.data(), &stamp, sizeof stamp);
+        batch.items.push_back({"bench", "b-" + std::to_string(sent + i), payload, {}});
+      }
+      SendOrRetry(s, batch);
+      sent += n;
+    }
+    if (!WaitReadable(s, 100)) continue;
+    while (protocol::Receive(s, in)) {
+      auto m = protocol::DecodeReceived(in, 0, limits);
+      if (!m.ok()) continue;
+      if (auto* c = std::get_if<protocol::Confirm>(&m.value())) out.confirmed += c->ids.size();
+      if (auto* e = std::get_if<protocol::Error>(&m.value())) {
+        std::fprintf(stderr, "publish error: %s\n", e->reason.c_str());
+      }
+    }
+  }
+  out.last_confirm_ns = NowNs();
+  s.set(zmq::sockopt::linger, 0);
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--messages") o.messages = std::stoul(v);
+    else if (k == "--payload") o.payload = std::max<std::size_t>(8, std::stoul(v));
+    else if (k == "--workers") o.workers = std::stoi(v);
+    else if (k == "--credit") o.credit = static_cast<std::uint32_t>(std::stoul(v));
+    else if (k == "--window") o.window = std::stoul(v);
+    else if (k == "--batch") o.batch = std::stoul(v);
+    else if (k == "--broker-flags") o.broker_flags = v;
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      return 64;
+    }
+  }
+  const std::string dir = testing::MakeTempDir("mandrill-e2e");
+  const int port = testing::FreePort();
+  const std::string endpoint = testing::LoopbackEndpoint(port);
+  std::vector<std::string> argv_broker = {testing::Binary("mandrill-broker"), "--bind", endpoint,
+                                          "--data-dir", dir + "/data", "--log-level", "warn",
+                                          "--queue-limit", "10000000"};
+  for (auto& f : Split(o.broker_flags)) argv_broker.push_back(f);
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (auto& a : argv_broker) args.push_back(a.data());
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  zmq::context_t ctx(1);
+  {
+    // Wait until the broker answers.
+    zmq::socket_t probe(ctx, zmq::socket_type::dealer);
+    protocol::DealerOptions d;
+    d.linger_ms = 0;
+    protocol::ConfigureDealer(probe, d);
+    probe.connect(endpoint);
+    SendOrRetry(probe, protocol::StatsRequest{1});
+    if (!WaitReadable(probe, 10'000)) {
+      std::fprintf(stderr, "broker did not answer\n");
+      kill(pid, SIGKILL);
+      return 1;
+    }
+  }
+  std::atomic<std::size_t> acked{0};
+  std::vector<WorkerResult> results(o.workers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < o.workers; ++w) {
+    threads.emplace_back([&, w] { RunWorker(ctx, endpoint, o, acked, results[w]); });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let workers announce
+  PublishResult pub;
+  std::thread publisher([&] { RunPublisher(ctx, endpoint, o, pub); });
+  publisher.join();
+  for (auto& t : threads) t.join();
+  kill(pid, SIGTERM);
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  const double broker_cpu_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
+                              usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  std::filesystem::remove_all(dir);
+
+  std::vector<std::int64_t> lat;
+  std::int64_t last_ack = 0;
+  for (auto& r : results) {
+    lat.insert(lat.end(), r.latencies_ns.begin(), r.latencies_ns.end());
+    last_ack = std::max(last_ack, r.last_ack_ns);
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) {
+    return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))] / 1e3;
+  };
+  const double seconds = (last_ack - pub.first_ns) / 1e9;
+  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu batch=%zu broker=[%s]\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
+              o.batch, o.broker_flags.c_str());
+  std::printf("e2e: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n",
+              o.messages / seconds, seconds, (pub.last_confirm_ns - pub.first_ns) / 1e9);
+  std::printf("e2e: broker CPU %.2f s in all = %.2f us per message (user+sys, all its threads)\n",
+              broker_cpu_s, broker_cpu_s * 1e6 / o.messages);
+  std::printf("e2e: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", pct(0.50),
+              pct(0.99), lat.empty() ? 0.0 : lat.back() / 1e3);
+  return 0;
+}
