@@ -305,32 +305,31 @@ void Writer::DeleteUnneeded() {
 }
 
 bool Writer::Maintain() {
-  bool progressed = false;
+  const std::size_t segments_before = segments_->segments().size();
   DeleteUnneeded();
   if (compactor_.active()) {
     compactor_.Step(now_ms_, max_seq_);
-    if (!compactor_.active()) {
-      DeleteUnneeded();  // the run just finished
-      progressed = true;
-    }
+    if (!compactor_.active()) DeleteUnneeded();  // the run just finished
   }
   if (!compactor_.active() && options_.compaction_threshold > 0 &&
       std::chrono::steady_clock::now() >= compactor_.retry_after()) {
     SegmentInfo* oldest = segments_->OldestClosed();
-    if (oldest != nullptr && ShouldCompact(*oldest)) {
+    // An unneeded oldest segment is deleted (above, or after a failed unlink's pause), never
+    // compacted.
+    if (oldest != nullptr && !oldest->Unneeded(now_ms_, options_.dedup_window.count()) &&
+        ShouldCompact(*oldest)) {
       compactor_.Start(*oldest);
       if (compactor_.active()) {
         compactor_.Step(now_ms_, max_seq_);
         if (!compactor_.active()) DeleteUnneeded();
-        progressed = true;
       }
     }
   }
   segments_->PublishStats(now_ms_, options_.dedup_window.count(),
                           static_cast<std::int64_t>(live_->size()));
-  // More to do without waiting for a batch: a run in progress, or one just ended (the next
-  // oldest segment may want one too).
-  return compactor_.active() || progressed;
+  // More to do without waiting for a batch: a run in progress, or segments just went (the
+  // next oldest may want compacting too).
+  return compactor_.active() || segments_->segments().size() < segments_before;
 }
 
 }  // namespace mandrill::broker::journal

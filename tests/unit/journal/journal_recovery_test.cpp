@@ -38,7 +38,7 @@ TEST_F(JournalRecoveryTest, EmptyDirRecoversNothing) {
 TEST_F(JournalRecoveryTest, EveryRecordTypeReplaysToTheExpectedState) {
   const std::int64_t now = clock_.WallMs();
   {
-    auto j = Open();
+    auto j = Open(RealFsOpts());
     std::vector<Record> recs;
     for (std::uint64_t seq = 1; seq <= 8; ++seq) recs.push_back(Publish(seq, now - 1000));
     recs.push_back(Publish(9, now - 20 * 60 * 1000));  // settled outside the window
@@ -58,7 +58,7 @@ TEST_F(JournalRecoveryTest, EveryRecordTypeReplaysToTheExpectedState) {
     WriteDurably(*j, recs);
   }
   Recovered r;
-  auto j = Open(&r);
+  auto j = Open(RealFsOpts(), &r);
   ExpectSameRecovered(r, Expected());
   // Spot-check the model itself.
   ASSERT_EQ(6u, r.messages.size());
@@ -120,7 +120,9 @@ TEST_F(JournalRecoveryTest, TornTailAtEveryOffsetOfTheLastRecordIsTruncated) {
     TempDir copy;
     CopyDir(dir_.path(), copy.path());
     std::filesystem::resize_file(copy.File(seg), cut);
-    auto o = Options(copy.path(), &clock_);
+    FaultInjectingFs fs;
+    fs.SkipRealSyncs(true);  // this test is about reading; spare the disk
+    auto o = Options(copy.path(), &clock_, &fs);
     {
       LogCapture log;
       Recovered r;
@@ -183,7 +185,7 @@ TEST_F(JournalRecoveryTest, FlippedBitInAMiddleRecordIsReportedAndSkipped) {
     }
     LogCapture log;
     Recovered r;
-    auto o = Options(copy.path(), &clock_);
+    auto o = Options(copy.path(), &clock_, &fs_);
     auto j = Open(o, &r);
     Recovered want = expected.Expected(now, o.dedup_window.count());
     want.max_seq = 10;
@@ -286,9 +288,9 @@ TEST_F(JournalRecoveryTest, FuzzedSegmentsNeverCrashRecovery) {
   std::mt19937_64 rng(0xfeedbeef);
   const auto rnd = [&](std::uint64_t n) { return n == 0 ? 0 : rng() % n; };
 #ifdef MANDRILL_SANITIZED
-  const int kIterations = 150;
+  const int kIterations = 100;
 #else
-  const int kIterations = 600;
+  const int kIterations = 300;
 #endif
   for (int it = 0; it < kIterations; ++it) {
     SCOPED_TRACE("iteration " + std::to_string(it));
@@ -351,7 +353,9 @@ TEST_F(JournalRecoveryTest, FuzzedSegmentsNeverCrashRecovery) {
       for (char& c : junk) c = static_cast<char>(rng());
       WriteFileBytes(copy.File(SegmentFileName(1000 + rnd(5))), junk);
     }
-    auto oc = Options(copy.path(), &clock_);
+    FaultInjectingFs fs;
+    fs.SkipRealSyncs(true);  // this test is about reading; spare the disk
+    auto oc = Options(copy.path(), &clock_, &fs);
     oc.segment_bytes = 4096;
     Recovered r;
     auto j = Open(oc, &r);

@@ -269,7 +269,7 @@ bool LogCapture::Contains(const std::string& needle) const {
 
 std::string LogCapture::All() const { return g_capture != nullptr ? g_capture->Text() : ""; }
 
-JournalOptions JournalTest::Opts() const { return Options(dir_.path(), &clock_, nullptr); }
+JournalOptions JournalTest::Opts() const { return Options(dir_.path(), &clock_, &fs_); }
 
 std::unique_ptr<Journal> JournalTest::Open(const JournalOptions& o, Recovered* recovered) {
   auto j = std::make_unique<Journal>(o);
@@ -293,7 +293,7 @@ Ticket JournalTest::WriteDurably(Journal& j, const std::vector<Record>& records)
 void JournalTest::ExpectRecoveredMatchesModel(const JournalOptions& o) {
   Recovered got;
   auto j = Open(o, &got);
-  ExpectSameRecovered(got, Expected());
+  ExpectSameRecovered(got, Expected(o.dedup_window));
 }
 
 JournalOptions Options(const std::string& dir, const core::Clock* clock, Fs* fs) {

@@ -80,29 +80,34 @@ class LogCapture {
   std::string All() const;
 };
 
+// Options for a journal in dir with the given clock and fs (nullptr: real fs).
+JournalOptions Options(const std::string& dir, const core::Clock* clock, Fs* fs = nullptr);
+
 // A journal test fixture: a temp dir, a fake clock, a fault-injecting fs over the real one,
 // and a model of what is durable.
 class JournalTest : public ::testing::Test {
  protected:
+  JournalTest() { fs_.SkipRealSyncs(true); }
+  // Through fs_ (real files, simulated syncs).
   JournalOptions Opts() const;
+  // Straight on the real file system, real fsyncs included.
+  JournalOptions RealFsOpts() const { return Options(dir_.path(), &clock_, nullptr); }
   // Opens a journal and recovers it (the test fails if Recover fails).
   std::unique_ptr<Journal> Open(const JournalOptions& o, Recovered* recovered = nullptr);
   std::unique_ptr<Journal> Open(Recovered* recovered = nullptr) { return Open(Opts(), recovered); }
   // Appends, commits, waits until durable and applies to the model; fails the test on failure.
   Ticket WriteDurably(Journal& j, const std::vector<Record>& records);
-  Recovered Expected() const {
-    return model_.Expected(clock_.WallMs(), Opts().dedup_window.count());
+  Recovered Expected(std::chrono::milliseconds window = std::chrono::minutes(10)) const {
+    return model_.Expected(clock_.WallMs(), window.count());
   }
   // Recovers a fresh journal on the same dir and compares with the model.
   void ExpectRecoveredMatchesModel(const JournalOptions& o);
 
   TempDir dir_;
   core::FakeClock clock_;
-  FaultInjectingFs fs_;
+  mutable FaultInjectingFs fs_;
   Model model_;
 };
 
-// Options for a journal in dir with the given clock and fs (nullptr: real fs).
-JournalOptions Options(const std::string& dir, const core::Clock* clock, Fs* fs = nullptr);
 
 }  // namespace mandrill::broker::journal::testing
