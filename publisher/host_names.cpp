@@ -33,6 +33,15 @@ std::string HostNameGenerator::Next() {
   return s;
 }
 
+bool IsHostName(std::string_view name) {
+  if (name.size() != kHostPrefix.size() + kHostSuffixLength) return false;
+  if (name.substr(0, kHostPrefix.size()) != kHostPrefix) return false;
+  for (const char c : name.substr(kHostPrefix.size())) {
+    if (kAlphabet.find(c) == std::string_view::npos) return false;
+  }
+  return true;
+}
+
 std::string RandomToken(std::mt19937_64& rng, std::size_t length) {
   std::string s;
   std::uint64_t bits = 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <string_view>
 
 namespace mandrill::publisher {
 
@@ -23,6 +24,9 @@ class HostNameGenerator {
  private:
   std::mt19937_64 rng_;
 };
+
+// True for "cattle-" followed by exactly four of [a-z0-9].
+bool IsHostName(std::string_view name);
 
 // A random lowercase [a-z0-9] string of `length` characters drawn from `rng`.
 std::string RandomToken(std::mt19937_64& rng, std::size_t length);

@@ -149,6 +149,11 @@ JsonWriter& JsonWriter::Double(double value) {
     return *this;
   }
   char buf[40];
+  if (value == std::floor(value) && std::fabs(value) < 1e15) {  // whole numbers in full
+    std::snprintf(buf, sizeof buf, "%.0f", value);
+    out_.append(buf);
+    return *this;
+  }
   std::snprintf(buf, sizeof buf, "%.17g", value);
   // Prefer a short form when it round-trips (e.g. 0.1 rather than 0.10000000000000001).
   for (int precision = 1; precision < 17; ++precision) {

@@ -19,7 +19,8 @@ void Pacer::Refill(core::SteadyTime now) {
 std::uint64_t Pacer::Allowance(core::SteadyTime now) {
   if (unlimited()) return UINT64_MAX / 2;
   Refill(now);
-  return static_cast<std::uint64_t>(std::floor(tokens_));
+  // The epsilon keeps 0.03 s * 100/s from flooring to 2 through rounding.
+  return static_cast<std::uint64_t>(std::floor(tokens_ + 1e-9));
 }
 
 void Pacer::Consume(std::uint64_t n) {
@@ -28,7 +29,7 @@ void Pacer::Consume(std::uint64_t n) {
 }
 
 std::optional<core::SteadyTime> Pacer::NextAllowed() const {
-  if (unlimited() || tokens_ >= 1.0) return std::nullopt;
+  if (unlimited() || tokens_ + 1e-9 >= 1.0) return std::nullopt;
   const double wait_s = (1.0 - tokens_) / rate_;
   return last_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                      std::chrono::duration<double>(wait_s)) +

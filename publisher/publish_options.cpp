@@ -138,7 +138,8 @@ ParsedCommandLine ParsePublishCommandLine(int argc, const char* const* argv, std
   app.add_option("--seed", raw.seed, "Seed for generated host names (default: random)");
   app.add_option("--payload-bytes", raw.payload_bytes,
                  "Pad generated payloads to this many bytes (throughput runs)");
-  app.add_option("--header,--headers", raw.headers, "Header key=value (repeatable)");
+  app.add_option("--header,--headers", raw.headers, "Header key=value (repeatable)")
+      ->allow_extra_args(false);  // one value per flag: the next word is a payload
   app.add_option("--window", raw.window, "Most unconfirmed messages in flight [1000]");
   app.add_option("--batch", raw.batch, "Most messages per PUBLISH frame [1000]");
   app.add_option("--confirm-timeout", raw.confirm_timeout,
