@@ -1,0 +1,263 @@
+# shellcheck shell=bash
+# The fleet's process bookkeeping (sourced by deploy/fleet, deploy/mayhem, deploy/demo).
+#
+# A run dir holds everything of one fleet:
+#   fleet.env            settings written by `up` (bash, sourced by every later command)
+#   pids/NAME.pid        "PID STARTTIME MARKER" — MARKER is an argument only that process has
+#   logs/NAME.log        stdout, stderr and --log-file of NAME
+#   ledgers/NAME.db      each worker's SQLite ledger
+#   data/                the broker's --data-dir
+# A pid file is trusted only while /proc/PID has the same start time (field 22 of
+# /proc/PID/stat) and its command line holds MARKER; otherwise it is stale and removed, and
+# nothing is signalled. So the fleet only ever signals processes it started.
+# Needs common.sh; callers set RUN (absolute) and call fleet_paths first.
+
+fleet_paths() {
+  PIDS=$RUN/pids
+  LOGS=$RUN/logs
+  LEDGERS=$RUN/ledgers
+  DATA=$RUN/data
+  ENV_FILE=$RUN/fleet.env
+}
+
+fleet_load_env() {
+  [ -f "$ENV_FILE" ] || return 1
+  # shellcheck disable=SC1090
+  source "$ENV_FILE"
+}
+
+# ---- processes -------------------------------------------------------------------------------
+
+proc_start_time() {  # PID -> clock ticks since boot when it started
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }            # drop "pid (comm) ", comm may hold spaces
+  set -- $stat                 # now field 3 of stat is $1, field 22 is $20
+  echo "${20}"
+}
+
+proc_alive() {  # PID: exists and is not a zombie
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != [ZX] ]]
+}
+
+proc_has_arg() {  # PID ARG: ARG is one of the process's argv
+  local arg
+  while IFS= read -r -d '' arg; do
+    [ "$arg" = "$2" ] && return 0
+  done <"/proc/$1/cmdline" 2>/dev/null
+  return 1
+}
+
+proc_uptime_secs() {  # PID
+  local start up hz
+  start=$(proc_start_time "$1") || return 1
+  hz=$(getconf CLK_TCK)
+  read -r up _ </proc/uptime
+  echo $(( ${up%.*} - start / hz ))
+}
+
+pid_file() { echo "$PIDS/$1.pid"; }
+
+# fleet_pid NAME: print NAME's pid if it runs and is ours; a stale pid file is removed.
+fleet_pid() {
+  local f pid start marker
+  f=$(pid_file "$1")
+  [ -f "$f" ] || return 1
+  read -r pid start marker <"$f" || true
+  if [[ ${pid:-} =~ ^[0-9]+$ ]] && proc_alive "$pid" &&
+     [ "$(proc_start_time "$pid" 2>/dev/null)" = "$start" ] && proc_has_arg "$pid" "$marker"; then
+    echo "$pid"
+    return 0
+  fi
+  rm -f "$f"
+  return 1
+}
+
+fleet_running() { fleet_pid "$1" >/dev/null; }
+
+# spawn NAME MARKER NETNS CMD...: start CMD in its own session (in network namespace NETNS
+# unless empty), stdin /dev/null, output appended to logs/NAME.log, and write its pid file.
+spawn() {
+  local name=$1 marker=$2 netns=$3; shift 3
+  local tmp="$PIDS/.$name.$$.$RANDOM" prefix=() pid="" start
+  mkdir -p "$PIDS" "$LOGS"
+  rm -f "$tmp"
+  [ -n "$netns" ] && prefix=(ip netns exec "$netns")
+  # The shell reports its own pid and then becomes the program: pid, start time stay.
+  "${prefix[@]}" setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$tmp" "$@" \
+    </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
+  local deadline=$(( $(now_ms) + 5000 ))
+  while [ ! -s "$tmp" ]; do
+    if [ "$(now_ms)" -ge "$deadline" ]; then say "$name did not start (see $LOGS/$name.log)"; return 1; fi
+    sleep 0.02
+  done
+  pid=$(<"$tmp"); rm -f "$tmp"
+  start=$(proc_start_time "$pid") || { say "$name exited at once (see $LOGS/$name.log)"; return 1; }
+  echo "$pid $start $marker" >"$(pid_file "$name")"
+}
+
+# signal_proc NAME SIGNAL: signal NAME if it is ours and alive.
+signal_proc() {
+  local pid
+  pid=$(fleet_pid "$1") || return 1
+  kill "-$2" "$pid" 2>/dev/null
+}
+
+# stop_procs DEADLINE_SECS NAME...: SIGTERM them all, wait, SIGKILL what is left at the deadline.
+stop_procs() {
+  local deadline_s=$1; shift
+  local name pid names=() pids=()
+  for name in "$@"; do
+    pid=$(fleet_pid "$name") || continue
+    kill -TERM "$pid" 2>/dev/null || true
+    names+=("$name"); pids+=("$pid")
+  done
+  [ ${#pids[@]} -eq 0 ] && return 0
+  local deadline=$(( $(now_ms) + deadline_s * 1000 )) i left
+  while :; do
+    left=0
+    for i in "${!pids[@]}"; do proc_alive "${pids[$i]}" && left=1; done
+    [ $left -eq 0 ] && break
+    if [ "$(now_ms)" -ge "$deadline" ]; then
+      for i in "${!pids[@]}"; do
+        if fleet_running "${names[$i]}"; then
+          say "${names[$i]} (pid ${pids[$i]}) still running ${deadline_s}s after SIGTERM: SIGKILL"
+          kill -KILL "${pids[$i]}" 2>/dev/null || true
+        fi
+      done
+      wait_until 10 all_gone "${pids[@]}" || say "some processes survived SIGKILL: ${pids[*]}"
+      break
+    fi
+    sleep 0.05
+  done
+  for name in "${names[@]}"; do rm -f "$(pid_file "$name")"; done
+}
+
+all_gone() { local p; for p in "$@"; do proc_alive "$p" && return 1; done; return 0; }
+
+# kill_proc NAME: SIGKILL and wait until it is gone (a crash, as far as the fleet is concerned).
+kill_proc() {
+  local pid
+  pid=$(fleet_pid "$1") || return 1
+  kill -KILL "$pid" 2>/dev/null || true
+  wait_until 10 all_gone "$pid" || say "$1 (pid $pid) survived SIGKILL"
+  rm -f "$(pid_file "$1")"
+}
+
+# All names with a pid file (live or not yet checked), broker last, workers by number.
+fleet_names() {
+  local f names=()
+  shopt -s nullglob
+  for f in "$PIDS"/*.pid; do names+=("$(basename "$f" .pid)"); done
+  shopt -u nullglob
+  [ ${#names[@]} -eq 0 ] && return 0
+  printf '%s\n' "${names[@]}" | sort -t- -k1,1 -k2,2n
+}
+
+worker_names() {  # running workers, by number
+  local n
+  for n in $(fleet_names); do
+    [[ $n == worker-* ]] && fleet_running "$n" && echo "$n"
+  done
+  return 0
+}
+
+# ---- the broker and workers ------------------------------------------------------------------
+
+ctl() {  # mandrill-ctl against this fleet's broker (inside its namespace when partitioned)
+  local prefix=()
+  [ -n "${FLEET_BROKER_NETNS:-}" ] && prefix=(ip netns exec "$FLEET_BROKER_NETNS")
+  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" --timeout "${CTL_TIMEOUT:-2s}" "$@"
+}
+
+broker_answers() { CTL_TIMEOUT=1s ctl stats --json >/dev/null 2>&1; }
+
+start_broker() {
+  fleet_running broker && return 0
+  mkdir -p "$DATA"
+  local args=(--bind "$FLEET_BIND" --data-dir "$DATA" --log-file "$LOGS/broker.log"
+              --lease-ms "$FLEET_LEASE_MS" --max-deliveries "$FLEET_MAX_DELIVERIES"
+              --heartbeat-ms "$FLEET_HEARTBEAT_MS" --storage "$FLEET_STORAGE" --fsync "$FLEET_FSYNC"
+              "${FLEET_BROKER_EXTRA[@]}")
+  spawn broker "$LOGS/broker.log" "${FLEET_BROKER_NETNS:-}" "$FLEET_BIN/mandrill-broker" "${args[@]}" ||
+    return 1
+  if ! wait_until $(( 20 * FLEET_TIMEOUT_SCALE )) broker_answers; then
+    fleet_running broker || { say "broker exited at start; last log lines:"; tail -5 "$LOGS/broker.log" >&2; return 1; }
+    say "broker started but does not answer mandrill-ctl yet (see $LOGS/broker.log)"
+    return 1
+  fi
+}
+
+worker_number() { echo "${1#worker-}"; }
+
+# The namespace and broker endpoint of a worker: hosts are dealt round-robin by number.
+worker_host() {
+  local n hosts=(${FLEET_WORKER_HOSTS:-})
+  n=$(worker_number "$1")
+  if [ ${#hosts[@]} -eq 0 ]; then echo " $FLEET_ADMIN_EP"; return; fi
+  local h=${hosts[$(( (n - 1) % ${#hosts[@]} ))]}
+  echo "${h%%=*} ${h#*=}"
+}
+
+worker_registered() {  # NAME: the broker lists a worker of that name
+  ctl stats --json 2>/dev/null | json_get "int(any(w['name']=='$1' for w in d['workers']))" | grep -q 1
+}
+
+# start_worker NAME [nowait]
+start_worker() {
+  local name=$1 netns endpoint
+  fleet_running "$name" && return 0
+  read -r netns endpoint <<<"$(worker_host "$name")"
+  [ -z "$endpoint" ] && { endpoint=$netns; netns=""; }
+  mkdir -p "$LEDGERS"
+  local n; n=$(worker_number "$name")
+  local args=(--broker "$endpoint" --queue "$FLEET_QUEUE" --concurrency "$FLEET_CONCURRENCY"
+              --ledger "$LEDGERS/$name.db" --name "$name" --restart-ms "$FLEET_RESTART_MS"
+              --fail-rate "$FLEET_FAIL_RATE" --grace "$FLEET_GRACE" --heartbeat-ms "$FLEET_HEARTBEAT_MS"
+              --log-file "$LOGS/$name.log")
+  [ -n "${FLEET_SEED:-}" ] && args+=(--seed $(( FLEET_SEED * 1000 + n )))
+  args+=("${FLEET_WORKER_EXTRA[@]}")
+  spawn "$name" "$LOGS/$name.log" "$netns" "$FLEET_BIN/mandrill-worker" "${args[@]}" || return 1
+  [ "${2:-}" = nowait ] || [ "${FLEET_NOWAIT:-0}" = 1 ] && return 0
+  if ! wait_until $(( 15 * FLEET_TIMEOUT_SCALE )) worker_registered "$name"; then
+    fleet_running "$name" || { say "$name exited at start; last log lines:"; tail -5 "$LOGS/$name.log" >&2; return 1; }
+    say "$name runs but the broker does not list it yet (see $LOGS/$name.log)"
+  fi
+}
+
+# Seconds to wait for a SIGTERMed worker: its grace, plus time to hand back what is left.
+grace_secs() { duration_secs "$FLEET_GRACE"; }
+worker_stop_deadline() { echo $(( $(grace_secs) + 10 * FLEET_TIMEOUT_SCALE )); }
+broker_stop_deadline() { echo $(( 15 * FLEET_TIMEOUT_SCALE )); }
+
+# Lowest worker numbers not running, COUNT of them.
+free_worker_names() {
+  local want=$1 n=1 got=0
+  while [ $got -lt "$want" ]; do
+    if ! fleet_running "worker-$n"; then echo "worker-$n"; got=$((got + 1)); fi
+    n=$((n + 1))
+  done
+}
+
+# scale_to N: start workers, or drain-stop the highest-numbered ones, until N run.
+scale_to() {
+  local want=$1 have names
+  mapfile -t names < <(worker_names)
+  have=${#names[@]}
+  if [ "$have" -lt "$want" ]; then
+    local name
+    local added; mapfile -t added < <(free_worker_names $((want - have)))
+    for name in "${added[@]}"; do start_worker "$name" nowait || return 1; done
+    [ "${FLEET_NOWAIT:-0}" = 1 ] && return 0
+    for name in "${added[@]}"; do
+      wait_until $(( 15 * FLEET_TIMEOUT_SCALE )) worker_registered "$name" ||
+        say "$name runs but the broker does not list it yet (see $LOGS/$name.log)"
+    done
+  elif [ "$have" -gt "$want" ]; then
+    local victims=("${names[@]:$want}")
+    stop_procs "$(worker_stop_deadline)" "${victims[@]}"
+  fi
+}

@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The verdict of a chaos drill (deploy/mayhem): publisher confirms against worker ledgers.
+
+Every id in --confirmed must be in some worker's ledger (processed) or in the dead-letter list
+(dead); anything else is LOST. An id with more than one ledger row was processed more than
+once: each extra row is a processing whose ack never counted, and is attributed to the event
+that explains it (the worker's SIGKILL, a broker kill, the partition of its host) when the row
+was written shortly before that event; the count per event is checked against what the event
+could have cost at most (the killed worker's credit; all live credit for a broker kill).
+Prints the breakdown, then the verdict line; exits 1 if anything was lost, 3 if nothing was lost
+but the partition check failed (work done on the cut host during the cut was not redone elsewhere).
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import sqlite3
+
+
+def read_ids(path):
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_ledgers(directory):
+    rows = collections.defaultdict(list)  # id -> [(at_ms, worker, attempt)]
+    for db in sorted(glob.glob(os.path.join(directory, "*.db"))):
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            for mid, worker, attempt, at in con.execute(
+                    "SELECT message_id, worker, attempt, at_ms FROM processed"):
+                rows[mid].append((at, worker, attempt))
+        except sqlite3.OperationalError:
+            pass  # a worker killed before it created its table
+        finally:
+            con.close()
+    for r in rows.values():
+        r.sort()
+    return rows
+
+
+def read_events(path):
+    events = []
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) < 6 or parts[0] == "start_ms":
+                    continue
+                start, end, kind, target, in_flight, credit = parts[:6]
+                events.append({"start": int(start), "end": int(end), "kind": kind, "target": target,
+                               "in_flight": int(in_flight), "credit": int(credit), "dups": 0})
+    return events
+
+
+def read_kv(path):
+    kv = {}
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                if "=" in line:
+                    k, v = line.rstrip("\n").split("=", 1)
+                    kv[k] = v
+    return kv
+
+
+def explain(row, events, partition, window):
+    """The event that explains a processing whose ack did not count, or None."""
+    at, worker, _ = row
+    best = None
+    for e in events:
+        if e["kind"] == "worker-sigkill" and e["target"] == worker and 0 <= e["start"] - at <= window:
+            cand = e
+        elif e["kind"] == "broker-sigkill" and e["start"] - window <= at <= e["end"] + window:
+            cand = e
+        elif e["kind"] == "worker-sigterm" and e["target"] == worker and 0 <= e["start"] - at <= window:
+            cand = e
+        else:
+            continue
+        if best is None or abs(cand["start"] - at) < abs(best["start"] - at):
+            best = cand
+    if best is None and partition:
+        if worker in partition["workers"] and \
+                partition["start"] - 1000 <= at <= partition["end"] + window:
+            best = partition["event"]
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--confirmed", required=True)
+    p.add_argument("--ledgers", required=True)
+    p.add_argument("--dlq", help="mandrill-ctl dlq list --json output")
+    p.add_argument("--events", help="events.tsv written by mayhem")
+    p.add_argument("--partition", help="partition.txt written by mayhem --partition")
+    p.add_argument("--window-ms", type=int, default=5000)
+    p.add_argument("--kills", type=int, default=0)
+    p.add_argument("--restarts", type=int, default=0)
+    p.add_argument("--seconds", type=float, default=0)
+    p.add_argument("--expired", type=int, default=-1, help="broker's lease-expired count (info)")
+    p.add_argument("--out", help="write the lost ids here")
+    a = p.parse_args()
+
+    confirmed = read_ids(a.confirmed)
+    confirmed_set = set(confirmed)
+    rows = read_ledgers(a.ledgers)
+    dead = {}
+    if a.dlq and os.path.exists(a.dlq) and os.path.getsize(a.dlq) > 0:
+        with open(a.dlq) as f:
+            for item in json.load(f).get("items", []):
+                dead[item["id"]] = item
+    events = read_events(a.events)
+    pkv = read_kv(a.partition)
+    partition = None
+    if pkv.get("cut_start"):
+        partition = {"start": int(pkv["cut_start"]), "end": int(pkv["cut_end"]),
+                     "workers": set(filter(None, pkv.get("host_workers", "").split(","))),
+                     "event": {"kind": "partition", "target": pkv.get("host", "host 1"),
+                               "start": int(pkv["cut_start"]), "end": int(pkv["cut_end"]),
+                               "in_flight": int(pkv.get("in_flight_at_cut", 0)),
+                               "credit": int(pkv.get("credit_at_cut", 0)), "dups": 0}}
+
+    processed = set(rows)
+    lost = [i for i in confirmed if i not in processed and i not in dead]
+    unconfirmed_processed = processed - confirmed_set
+    dup_ids = [i for i, r in rows.items() if len(r) > 1]
+    extra_rows = sum(len(rows[i]) - 1 for i in dup_ids)
+
+    unexplained = []
+    for i in dup_ids:
+        for row in rows[i][:-1]:   # the last row is the processing whose ack counted
+            e = explain(row, events, partition, a.window_ms)
+            if e is None:
+                unexplained.append((i, row))
+            else:
+                e["dups"] += 1
+
+    say = lambda s: print(f"mayhem: {s}")
+    say(f"confirmed {len(confirmed)} ({len(confirmed_set)} distinct), processed {len(processed)} distinct "
+        f"in {sum(len(r) for r in rows.values())} ledger rows, dead-lettered {len(dead)}")
+    if unconfirmed_processed:
+        say(f"{len(unconfirmed_processed)} processed messages have no confirm (published, confirm not "
+            "received before the publisher stopped): fine, at-least-once covers confirmed ones")
+    if dup_ids:
+        say(f"duplicates: {len(dup_ids)} messages processed more than once ({extra_rows} extra "
+            "processings); each extra processing is one whose ack never counted:")
+        shown = list(events) + ([partition["event"]] if partition else [])
+        for e in sorted(shown, key=lambda e: e["start"]):
+            if e["kind"] not in ("worker-sigkill", "broker-sigkill", "worker-sigterm", "partition"):
+                continue
+            if e["kind"] == "worker-sigterm" and e["dups"] == 0:
+                continue
+            bound = e["credit"]
+            verdict = "within bound" if e["dups"] <= bound else "OVER BOUND"
+            say(f"  {e['kind']:<14} {e['target']:<10} at +{(e['start'] - first_ms(events, partition)) / 1000:6.1f}s: "
+                f"{e['dups']:4d} duplicates; in flight ~{e['in_flight']}, credit {bound} ({verdict})")
+        if unexplained:
+            say(f"  unexplained    {len(unexplained)} (no kill of that worker or broker just after the "
+                "row: a lease that expired or an ack lost otherwise"
+                + (f"; broker counted {a.expired} expired leases" if a.expired >= 0 else "") + ")")
+            for i, (at, w, att) in unexplained[:5]:
+                say(f"    {i}: {w} attempt {att} at {at}, rows {rows[i]}")
+    else:
+        say("duplicates: none")
+
+    if dead:
+        say(f"dead letters ({len(dead)}; accounted for, not lost — requeue with mandrill-ctl dlq requeue):")
+        for i, item in list(dead.items())[:20]:
+            say(f"  {i}: {item.get('attempts')} attempts, last error: {item.get('last_error')}")
+        if len(dead) > 20:
+            say(f"  ... and {len(dead) - 20} more")
+
+    partition_failed = False
+    if partition:
+        cut_work = [i for i, r in rows.items()
+                    if any(w in partition["workers"] and partition["start"] <= at <= partition["end"]
+                           for at, w, _ in r)]
+        moved = [i for i in cut_work
+                 if any(w not in partition["workers"] and at > partition["start"] for at, w, _ in rows[i])]
+        say(f"partition: {pkv.get('host', 'host 1')} ({','.join(sorted(partition['workers']))}) cut for "
+            f"{(partition['end'] - partition['start']) / 1000:.1f}s; broker released its leases after "
+            f"{pkv.get('released_after_ms', '?')} ms, it reconnected {pkv.get('reconnected_after_ms', '?')} ms "
+            f"after the restore; {len(cut_work)} messages processed on the cut host during the cut, "
+            f"{len(moved)} of them processed again on the reachable host")
+        if len(moved) < len(cut_work):
+            partition_failed = True
+            stuck = [i for i in cut_work if i not in moved]
+            say(f"partition check FAILED: {len(stuck)} messages processed on the cut host during the "
+                f"cut were never processed elsewhere, so their acks counted across the cut: {' '.join(stuck[:10])}")
+
+    if lost:
+        say(f"LOST ids (first 20 of {len(lost)}): {' '.join(lost[:20])}")
+        if a.out:
+            with open(a.out, "w") as f:
+                f.write("\n".join(lost) + "\n")
+    print(f"mayhem: LOST {len(lost)} DUPLICATED {len(dup_ids)} DEAD {len(dead)} "
+          f"KILLS {a.kills} RESTARTS {a.restarts} SECONDS {a.seconds:.0f}")
+    return 1 if lost else (3 if partition_failed else 0)
+
+
+def first_ms(events, partition):
+    starts = [e["start"] for e in events] + ([partition["start"]] if partition else [])
+    return int(os.environ.get("MAYHEM_T0_MS", min(starts) if starts else 0))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
