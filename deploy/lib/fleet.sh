@@ -86,9 +86,10 @@ spawn() {
   mkdir -p "$PIDS" "$LOGS"
   rm -f "$tmp"
   [ -n "$netns" ] && prefix=(ip netns exec "$netns")
-  # The shell reports its own pid and then becomes the program: pid, start time stay.
-  "${prefix[@]}" setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$tmp" "$@" \
-    </dev/null >>"$LOGS/$name.log" 2>&1 9>&- &
+  # The shell reports its own pid and then becomes the program: pid, start time stay. The
+  # subshell detaches it from the caller (no job of ours: init reaps it, bash reports nothing).
+  ( "${prefix[@]}" setsid sh -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$tmp" "$@" \
+      </dev/null >>"$LOGS/$name.log" 2>&1 9>&- & )
   local deadline=$(( $(now_ms) + 5000 ))
   while [ ! -s "$tmp" ]; do
     if [ "$(now_ms)" -ge "$deadline" ]; then say "$name did not start (see $LOGS/$name.log)"; return 1; fi

@@ -20,12 +20,14 @@ netns_supported() {  # prints why not, returns 1, when partition drills cannot r
   ip netns del "$probe" 2>/dev/null || true
 }
 
-# netns_setup TAG: create the three namespaces (names mdr-TAG-b, -h1, -h2).
+# netns_setup TAG: create the three namespaces (names mdr-TAG-b, -h1, -h2). Their names go to
+# $NETNS_RECORD (if set) first, so a cleaner can remove them even if this shell is SIGKILLed.
 netns_setup() {
   local tag=$1
   NS_B="mdr-$tag-b"; NS_H1="mdr-$tag-h1"; NS_H2="mdr-$tag-h2"
   NETNS_CREATED=()
   local ns
+  [ -n "${NETNS_RECORD:-}" ] && printf '%s\n' "$NS_B" "$NS_H1" "$NS_H2" >"$NETNS_RECORD"
   for ns in "$NS_B" "$NS_H1" "$NS_H2"; do
     ip netns add "$ns" || return 1
     NETNS_CREATED+=("$ns")
@@ -62,4 +64,14 @@ netns_teardown() {
     [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true
   done
   NETNS_CREATED=()
+  [ -n "${NETNS_RECORD:-}" ] && rm -f "$NETNS_RECORD"
+  return 0
+}
+
+# netns_remove_recorded FILE: delete namespaces a killed drill recorded, then the record.
+netns_remove_recorded() {
+  [ -f "$1" ] || return 0
+  local ns
+  while read -r ns; do [ -n "$ns" ] && ip netns del "$ns" 2>/dev/null || true; done <"$1"
+  rm -f "$1"
 }
