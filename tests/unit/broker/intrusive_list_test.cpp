@@ -1,0 +1,127 @@
+// IntrusiveList: a list threaded through its elements.
+#include "broker/intrusive_list.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace mandrill::broker {
+namespace {
+
+struct Item {
+  int value = 0;
+  Link<Item> a;
+  Link<Item> b;
+};
+using ListA = IntrusiveList<Item, &Item::a>;
+using ListB = IntrusiveList<Item, &Item::b>;
+
+// The values in list order; also checks that every prev link mirrors the next link before it.
+template <Link<Item> Item::*kLink>
+std::vector<int> Values(const IntrusiveList<Item, kLink>& list) {
+  std::vector<int> out;
+  const Item* prev = nullptr;
+  list.ForEach([&](Item* i) {
+    EXPECT_EQ((i->*kLink).prev, prev) << "at " << i->value;
+    EXPECT_TRUE((i->*kLink).linked);
+    prev = i;
+    out.push_back(i->value);
+  });
+  EXPECT_EQ(out.size(), list.size());
+  return out;
+}
+
+class IntrusiveListTest : public ::testing::Test {
+ protected:
+  IntrusiveListTest() {
+    for (int i = 0; i < 5; ++i) items_[i].value = i;
+  }
+  void PushAll() {
+    for (auto& i : items_) list_.PushBack(&i);
+  }
+  Item items_[5];
+  ListA list_;
+};
+
+TEST_F(IntrusiveListTest, PushBackKeepsInsertionOrder) {
+  EXPECT_TRUE(list_.empty());
+  EXPECT_EQ(list_.front(), nullptr);
+  PushAll();
+  EXPECT_EQ(list_.size(), 5u);
+  EXPECT_EQ(list_.front(), &items_[0]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(ListA::Next(&items_[4]), nullptr);
+}
+
+TEST_F(IntrusiveListTest, RemoveAtHead) {
+  PushAll();
+  list_.Remove(&items_[0]);
+  EXPECT_EQ(list_.front(), &items_[1]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{1, 2, 3, 4}));
+  EXPECT_FALSE(items_[0].a.linked);
+}
+
+TEST_F(IntrusiveListTest, RemoveInTheMiddle) {
+  PushAll();
+  list_.Remove(&items_[2]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 3, 4}));
+  EXPECT_EQ(ListA::Next(&items_[1]), &items_[3]);
+  EXPECT_EQ(items_[3].a.prev, &items_[1]);
+}
+
+TEST_F(IntrusiveListTest, RemoveAtTailThenPushBackAppendsAfterTheNewTail) {
+  PushAll();
+  list_.Remove(&items_[4]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3}));
+  EXPECT_EQ(ListA::Next(&items_[3]), nullptr);
+  list_.PushBack(&items_[4]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST_F(IntrusiveListTest, RemovingEveryElementLeavesAnEmptyReusableList) {
+  PushAll();
+  for (auto& i : items_) list_.Remove(&i);
+  EXPECT_TRUE(list_.empty());
+  EXPECT_EQ(list_.front(), nullptr);
+  list_.PushBack(&items_[3]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{3}));
+}
+
+TEST_F(IntrusiveListTest, ForEachToleratesRemovingTheCurrentElement) {
+  PushAll();
+  std::vector<int> seen;
+  list_.ForEach([&](Item* i) {
+    seen.push_back(i->value);
+    if (i->value % 2 == 0) list_.Remove(i);
+  });
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(Values(list_), (std::vector<int>{1, 3}));
+  EXPECT_EQ(list_.size(), 2u);
+}
+
+TEST_F(IntrusiveListTest, ForEachToleratesRemovingEveryElement) {
+  PushAll();
+  int visited = 0;
+  list_.ForEach([&](Item* i) {
+    ++visited;
+    list_.Remove(i);
+  });
+  EXPECT_EQ(visited, 5);
+  EXPECT_TRUE(list_.empty());
+}
+
+TEST_F(IntrusiveListTest, AnElementCanBeOnTwoListsIndependently) {
+  ListB other;
+  PushAll();
+  other.PushBack(&items_[3]);
+  other.PushBack(&items_[1]);
+  list_.Remove(&items_[3]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 4}));
+  EXPECT_EQ(Values(other), (std::vector<int>{3, 1}));
+  other.Remove(&items_[1]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 4}));
+  EXPECT_EQ(Values(other), (std::vector<int>{3}));
+}
+
+}  // namespace
+}  // namespace mandrill::broker
