@@ -121,7 +121,7 @@ void Compactor::Handle(std::uint8_t type, std::string_view body, std::string_vie
                                e->id_bytes, p.published_unix_ms, false});
       return;
     }
-    if (p.published_unix_ms + window < now_ms) return;  // settled and out of the window
+    if (!InDedupWindow(p.published_unix_ms, now_ms, window)) return;  // settled, expired
     SettledIdRecord id{p.seq, std::string(p.queue), std::string(p.id), p.published_unix_ms};
     const std::size_t at = out_.size();
     AppendFramed(id, &out_);
@@ -135,7 +135,7 @@ void Compactor::Handle(std::uint8_t type, std::string_view body, std::string_vie
     if (!DecodeBody(type, body, &r)) return;
     const auto& id = std::get<SettledIdRecord>(r);
     if (live_->Find(id.seq) != nullptr) return;
-    if (id.published_unix_ms + window < now_ms) return;
+    if (!InDedupWindow(id.published_unix_ms, now_ms, window)) return;
     out_.Append(framed);
     const auto bytes = static_cast<std::uint32_t>(framed.size());
     pending_.push_back(Moved{id.seq, 0, bytes, bytes, id.published_unix_ms, true});

@@ -70,8 +70,9 @@ std::uint32_t CrcOf(const char* rec, std::uint32_t len) {
 }  // namespace
 
 void SealRecord(char* rec) {
-  PutU16(rec + 6, HeaderCheckOf(rec));
-  PutU32(rec + 8, crc32c::Mask(CrcOf(rec, GetU32(rec))));
+  const std::uint32_t head = crc32c::Value(rec, 6);
+  PutU16(rec + 6, static_cast<std::uint16_t>(crc32c::Mask(head)));
+  PutU32(rec + 8, crc32c::Mask(crc32c::Extend(head, rec + kRecordHeaderBytes, GetU32(rec))));
 }
 
 std::uint32_t RecordBodyLength(const char* rec) { return GetU32(rec); }

@@ -68,7 +68,7 @@ core::Result<Recovered> Journal::Recover() {
   RecoveryResult& r = *result;
   const std::uint64_t reserve =
       options_.reserve_space ? r.live->size() * std::uint64_t{kMaxSettleRecordBytes} : 0;
-  if (auto s = r.segments->Roll(r.max_seq, now_ms, reserve); !s.ok()) {
+  if (auto s = r.segments->Roll(r.max_seq, now_ms, reserve, /*must=*/true); !s.ok()) {
     lock_.reset();
     return core::Error{s.error().code, "cannot start a journal segment: " + s.message()};
   }

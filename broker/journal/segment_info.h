@@ -3,9 +3,17 @@
 // Owned by SegmentSet; updated by LiveSet on the writer thread (and by recovery before the
 // writer starts).
 #include <cstdint>
+#include <limits>
 #include <string>
 
 namespace mandrill::broker::journal {
+
+// True when a message published at `published_ms` is still inside the dedup window. Written
+// as a subtraction of trusted values: published_ms comes from disk and may be anything.
+inline bool InDedupWindow(std::int64_t published_ms, std::int64_t now_ms,
+                          std::int64_t window_ms) {
+  return published_ms >= now_ms - window_ms;  // now_ms and window_ms are sane (validated)
+}
 
 struct SegmentInfo {
   std::uint64_t number = 0;
@@ -19,7 +27,7 @@ struct SegmentInfo {
 
   // The ids held here are needed while the newest of them is inside the dedup window.
   bool IdsExpired(std::int64_t now_ms, std::int64_t window_ms) const {
-    return id_count == 0 || max_published_unix_ms + window_ms < now_ms;
+    return id_count == 0 || !InDedupWindow(max_published_unix_ms, now_ms, window_ms);
   }
   // Bytes that compaction would have to carry forward.
   std::uint64_t NeededBytes(std::int64_t now_ms, std::int64_t window_ms) const {

@@ -32,7 +32,8 @@ SegmentInfo* SegmentSet::Find(std::uint64_t number) {
   return it == segments_.end() ? nullptr : &it->second;
 }
 
-core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::uint64_t reserve) {
+core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::uint64_t reserve,
+                              bool must) {
   if (head_file_ != nullptr && syncs_enabled() && head_unsynced()) {
     // A failure here is counted (compaction then distrusts its copies) but does not stop the
     // roll: the records concerned were either reported durable already (interval) or are
@@ -57,7 +58,12 @@ core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::
   std::uint64_t allocated = 0;
   if (options_.reserve_space) {
     allocated = options_.segment_bytes + reserve;
-    if (auto s = file->Allocate(0, allocated); !s.ok()) return abandon(s);
+    if (auto s = file->Allocate(0, allocated); !s.ok()) {
+      if (!must || s.error().code != kDiskFull) return abandon(s);
+      spdlog::error("journal: no space to preallocate {}: {}; using it unreserved", path,
+                    s.message());
+      allocated = 0;
+    }
   }
   char header[kSegmentHeaderBytes];
   EncodeSegmentHeader(SegmentHeader{kFormatVersion, number, base_seq, now_ms}, header);
@@ -90,7 +96,7 @@ core::Result<SegmentSet::Space> SegmentSet::Prepare(std::uint64_t bytes, std::ui
     if (now < roll_retry_after_) {
       // A roll failed moments ago: do not hammer a failing disk (or the log) on every pass.
       if (must) return roll_error_;
-    } else if (auto s = Roll(base_seq, now_ms, reserve); !s.ok()) {
+    } else if (auto s = Roll(base_seq, now_ms, reserve, must); !s.ok()) {
       JournalStats::Add(stats_->write_errors, 1);
       roll_retry_after_ = now + kRollRetry;
       roll_error_ = s.error();

@@ -37,7 +37,11 @@ class SegmentSet {
   // Creates a new head numbered after every known segment, with its header, and makes its
   // directory entry durable. The previous head (if any) is synced (unless fsync=never) and
   // closed. `reserve` extra bytes are allocated beyond the segment size for settle records.
-  core::Status Roll(std::uint64_t base_seq, std::int64_t now_ms, std::uint64_t reserve);
+  // `must`: there is no usable head otherwise, so a disk too full to preallocate the segment
+  // still gets one, unreserved (acks may yet fit); otherwise such a roll fails and the caller
+  // keeps writing to the current head, whose reserve is intact.
+  core::Status Roll(std::uint64_t base_seq, std::int64_t now_ms, std::uint64_t reserve,
+                    bool must = false);
 
   SegmentInfo* Find(std::uint64_t number);
   bool has_head() const { return head_ != nullptr; }

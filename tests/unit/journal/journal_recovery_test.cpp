@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "broker/journal/format.h"
@@ -73,6 +74,30 @@ TEST_F(JournalRecoveryTest, EveryRecordTypeReplaysToTheExpectedState) {
   EXPECT_EQ("pub-3f9a-000000004", r.settled_ids[0].id);
   EXPECT_EQ(999u, r.max_seq);
   EXPECT_GT(Counter(*j, "journal.recovered_records"), 0);
+}
+
+// Regression guard for arithmetic on values read from disk (UBSan): extreme times, attempts and
+// seqs replay, settle and compact without overflow.
+TEST_F(JournalRecoveryTest, ExtremeFieldValuesReplayAndCompact) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  auto o = Opts();
+  o.segment_bytes = 4096;
+  {
+    auto j = Open(o);
+    std::vector<Record> recs = {Publish(1, kMax), Publish(2, kMin), Publish(~0ull >> 1, kMax),
+                                NackRecord{1, ~0u, kMin, "n"}, DeadLetterRecord{2, ~0u, "d", kMax}};
+    for (std::uint64_t s = 10; s < 80; ++s) recs.push_back(Publish(s, s % 2 ? kMax : kMin));
+    WriteDurably(*j, recs);
+    std::vector<Record> acks;
+    for (std::uint64_t s = 10; s < 80; ++s) acks.push_back(AckRecord{s});
+    acks.push_back(PurgeRecord{~0ull >> 1});
+    WriteDurably(*j, acks);
+    clock_.Advance(std::chrono::seconds(2));
+    j->Commit();
+    ASSERT_TRUE(j->WaitIdleForTest(std::chrono::seconds(10)));
+  }
+  ExpectRecoveredMatchesModel(o);
 }
 
 TEST_F(JournalRecoveryTest, SeqNumberingContinuesAfterEverySegmentWasDeleted) {

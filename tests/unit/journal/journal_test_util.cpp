@@ -112,7 +112,7 @@ Recovered Model::Expected(std::int64_t now_ms, std::int64_t window_ms) const {
   Recovered r;
   for (const auto& [seq, m] : live_) r.messages.push_back(m);
   for (const auto& [seq, id] : settled_) {
-    if (id.published_unix_ms + window_ms >= now_ms) r.settled_ids.push_back(id);
+    if (id.published_unix_ms >= now_ms - window_ms) r.settled_ids.push_back(id);
   }
   r.max_seq = max_seq_;
   return r;
