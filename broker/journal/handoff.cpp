@@ -79,9 +79,15 @@ bool Handoff::Take(std::vector<Batch>* out,
 
 void Handoff::Recycle(std::vector<Batch>* done) {
   std::lock_guard lock(mu_);
+  // Keep enough batches to cover a writer that is a few passes behind; drop unusually large
+  // buffers rather than holding their memory for ever.
+  constexpr std::size_t kMaxPooled = 32;
+  constexpr std::size_t kMaxPooledBytes = 4u << 20;
   for (auto& b : *done) {
     b.Clear();
-    if (free_.size() < 8) free_.push_back(std::move(b));
+    if (free_.size() < kMaxPooled && b.data.capacity() <= kMaxPooledBytes) {
+      free_.push_back(std::move(b));
+    }
   }
   done->clear();
 }
