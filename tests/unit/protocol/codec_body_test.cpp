@@ -54,6 +54,22 @@ TEST(CodecBodyTest, DISABLED_TruncatedBatchIsMalformedNotTooLarge) {
                       ErrorCode::kMalformed));
 }
 
+TEST(CodecBodyTest, ExtensionTypesAreRejected) {
+  const std::string fixext1("\x91\xd4\x01\x00", 4);  // [ext type 1, one byte]
+  for (const auto& m : samples::OnePerCommand()) {
+    if (std::holds_alternative<Heartbeat>(m)) continue;
+    EXPECT_TRUE(IsAnyDecodeError(DecodeAs(CommandOf(m), fixext1))) << CommandName(CommandOf(m));
+  }
+}
+
+// REGRESSION (open bug, see the protocol test report): Decode sets msgpack-c's ext limit to 0,
+// so any ext value throws ext_size_overflow and is answered kTooLarge ("declares a size over a
+// limit") -- for a 3-byte element. The protocol has no ext types: it is a wrong type, kMalformed.
+TEST(CodecBodyTest, DISABLED_ExtensionTypeIsMalformedNotTooLarge) {
+  EXPECT_TRUE(IsError(DecodeAs(Command::kCredit, std::string("\x91\xd4\x01\x00", 4)),
+                      ErrorCode::kMalformed));
+}
+
 TEST(CodecBodyTest, TruncationIsReportedAsTruncated) {
   const auto body = samples::EncodeToString(Credit{70'000});
   EXPECT_TRUE(IsError(DecodeAs(Command::kCredit, body.substr(0, body.size() - 1)),
@@ -354,6 +370,17 @@ TEST(CodecBodyTest, PublishWithZeroItemsIsInvalidArgument) {
 TEST(CodecBodyTest, ReadyWithNoQueuesIsInvalidArgument) {
   EXPECT_TRUE(IsError(DecodeAs(Command::kReady, samples::EncodeToString(Ready{"w", {}, 10})),
                       ErrorCode::kInvalidArgument, "no queues"));
+}
+
+TEST(CodecBodyTest, QueueNameAndIdCharactersAreLeftToTheBroker) {
+  // Decode checks lengths only; the character rules (CheckQueueName / CheckMessageId) are
+  // applied by the broker when it handles PUBLISH (broker/publish.cpp), answering
+  // INVALID_ARGUMENT per item. If Decode starts checking them, this test should change too.
+  const auto r = DecodeAs(Command::kPublish,
+                          samples::EncodeToString(Publish{{PublishItem{"bad name/", "has space", "x", {}}}}));
+  ASSERT_TRUE(r.ok()) << Describe(r);
+  EXPECT_NE(CheckQueueName(std::get<Publish>(*r).items[0].queue), "");
+  EXPECT_NE(CheckMessageId(std::get<Publish>(*r).items[0].id), "");
 }
 
 TEST(CodecBodyTest, FirstErrorWins) {

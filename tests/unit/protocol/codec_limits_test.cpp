@@ -92,7 +92,7 @@ TEST(CodecLimitsTest, ArrayOverTheParserLimitIsTooLarge) {
   const Limits limits;
   const std::string filler(limits.max_batch + 100, '\x01');
   EXPECT_TRUE(IsError(DecodeAs(Command::kAck, std::string("\x91\xdd\xff\xff\xff\xff", 6) + filler),
-                      ErrorCode::kTooLarge, "array size"));
+                      ErrorCode::kTooLarge));
   EXPECT_TRUE(IsError(DecodeAs(Command::kAck, std::string("\x91\xdd\x00\x00\x27\x80", 6) + filler),
                       ErrorCode::kTooLarge));  // 10112 leases
 }
@@ -103,7 +103,7 @@ TEST(CodecLimitsTest, MapOverMaxHeadersIsTooLargeAtTheHeader) {
   EXPECT_TRUE(IsError(DecodeAs(Command::kPublish,
                                std::string("\x91\x91\x94\xa1q\xa1i\xc4\x00\xdf\xff\xff\xff\xff", 14) +
                                    filler),
-                      ErrorCode::kTooLarge, "map size"));
+                      ErrorCode::kTooLarge));
 }
 
 TEST(CodecLimitsTest, StringOrBinaryLongerThanTheBodyIsAnError) {
@@ -155,6 +155,28 @@ TEST(CodecLimitsTest, NestingBombIsRejectedQuicklyWithoutLargeAllocations) {
       if (AllocationProbe::Available()) {
         EXPECT_LT(probe.total(), kSmallTotal);
       }
+    }
+  }
+}
+
+// REGRESSION (open issue, see the protocol test report): msgpack-c builds a 24-byte object for
+// every element before the fields are checked, and only each array's length is capped, not the
+// total. So a body of millions of one-byte elements -- nils in arrays of 10,000 -- costs ~24x
+// its size in memory and seconds of CPU even though no field is valid (as HEARTBEAT, which
+// ignores trailing content, it even succeeds). At the default 64 MiB max_body_bytes that is
+// ~1.5 GiB and ~8 s in the broker's reactor thread. Decode should refuse it before building it.
+TEST(CodecLimitsTest, DISABLED_BodyOfMillionsOfTinyElementsIsRefusedBeforeItIsBuilt) {
+  std::string body = "\xdc\x03\x20";  // array16 of 800
+  const std::string inner = "\xdc\x27\x10" + std::string(10'000, '\xc0');  // [nil x 10000]
+  for (int i = 0; i < 800; ++i) body += inner;  // 8 MB, 8 million elements
+  ASSERT_LT(body.size(), Limits{}.max_body_bytes);
+  for (Command c : {Command::kHeartbeat, Command::kAck}) {
+    AllocationProbe probe;
+    const auto r = DecodeAs(c, body);
+    EXPECT_TRUE(IsError(r, ErrorCode::kTooLarge)) << CommandName(c);
+    if (AllocationProbe::Available()) {
+      EXPECT_LT(probe.total(), 16u << 20) << CommandName(c) << ": decoding allocated "
+                                          << (probe.total() >> 20) << " MiB for an 8 MB body";
     }
   }
 }
