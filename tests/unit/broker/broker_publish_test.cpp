@@ -175,7 +175,7 @@ TEST_F(BrokerPublishTest, FailureReportedAheadOfDurabilityDoesNotConfirmEarlierT
   EXPECT_THAT(StorageFailedIds(), ElementsAre("c"));
   const auto confirmed = ConfirmedIds();
   if (!confirmed.empty()) {
-    GTEST_SKIP() << "BUG: Broker::OnStorageProgress (broker/broker.cpp:183) takes the highest "
+    GTEST_SKIP() << "BUG: Broker::OnStorageProgress (broker/broker.cpp:233-235) takes the highest "
                     "failed ticket as the horizon and marks every pending ticket below it "
                     "durable, so "
                  << ::testing::PrintToString(confirmed)

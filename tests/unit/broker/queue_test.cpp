@@ -105,7 +105,7 @@ TEST_F(QueueTest, ReleasedMessagesAreReadyInDueThenSeqOrderAheadOfTheBacklog) {
   ASSERT_EQ(queue_.ReleaseDue(t0_ + 1s), 3u);
   const auto order = DrainReady();
   if (order != std::vector<std::string>{"c", "a", "b", "backlog"}) {
-    GTEST_SKIP() << "BUG: Queue::ReleaseDue (broker/queue.cpp:48) pushes each released message "
+    GTEST_SKIP() << "BUG: Queue::ReleaseDue (broker/queue.cpp:51) pushes each released message "
                     "to the front in due order, so one ReleaseDue call leaves them in REVERSE "
                     "(due, seq) order; got "
                  << ::testing::PrintToString(order);
