@@ -78,6 +78,7 @@ grep -q "^worker-7 .* no .*stale" "$RUN/status.txt" || fail "status did not repo
 echo "$bystander $(awk '{print $22}' /proc/$bystander/stat) $RUN/logs/worker-7.log" >"$RUN/pids/worker-7.pid"
 
 fleet down
+report_sanitizers
 running "$bystander" || fail "down signalled a process it did not start (pid $bystander)"
 left=$(leftovers)
 [ -z "$left" ] || fail "processes left after down: $left"

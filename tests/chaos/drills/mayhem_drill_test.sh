@@ -21,6 +21,7 @@ timeout -k 20 250 "$ROOT/deploy/mayhem" "${args[@]}" 2>&1 | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
 
+report_sanitizers
 left=$(leftovers)
 [ -z "$left" ] || fail "processes left behind by the drill: $left"
 if [ -f "$RUN/netns.txt" ]; then

@@ -3,7 +3,7 @@
 # itself is killed (ctest's timeout SIGKILLs the test, and fleet processes live in their own
 # sessions, so nothing else would stop them), and the "nothing left behind" check.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 BIN="" RUN="" SCALE=1 EXTRA=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -48,4 +48,14 @@ start_reaper() {
       rm -f "$run/netns.txt"
     fi
   ' reaper "$ROOT/deploy/fleet" "$RUN" "$me" "$start" </dev/null >/dev/null 2>&1 &
+}
+
+# Sanitizer reports in the run's logs are printed (a drill is a good place to find races), but
+# do not fail the drill: the unit and integration suites own those.
+report_sanitizers() {
+  local hits
+  hits=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' "$RUN"/logs/*.log 2>/dev/null || true)
+  [ -z "$hits" ] && return 0
+  echo "NOTE: sanitizer reports in: $hits" >&2
+  grep -h -m3 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:|WARNING: ThreadSanitizer' $hits >&2 || true
 }
