@@ -251,9 +251,15 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
   auto segments = std::make_unique<SegmentSet>(fs, options, stats);
   Replayer replay(options, now_ms, stats);
   replay.set_segments(segments.get());
+  // Sizes first: to reserve memory once, and to know which segment is really the last one (a
+  // trailing file shorter than a header is the debris of a crash, not the last segment).
   std::uint64_t all_bytes = 0;
-  for (const auto& [number, name] : found) {
-    if (auto f = fs->OpenReadable(options.data_dir + "/" + name); f.ok()) all_bytes += (*f)->Size();
+  std::size_t last_real = found.size();  // index of the last segment with a whole header
+  for (std::size_t i = 0; i < found.size(); ++i) {
+    auto f = fs->OpenReadable(options.data_dir + "/" + found[i].second);
+    if (!f.ok()) continue;  // reported when it is read below
+    all_bytes += (*f)->Size();
+    if ((*f)->Size() >= kSegmentHeaderBytes) last_real = i;
   }
   replay.Reserve(all_bytes);
   ByteBuffer buf;
@@ -269,7 +275,7 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
     if (auto s = ReadWholeFile(fs, path, &buf); !s.ok()) {
       return core::Error{s.error().code, "cannot read journal segment: " + s.message()};
     }
-    const bool last = i + 1 == found.size();
+    const bool last = i + 1 == found.size() || i >= last_real;
     SegmentHeader header;
     const HeaderCheck check = DecodeSegmentHeader(buf.view(), &header);
     if (check == HeaderCheck::kNewerVersion) {

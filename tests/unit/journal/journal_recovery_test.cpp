@@ -178,12 +178,18 @@ TEST_F(JournalRecoveryTest, PartialSegmentHeaderOfTheLastSegmentIsRemoved) {
   {
     auto j = Open();
     WriteDurably(*j, {Publish(1, clock_.WallMs())});
+    // A torn publish at the end of this segment...
+    j->Append(Publish(2, clock_.WallMs()));
+    j->Commit();
   }
-  // A crash right after creating the next segment, before its header was complete.
+  const std::string seg = dir_.File(SegmentFiles(dir_.path()).back());
+  std::filesystem::resize_file(seg, std::filesystem::file_size(seg) - 9);
+  // ... then a crash right after creating the next segment, before its header was complete.
   WriteFileBytes(dir_.File(SegmentFileName(9)), std::string("MDLJ\r\n", 6));
   LogCapture log;
   ExpectRecoveredMatchesModel(Opts());
   EXPECT_TRUE(log.Contains("shorter than a segment header"));
+  EXPECT_TRUE(log.Contains("torn write")) << log.All();
   EXPECT_FALSE(std::filesystem::exists(dir_.File(SegmentFileName(9))));
 }
 
