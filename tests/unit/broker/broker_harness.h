@@ -41,11 +41,19 @@ class BrokerHarness : public ::testing::Test {
 
   // Builds the broker from options_ and loads what storage_ "recovered".
   void Start() {
+    transport_.set_limits(options_.limits);
     broker_ = std::make_unique<Broker>(options_, storage_, clock_, transport_);
     auto st = broker_->Recover();
     ASSERT_TRUE(st.ok()) << st.message();
   }
   Broker& broker() { return *broker_; }
+
+  // Every frame the broker sent must be one its peers can decode.
+  void TearDown() override {
+    for (const auto& what : transport_.undecodable()) {
+      ADD_FAILURE() << "the broker sent a frame its peers refuse: " << what;
+    }
+  }
 
   // ---- frames in ----
   void Send(const std::string& peer, protocol::Message m, int fd = -1) {

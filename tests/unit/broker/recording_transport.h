@@ -1,8 +1,6 @@
 #pragma once
 // A Transport that records what the broker sends, decoded back from the wire bytes, and can be
 // told to refuse sends to a peer (kWouldBlock, kUnreachable) to exercise the broker's recovery.
-#include <gtest/gtest.h>
-
 #include <deque>
 #include <map>
 #include <string>
@@ -31,6 +29,12 @@ class RecordingTransport final : public Transport {
                                 msgpack::sbuffer&& body) override {
     return Record(peer, command, body);
   }
+
+  // Frames are decoded with these limits (the peers'); a frame they refuse is recorded in
+  // undecodable() instead of all().
+  void set_limits(const protocol::Limits& limits) { limits_ = limits; }
+  const std::vector<std::string>& undecodable() const { return undecodable_; }
+  void ForgetUndecodable() { undecodable_.clear(); }
 
   // The next sends of `command` to `peer` return `result` (once per entry, in order).
   void FailNext(const std::string& peer, protocol::Command command, protocol::SendResult result) {
@@ -88,11 +92,10 @@ class RecordingTransport final : public Transport {
                               const msgpack::sbuffer& body) {
     const char byte = static_cast<char>(command);
     auto decoded = protocol::Decode(protocol::VersionFrame(), std::string_view(&byte, 1),
-                                    std::string_view(body.data(), body.size()),
-                                    protocol::Limits{});
+                                    std::string_view(body.data(), body.size()), limits_);
     if (!decoded.ok()) {
-      ADD_FAILURE() << "broker sent an undecodable " << protocol::CommandName(command) << " to "
-                    << peer << ": " << decoded.error().message;
+      undecodable_.push_back(std::string(protocol::CommandName(command)) + " to " + peer + ": " +
+                             decoded.error().message);
       return protocol::SendResult::kSent;
     }
     protocol::SendResult result = protocol::SendResult::kSent;
@@ -106,7 +109,9 @@ class RecordingTransport final : public Transport {
     return result;
   }
 
+  protocol::Limits limits_;
   std::vector<Sent> sent_;
+  std::vector<std::string> undecodable_;
   std::map<std::pair<std::string, protocol::Command>, std::deque<protocol::SendResult>> scripted_;
   std::map<std::string, protocol::SendResult> sticky_;
 };
