@@ -93,11 +93,15 @@ void ConfirmTracker::Settle(Entry& e) {
 
 void ConfirmTracker::Tick() {
   const auto now = clock_.Now();
-  while (!confirm_deadlines_.empty() && confirm_deadlines_.front().at <= now) {
+  // Records of messages confirmed since are dropped as soon as they reach the front, so the
+  // queue holds about one window of records rather than one confirm-timeout of traffic.
+  while (!confirm_deadlines_.empty()) {
     const Deadline d = confirm_deadlines_.front();
-    confirm_deadlines_.pop_front();
     Entry& e = Slot(d.seq);
-    if (e.seq == d.seq && e.state == State::kInFlight && e.sends == d.sends) {
+    const bool live = e.seq == d.seq && e.state == State::kInFlight && e.sends == d.sends;
+    if (live && d.at > now) break;
+    confirm_deadlines_.pop_front();
+    if (live) {
       e.state = State::kQueued;
       send_queue_.push_back(e.seq);
     }

@@ -106,7 +106,8 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
   }
   if (app.count("--id-prefix") > 0) {
     // The id must stay valid with "-<n>" appended.
-    if (auto e = protocol::CheckMessageId(o.id_prefix + "-1"); !e.empty() || o.id_prefix.empty()) {
+    if (auto e = protocol::CheckMessageId(o.id_prefix + "-1");
+        !e.empty() || o.id_prefix.empty() || o.id_prefix.size() > 200) {
       return core::Error{1, "--id-prefix '" + o.id_prefix +
                                 "': use 1 to 200 printable characters without spaces"};
     }

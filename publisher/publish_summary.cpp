@@ -33,7 +33,10 @@ std::string Outcome(const PublishReport& r) {
     case Ending::kInterrupted: s = "interrupted"; break;
     case Ending::kFailed: s = "failed: " + r.detail; break;
   }
-  auto add = [&](const std::string& part) { s += (s.empty() ? "" : "; ") + part; };
+  auto add = [&](const std::string& part) {
+    if (!s.empty()) s.append("; ");
+    s.append(part);
+  };
   if (r.unconfirmed > 0) add(std::to_string(r.unconfirmed) + " never confirmed");
   if (Refused(r) > 0) add(std::to_string(Refused(r)) + " refused permanently");
   if (!r.input_complete && r.ending != Ending::kCompleted) add("input not fully published");

@@ -24,6 +24,8 @@ using Clock = std::chrono::steady_clock;
 constexpr milliseconds kMaxPoll{250};
 // While a send would block, poll for POLLOUT but also retry at least this often.
 constexpr milliseconds kBlockedRetry{50};
+// An unreachable broker is worth a warning (not just an info line) after this long.
+constexpr milliseconds kWarnBlockedAfter{2000};
 
 milliseconds Until(core::SteadyTime from, core::SteadyTime to) {
   if (to <= from) return milliseconds(0);
@@ -169,11 +171,19 @@ class Publisher::Loop {
       tracker_.ReturnUnsent(seqs_);
       if (r == protocol::SendResult::kWouldBlock) {
         send_blocked_ = true;
+        const auto now = clock_.Now();
         if (!waiting_for_broker_) {
           // The drills and tests wait for this line: the publisher is up and holding messages.
           spdlog::info("broker {} not reachable yet (or busy): holding {} messages until it is",
                        o_.broker, tracker_.unsettled());
           waiting_for_broker_ = true;
+          blocked_since_ = now;
+          warned_blocked_ = false;
+        } else if (!warned_blocked_ && now - blocked_since_ >= kWarnBlockedAfter) {
+          spdlog::warn("broker {} still not reachable after {}; retrying until --give-up ({})",
+                       o_.broker, core::FormatDuration(kWarnBlockedAfter),
+                       core::FormatDuration(o_.give_up));
+          warned_blocked_ = true;
         }
       } else {
         failed_ = true;
@@ -222,6 +232,8 @@ class Publisher::Loop {
         spdlog::error("{}: no more input is read", st.message());
         input_done_ = true;
         input_failed_ = true;
+        ending_ = Ending::kFailed;
+        detail_ = st.message();
       }
     }
     return true;
@@ -334,13 +346,14 @@ class Publisher::Loop {
   std::vector<Seq> seqs_;
   std::string payload_;
 
-  core::SteadyTime start_, last_progress_, grace_deadline_, next_progress_line_;
+  core::SteadyTime start_, last_progress_, grace_deadline_, next_progress_line_, blocked_since_;
   std::uint64_t confirmed_at_last_line_ = 0;
   std::uint64_t input_skipped_ = 0;
   int signals_seen_ = 0;
   bool stopping_ = false, forced_ = false, failed_ = false;
   bool input_done_ = false, input_failed_ = false, needs_input_ = false;
-  bool send_blocked_ = false, waiting_for_broker_ = false, confirmed_failed_ = false;
+  bool send_blocked_ = false, waiting_for_broker_ = false, warned_blocked_ = false;
+  bool confirmed_failed_ = false;
   Ending ending_ = Ending::kCompleted;
   std::string detail_;
 };

@@ -16,7 +16,10 @@ std::string Num(std::uint64_t v) { return std::to_string(v); }
 
 std::string Join(const std::vector<std::string>& parts) {
   std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : ",") + PrintableText(p, 64);
+  for (const auto& p : parts) {
+    if (!out.empty()) out.push_back(',');
+    out.append(PrintableText(p, 64));
+  }
   return out;
 }
 
@@ -82,7 +85,7 @@ std::string UtcTime(std::int64_t unix_ms) {
   const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   if (unix_ms < 0 || gmtime_r(&secs, &tm) == nullptr) return "-";
-  char buf[40];
+  char buf[96];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>(unix_ms % 1000));

@@ -250,6 +250,31 @@ TEST_F(ConfirmTrackerTest, TakeSendableStopsAtMaxItemsAndMaxBytes) {
   EXPECT_EQ(seqs.size(), 1u);
 }
 
+TEST_F(ConfirmTrackerTest, ConfirmedMessagesLeaveNoTimersBehind) {
+  ConfirmTracker t(Options(10), clock_);
+  t.Add("a");
+  t.Add("b");
+  Take(t);
+  t.OnConfirm("p-1");
+  t.OnConfirm("p-2");
+  t.Tick();
+  EXPECT_FALSE(t.NextDeadline().has_value());
+}
+
+TEST_F(ConfirmTrackerTest, NextDeadlineSkipsConfirmedMessages) {
+  ConfirmTracker t(Options(10), clock_);
+  const auto start = clock_.Now();
+  t.Add("a");
+  Take(t);
+  clock_.Advance(50ms);
+  t.Add("b");
+  Take(t);
+  t.OnConfirm("p-1");
+  t.Tick();
+  ASSERT_TRUE(t.NextDeadline().has_value());
+  EXPECT_EQ(*t.NextDeadline(), start + 250ms);
+}
+
 TEST_F(ConfirmTrackerTest, SteadyStateReusesSlotsForManyMessages) {
   ConfirmTracker t(Options(64), clock_);
   std::uint64_t confirmed = 0;
