@@ -38,13 +38,12 @@ void CancelScope::Attach(CancelScope* parent, Loop* loop) {
     if (next_sibling_ != nullptr) next_sibling_->prev_sibling_ = this;
     parent_->first_child_ = this;
   }
-  ArmDeadline();
+  if (deadline_ != kNoDeadline) ArmDeadline();
 }
 
-void CancelScope::Detach() {
-  if (!attached_) return;
+void CancelScope::DetachAttached() {
   attached_ = false;
-  if (loop_ != nullptr) detail::LoopInternals::Timers(*loop_).Cancel(&timer_);
+  if (timer_.armed()) detail::LoopInternals::Timers(*loop_).Cancel(&timer_);
   if (parent_ != nullptr) {
     if (prev_sibling_ != nullptr) {
       prev_sibling_->next_sibling_ = next_sibling_;

@@ -101,7 +101,10 @@ class CancelScope {
   void Exit();
   // Hangs a container scope (a supervisor's) under `parent` (may be null: a root).
   void Attach(CancelScope* parent, Loop* loop);
-  void Detach();
+  void Detach() {
+    if (attached_) DetachAttached();
+  }
+  void DetachAttached();
   void ArmDeadline();
   void DeliverCancellation();
   bool ShouldAbsorb() const {

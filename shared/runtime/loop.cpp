@@ -24,10 +24,17 @@ long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::millis
 
 }  // namespace
 
-// Callbacks scheduled with CallLater; owned by the loop until they fire.
-struct Loop::LaterNode : detail::TimerNode, detail::ListHook {
+// Callbacks scheduled with CallLater; owned by the timer queue's slot until they fire (or the
+// loop's destructor finds them there). Pooled: no malloc per CallLater.
+struct Loop::LaterNode : detail::TimerNode, detail::PooledObject {
   Loop* loop;
   UniqueFunction<void()> fn;
+  static void Fire(detail::TimerNode* n) {
+    auto* self = static_cast<LaterNode*>(n);
+    // Disarmed and referenced by nothing else: run the callback in place, then free the node.
+    self->loop->RunCallback(self->fn);
+    delete self;
+  }
 };
 
 // Reports, from its own thread, a loop stuck in one step. The loop publishes when the current
@@ -83,7 +90,11 @@ Loop::~Loop() {
   while (!ready_callbacks_.empty()) ready_callbacks_.Pop();
   while (!ready_tasks_.empty()) ready_tasks_.Pop();
   // CallLater callbacks that never fired.
-  while (LaterNode* node = later_nodes_.PopFront()) {
+  std::vector<LaterNode*> unfired;
+  timers_.ForEachArmed([&unfired](detail::TimerNode* node) {
+    if (node->fire == &LaterNode::Fire) unfired.push_back(static_cast<LaterNode*>(node));
+  });
+  for (LaterNode* node : unfired) {
     timers_.Cancel(node);
     delete node;
   }
@@ -112,15 +123,7 @@ void Loop::CallAt(TimePoint when, UniqueFunction<void()> fn) {
   auto* node = new LaterNode;
   node->loop = this;
   node->fn = std::move(fn);
-  node->fire = [](detail::TimerNode* n) {
-    auto* self = static_cast<LaterNode*>(n);
-    Loop* loop = self->loop;
-    loop->later_nodes_.Remove(self);
-    UniqueFunction<void()> f = std::move(self->fn);
-    delete self;
-    loop->RunCallback(f);
-  };
-  later_nodes_.PushBack(node);
+  node->fire = &LaterNode::Fire;
   timers_.Add(node, when);
 }
 
@@ -152,8 +155,7 @@ void Loop::RunCallback(UniqueFunction<void()>& fn) {
   NoteStepTime(nullptr, "callback");
 }
 
-void Loop::NoteStepTime(const detail::TaskCore* task, const char* what) {
-  if (options_.slow_step_threshold <= Duration::zero() && !watchdog_) return;
+void Loop::MeasureStep(const detail::TaskCore* task, const char* what) {
   auto now = std::chrono::steady_clock::now();
   auto took = now - step_started_;
   if (options_.slow_step_threshold > Duration::zero() && took > options_.slow_step_threshold) {
@@ -217,7 +219,9 @@ void Loop::PollIo(int64_t timeout_ns) {
 
 void Loop::RunOnce(std::optional<TimePoint> wait_limit) {
   if (ready_tasks_.empty() && ready_callbacks_.empty()) {
-    std::optional<TimePoint> next = timers_.NextDeadline();
+    // A virtual clock jumps to the returned time, so it needs the exact one; the real clock
+    // may wake a little early (see TimerQueue::NextDeadline).
+    std::optional<TimePoint> next = timers_.NextDeadline(clock_->IsVirtual());
     if (wait_limit && (!next || *wait_limit < *next)) next = wait_limit;
     if (clock_->IsVirtual()) {
       PollIo(0);
@@ -420,13 +424,6 @@ void Timer::Fire(detail::TimerNode* node) {
 }
 
 namespace detail {
-
-void LoopInternals::Register(Loop& l, TaskCore* t) {
-  l.live_tasks_.PushBack(t);
-  ++l.stats_.tasks_spawned;
-}
-
-void LoopInternals::Unregister(Loop& l, TaskCore* t) { l.live_tasks_.Remove(t); }
 
 void LoopInternals::WatchFd(Loop& l, int fd, std::uint32_t events, IoWatcher* watcher) {
   epoll_event ev{};

@@ -177,7 +177,10 @@ class Loop {
   void StopWatchdog();
   void SpawnSubmitted(std::string name, Task<void> task);
   void RefuseSubmitFromLoopThread(const std::string& name) const;
-  void NoteStepTime(const detail::TaskCore* task, const char* what);
+  void NoteStepTime(const detail::TaskCore* task, const char* what) {
+    if (options_.slow_step_threshold > Duration::zero() || watchdog_) MeasureStep(task, what);
+  }
+  void MeasureStep(const detail::TaskCore* task, const char* what);
 
   LoopOptions options_;
   SteadyClock steady_clock_;
@@ -201,7 +204,6 @@ class Loop {
   std::unique_ptr<Watchdog> watchdog_;
   std::atomic<bool> run_claimed_{false};
   std::atomic<std::uint64_t> blocked_reports_{0};
-  detail::IntrusiveList<LaterNode> later_nodes_;
   LoopStats stats_;
 };
 
@@ -235,8 +237,11 @@ namespace detail {
 struct LoopInternals {
   static TimerQueue& Timers(Loop& l) { return l.timers_; }
   static void Schedule(Loop& l, TaskCore* t) { l.ready_tasks_.Push(t); }
-  static void Register(Loop& l, TaskCore* t);
-  static void Unregister(Loop& l, TaskCore* t);
+  static void Register(Loop& l, TaskCore* t) {
+    l.live_tasks_.PushBack(t);
+    ++l.stats_.tasks_spawned;
+  }
+  static void Unregister(Loop& l, TaskCore* t) { l.live_tasks_.Remove(t); }
   static LoopStats& Stats(Loop& l) { return l.stats_; }
   // The loop clock as read at the start of the current iteration (cheap; for task ages).
   static TimePoint IterationTime(const Loop& l) { return l.iteration_time_; }

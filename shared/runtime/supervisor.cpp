@@ -84,7 +84,7 @@ Supervisor::~Supervisor() {
   scope_.Detach();
 }
 
-detail::TaskCore* Supervisor::StartCore(std::string name, Task<void> task) {
+detail::TaskCore* Supervisor::StartCore(std::string&& name, Task<void>&& task) {
   auto h = task.Release();
   auto* core = new detail::TaskCore(loop_, std::move(name), h, &h.promise(), this, &scope_);
   ++stats_.spawned;
@@ -134,7 +134,7 @@ void Supervisor::StartSlot(Slot* slot) {
     OnSlotExit(slot, TaskState::kFailed, std::current_exception());
     return;
   }
-  detail::TaskCore* core = StartCore(slot->name, std::move(task));
+  detail::TaskCore* core = StartCore(std::string(slot->name), std::move(task));
   core->seq_ = slot->order;
   core->owner_data_ = slot;
   slot->core = core;

@@ -127,7 +127,7 @@ class Supervisor : private detail::TaskOwner {
   struct Slot;
   enum class Phase { kOpen, kDraining, kStopping, kFailed, kClosed };
 
-  detail::TaskCore* StartCore(std::string name, Task<void> task);
+  detail::TaskCore* StartCore(std::string&& name, Task<void>&& task);
   void StartSlot(Slot* slot);
   void OnTaskExit(detail::TaskCore* task) override;
   void OnSlotExit(Slot* slot, TaskState state, std::exception_ptr error);

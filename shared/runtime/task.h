@@ -27,6 +27,7 @@
 
 #include "shared/runtime/cancel_scope.h"
 #include "shared/runtime/errors.h"
+#include "shared/runtime/frame_pool.h"
 #include "shared/runtime/task_core.h"
 
 namespace mandrill::runtime {
@@ -76,6 +77,11 @@ class [[nodiscard]] Task {
     std::suspend_always initial_suspend() const noexcept { return {}; }
     detail::FinalAwaiter final_suspend() noexcept { return {this}; }
     void unhandled_exception() noexcept { exception = std::current_exception(); }
+    // Frames come from the calling thread's FramePool (plain new/delete in sanitizer builds).
+    static void* operator new(std::size_t size) { return detail::AllocateBlock(size); }
+    static void operator delete(void* p, std::size_t size) noexcept {
+      detail::DeallocateBlock(p, size);
+    }
   };
 
   class Awaiter {

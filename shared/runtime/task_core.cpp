@@ -30,7 +30,7 @@ const char* ToString(TaskState state) {
 
 namespace detail {
 
-TaskCore::TaskCore(Loop* loop, std::string name, std::coroutine_handle<> root,
+TaskCore::TaskCore(Loop* loop, std::string&& name, std::coroutine_handle<> root,
                    PromiseBase* promise, TaskOwner* owner, CancelScope* parent_scope)
     : loop_(loop),
       name_(std::move(name)),
@@ -48,6 +48,7 @@ TaskCore::TaskCore(Loop* loop, std::string name, std::coroutine_handle<> root,
 
 TaskCore::~TaskCore() {
   assert(!root_ && "TaskCore freed while its frame is alive");
+  // Finish() already did all of this for a task that ran to its end.
   LoopInternals::Timers(*loop_).Cancel(&straggler_timer_);
   LoopInternals::Unregister(*loop_, this);
   root_scope_.Detach();

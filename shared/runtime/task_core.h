@@ -15,6 +15,7 @@
 
 #include "shared/runtime/cancel_scope.h"
 #include "shared/runtime/clock.h"
+#include "shared/runtime/frame_pool.h"
 #include "shared/runtime/intrusive_list.h"
 #include "shared/runtime/timer_queue.h"
 
@@ -81,10 +82,12 @@ class TaskCore : public LiveHook, public OwnerHook {
  public:
   // Takes ownership of the root frame `root` (whose promise is `promise`). The task enters
   // `parent_scope` (its root scope hangs under it). Starts unscheduled; call Start().
-  TaskCore(Loop* loop, std::string name, std::coroutine_handle<> root, PromiseBase* promise,
+  TaskCore(Loop* loop, std::string&& name, std::coroutine_handle<> root, PromiseBase* promise,
            TaskOwner* owner, CancelScope* parent_scope);
   TaskCore(const TaskCore&) = delete;
   TaskCore& operator=(const TaskCore&) = delete;
+  static void* operator new(std::size_t size) { return AllocateBlock(size); }
+  static void operator delete(void* p, std::size_t size) noexcept { DeallocateBlock(p, size); }
 
   void AddRef() { ++refs_; }
   void Release() {

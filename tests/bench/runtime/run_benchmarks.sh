@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# Runs the runtime benchmarks (C++, Release build) and their asyncio equivalents and prints them
-# side by side with the machine's core count.
-# Usage: tests/bench/runtime/run_benchmarks.sh [build-dir]   (default: build-bench, configured
-#        and built here as Release without sanitizers if it does not exist)
+# Runs the runtime benchmarks (C++, Release build) and their asyncio equivalents RUNS times each
+# (default 5, alternating C++ and Python so both see the same machine load) and prints the median
+# of each figure side by side with its spread and the machine's core count.
+# Usage: tests/bench/runtime/run_benchmarks.sh [build-dir] [benchmark...]
+#        (build-dir default: build-bench, configured and built here as Release without
+#        sanitizers if it does not exist; benchmarks: spawn post wake timers, default all)
+#        RUNS=N sets the number of runs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../../.." && pwd)
 build=${1:-$root/build-bench}
+shift || true
+runs=${RUNS:-5}
 find_bench() { find "$build" -name runtime_bench -type f -perm -u+x 2>/dev/null | head -n 1; }
 bench=$( [ -d "$build" ] && find_bench || true)
 if [ -z "$bench" ]; then
@@ -14,25 +19,45 @@ if [ -z "$bench" ]; then
   cmake --build "$build" --target runtime_bench -j"$(nproc)" >/dev/null
   bench=$(find_bench)
 fi
-cpp=$("$bench")
-py=$(python3 "$here/asyncio_bench.py")
-echo "nproc: $(nproc)   C++: $bench   Python: $(python3 --version)"
-python3 - "$cpp" "$py" <<'PY'
-import sys
-cpp = dict(l.split() for l in sys.argv[1].splitlines())
-py = dict(l.split() for l in sys.argv[2].splitlines())
-rows = [  # name, unit, higher is better, target
-    ("spawn_steady_ns_per_task", "ns/task", False, "<= 200 ns"),
-    ("spawn_burst_ns_per_task", "ns/task", False, ""),
-    ("post_callbacks_per_s", "cb/s", True, ">= 5,000,000/s"),
-    ("wake_p50_us", "us", False, ""),
-    ("wake_p99_us", "us", False, "<= 50 us"),
-    ("timers_insert_ns", "ns/timer", False, ""),
-    ("timers_insert_fire_ns", "ns/timer", False, ""),
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for ((i = 1; i <= runs; i++)); do
+  "$bench" "$@" >"$out/cpp.$i"
+  python3 "$here/asyncio_bench.py" "$@" >"$out/py.$i"
+done
+echo "nproc: $(nproc)   runs: $runs (median [min-max])   load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "C++: $bench   Python: $(python3 --version)"
+python3 - "$out" "$runs" <<'PY'
+import statistics, sys
+out, runs = sys.argv[1], int(sys.argv[2])
+def load(prefix):
+    vals = {}
+    for i in range(1, runs + 1):
+        for line in open(f"{out}/{prefix}.{i}"):
+            k, v = line.split()
+            vals.setdefault(k, []).append(float(v))
+    return vals
+cpp, py = load("cpp"), load("py")
+rows = [  # name, higher is better, target
+    ("spawn_steady_ns_per_task", False, "<= 200 ns"),
+    ("spawn_steady_cpu_ns_per_task", False, ""),
+    ("spawn_burst_ns_per_task", False, ""),
+    ("spawn_burst_cpu_ns_per_task", False, ""),
+    ("spawn_burst_cold_ns_per_task", False, "(first round)"),
+    ("post_callbacks_per_s", True, ">= 5,000,000/s"),
+    ("wake_p50_us", False, ""),
+    ("wake_p99_us", False, "<= 50 us"),
+    ("timers_insert_ns", False, ""),
+    ("timers_insert_fire_ns", False, ""),
+    ("timers_insert_fire_cpu_ns", False, ""),
 ]
-print(f"{'benchmark':28} {'C++':>14} {'asyncio':>14} {'x asyncio':>10}  target (and >= 20x asyncio)")
-for name, unit, higher, target in rows:
-    c, p = float(cpp[name]), float(py[name])
+def fmt(v):
+    return f"{statistics.median(v):,.1f} [{min(v):,.0f}-{max(v):,.0f}]"
+print(f"{'benchmark':30} {'C++':>28} {'asyncio':>30} {'x asyncio':>9}  target (and >= 20x asyncio)")
+for name, higher, target in rows:
+    if name not in cpp or name not in py:
+        continue
+    c, p = statistics.median(cpp[name]), statistics.median(py[name])
     ratio = c / p if higher else p / c
-    print(f"{name:28} {c:>14,.1f} {p:>14,.1f} {ratio:>9.1f}x  {target}")
+    print(f"{name:30} {fmt(cpp[name]):>28} {fmt(py[name]):>30} {ratio:>8.1f}x  {target}")
 PY

@@ -71,7 +71,9 @@ TEST(CrossThreadTest, PostsRacingShutdownRunOrFailLoudly) {
     for (int t = 0; t < kThreads; ++t) {
       producers.emplace_back([&] {
         while (!go.load()) std::this_thread::yield();
-        for (int i = 0; i < kPerThread; ++i) {
+        // Post until the close refuses one (bounded): a fixed count could all be posted before
+        // the loop closes when the machine is loaded, and then no producer would race the close.
+        for (int i = 0; i < 100 * kPerThread; ++i) {
           ++attempted;
           try {
             loop.Post([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
