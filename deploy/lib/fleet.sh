@@ -171,10 +171,19 @@ worker_names() {  # running workers, by number
 ctl() {  # mandrill-ctl against this fleet's broker (inside its namespace when partitioned)
   local prefix=()
   [ -n "${FLEET_BROKER_NETNS:-}" ] && prefix=(ip netns exec "$FLEET_BROKER_NETNS")
-  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" --timeout "${CTL_TIMEOUT:-2s}" "$@"
+  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" --timeout "${CTL_TIMEOUT:-$(( 2 * ${FLEET_TIMEOUT_SCALE:-1} ))s}" "$@"
 }
 
-broker_answers() { CTL_TIMEOUT=1s ctl stats --json >/dev/null 2>&1; }
+# The broker's stats as JSON on stdout; 1 if it did not answer. The output decides, not the exit
+# status: a TSan build's mandrill-ctl exits 66 after a good answer if it reported anything.
+stats_json() {
+  local out
+  out=$(ctl stats --json 2>/dev/null) || true
+  [[ $out == "{"* ]] || return 1
+  printf '%s\n' "$out"
+}
+
+broker_answers() { CTL_TIMEOUT=1s stats_json >/dev/null; }
 
 start_broker() {
   fleet_running broker && return 0
@@ -204,7 +213,7 @@ worker_host() {
 }
 
 worker_registered() {  # NAME: the broker lists a worker of that name
-  ctl stats --json 2>/dev/null | json_get "int(any(w['name']=='$1' for w in d['workers']))" | grep -q 1
+  stats_json | json_get "int(any(w['name']=='$1' for w in d['workers']))" 2>/dev/null | grep -q 1
 }
 
 # start_worker NAME [nowait]

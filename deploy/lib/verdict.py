@@ -67,24 +67,30 @@ def read_kv(path):
     return kv
 
 
-def explain(row, events, partition, window):
-    """The event that explains a processing whose ack did not count, or None."""
+def explain(row, redo_at, events, partition, window):
+    """The event that explains a processing whose ack did not count, or None.
+
+    row is that processing (at_ms, worker, attempt); redo_at is when the message was processed
+    next. An event explains it only if it happened after the row and before the redo (cause
+    before effect), and within `window` of the row (an ack normally leaves within milliseconds).
+    """
     at, worker, _ = row
     best = None
     for e in events:
-        if e["kind"] == "worker-sigkill" and e["target"] == worker and 0 <= e["start"] - at <= window:
+        if not at - 1000 <= e["start"] <= redo_at:
+            continue
+        if e["kind"] in ("worker-sigkill", "worker-sigterm") and e["target"] == worker and \
+                at <= e["start"] <= at + window:
             cand = e
         elif e["kind"] == "broker-sigkill" and e["start"] - window <= at <= e["end"] + window:
-            cand = e
-        elif e["kind"] == "worker-sigterm" and e["target"] == worker and 0 <= e["start"] - at <= window:
             cand = e
         else:
             continue
         if best is None or abs(cand["start"] - at) < abs(best["start"] - at):
             best = cand
     if best is None and partition:
-        if worker in partition["workers"] and \
-                partition["start"] - 1000 <= at <= partition["end"] + window:
+        if worker in partition["workers"] and partition["start"] - 1000 <= at <= partition["end"] \
+                and redo_at > partition["start"]:
             best = partition["event"]
     return best
 
@@ -132,8 +138,9 @@ def main():
 
     unexplained = []
     for i in dup_ids:
-        for row in rows[i][:-1]:   # the last row is the processing whose ack counted
-            e = explain(row, events, partition, a.window_ms)
+        r = rows[i]
+        for k, row in enumerate(r[:-1]):   # the last row is the processing whose ack counted
+            e = explain(row, r[k + 1][0], events, partition, a.window_ms)
             if e is None:
                 unexplained.append((i, row))
             else:
@@ -159,8 +166,9 @@ def main():
             say(f"  {e['kind']:<14} {e['target']:<10} at +{(e['start'] - first_ms(events, partition)) / 1000:6.1f}s: "
                 f"{e['dups']:4d} duplicates; in flight ~{e['in_flight']}, credit {bound} ({verdict})")
         if unexplained:
-            say(f"  unexplained    {len(unexplained)} (no kill of that worker or broker just after the "
-                "row: a lease that expired or an ack lost otherwise"
+            say(f"  unexplained    {len(unexplained)} (no kill of that worker or the broker, and no partition, "
+                "between the processing and the redelivery: a lease that expired, or a worker that lost "
+                "its session — see 'reconnecting' in its log — so the broker returned its leases"
                 + (f"; broker counted {a.expired} expired leases" if a.expired >= 0 else "") + ")")
             for i, (at, w, att) in unexplained[:5]:
                 say(f"    {i}: {w} attempt {att} at {at}, rows {rows[i]}")
