@@ -13,9 +13,9 @@ namespace mandrill::broker::journal {
 
 struct RecordEvent {
   std::uint64_t seq = 0;
-  std::int64_t time = 0;      // publish: published_unix_ms; nack: not_before; dead: dead_at
-  std::uint32_t bytes = 0;    // framed size; 0 for a rejected record (nothing written)
-  std::uint32_t attempt = 0;  // deliver / nack / dead-letter
+  std::int64_t time = 0;       // publish: published_unix_ms; nack: not_before; dead: dead_at
+  std::uint32_t bytes = 0;     // framed size; 0 for a rejected record (nothing written)
+  std::uint32_t attempt = 0;   // deliver / nack / dead-letter
   std::uint16_t id_bytes = 0;  // publish: size its settled-id record would have
   std::uint8_t type = 0;       // RecordType
 };
@@ -25,7 +25,7 @@ struct Batch {
   std::vector<RecordEvent> events;  // one per ticket in [first_ticket, last_ticket]
   Ticket first_ticket = 0;          // 0 when the batch holds no records (a clock tick)
   Ticket last_ticket = 0;
-  std::int64_t now_unix_ms = 0;     // the reactor's wall clock at Commit
+  std::int64_t now_unix_ms = 0;  // the reactor's wall clock at Commit
 
   bool empty() const { return events.empty(); }
   void Clear() {

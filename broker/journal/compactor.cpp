@@ -36,10 +36,11 @@ void Compactor::Start(const SegmentInfo& seg) {
   copied_bytes_ = 0;
   sync_failures_at_start_ = segments_->sync_failures();
   started_ = std::chrono::steady_clock::now();
-  spdlog::debug("journal: compacting {} ({} bytes, {} live, {:.0f}% needed)", seg.path,
-                seg.bytes, seg.live_count,
-                seg.bytes == 0 ? 0.0 : 100.0 * static_cast<double>(seg.live_bytes) /
-                                           static_cast<double>(seg.bytes));
+  spdlog::debug("journal: compacting {} ({} bytes, {} live, {:.0f}% needed)", seg.path, seg.bytes,
+                seg.live_count,
+                seg.bytes == 0
+                    ? 0.0
+                    : 100.0 * static_cast<double>(seg.live_bytes) / static_cast<double>(seg.bytes));
 }
 
 void Compactor::Abandon(const char* why, bool failure) {
@@ -87,7 +88,7 @@ void Compactor::Step(std::int64_t now_ms, std::uint64_t base_seq) {
       continue;
     }
     if (step == RecordScanner::Step::kCorrupt) continue;  // reported at recovery already
-    break;                                                 // kNeedMore or kEnd
+    break;                                                // kNeedMore or kEnd
   }
   // Keep only the unconsumed tail.
   const std::size_t consumed = static_cast<std::size_t>(scanner.position() - buf_base_);
@@ -153,7 +154,9 @@ bool Compactor::Flush(std::int64_t now_ms, std::uint64_t base_seq) {
     out_.Clear();
     return false;
   }
-  struct iovec iov{out_.data(), out_.size()};
+  struct iovec iov {
+    out_.data(), out_.size()
+  };
   if (auto s = segments_->Append(&iov, 1); !s.ok()) {
     spdlog::error("journal: compaction write failed: {}", s.message());
     out_.Clear();
@@ -208,17 +211,18 @@ void Compactor::Finish() {
     if (old->live_count != 0) {
       // Only possible if the segment changed on disk since it was read (its publish records
       // are gone); do not spin on it.
-      spdlog::error("journal: segment {} still counts {} live messages after compaction",
-                    number_, old->live_count);
+      spdlog::error("journal: segment {} still counts {} live messages after compaction", number_,
+                    old->live_count);
       retry_after_ = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     }
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - started_)
                       .count();
-  spdlog::info("journal: compacted segment {}: carried {} live messages and {} ids ({} bytes) "
-               "forward in {} ms",
-               number_, messages, ids, copied_bytes_, ms);
+  spdlog::info(
+      "journal: compacted segment {}: carried {} live messages and {} ids ({} bytes) "
+      "forward in {} ms",
+      number_, messages, ids, copied_bytes_, ms);
   JournalStats::Add(stats_->compactions, 1);
   JournalStats::Add(stats_->compacted_bytes, static_cast<std::int64_t>(copied_bytes_));
   file_.reset();

@@ -73,12 +73,12 @@ class Compactor {
 
   std::unique_ptr<ReadableFile> file_;
   std::uint64_t number_ = 0;
-  std::uint64_t read_pos_ = 0;   // next file offset to read
-  std::uint64_t buf_base_ = 0;   // file offset of buf_[0]
-  ByteBuffer buf_;               // unconsumed bytes read from S
-  ByteBuffer out_;               // copies waiting to be appended at the head
-  std::vector<Moved> pending_;   // entries of out_ (target segment set on flush)
-  std::vector<Moved> moved_;     // flushed copies, applied to the live set at the end
+  std::uint64_t read_pos_ = 0;  // next file offset to read
+  std::uint64_t buf_base_ = 0;  // file offset of buf_[0]
+  ByteBuffer buf_;              // unconsumed bytes read from S
+  ByteBuffer out_;              // copies waiting to be appended at the head
+  std::vector<Moved> pending_;  // entries of out_ (target segment set on flush)
+  std::vector<Moved> moved_;    // flushed copies, applied to the live set at the end
   std::uint64_t sync_failures_at_start_ = 0;
   std::uint64_t copied_bytes_ = 0;
   std::chrono::steady_clock::time_point started_{};

@@ -204,8 +204,8 @@ core::Status FaultInjectingFs::DropUnsyncedData() {
   return core::Status::Ok();
 }
 
-core::Result<std::unique_ptr<WritableFile>> FaultInjectingFs::OpenWritable(
-    const std::string& path, bool create_new) {
+core::Result<std::unique_ptr<WritableFile>> FaultInjectingFs::OpenWritable(const std::string& path,
+                                                                           bool create_new) {
   std::lock_guard lock(mu_);
   if (create_new && !MutationAllowedLocked()) return Crashed("create", path);
   auto base = base_->OpenWritable(path, create_new);

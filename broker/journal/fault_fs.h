@@ -51,10 +51,10 @@ class FaultInjectingFs final : public Fs {
   core::Status DropUnsyncedData();
 
   // ---- counters ----
-  std::uint64_t syncs() const;          // successful file syncs
-  std::uint64_t appends() const;        // successful appends
-  std::uint64_t mutating_ops() const;   // mutating operations attempted
-  std::uint64_t used_bytes() const;     // as the capacity model counts them
+  std::uint64_t syncs() const;         // successful file syncs
+  std::uint64_t appends() const;       // successful appends
+  std::uint64_t mutating_ops() const;  // mutating operations attempted
+  std::uint64_t used_bytes() const;    // as the capacity model counts them
 
   // ---- Fs ----
   core::Result<std::unique_ptr<WritableFile>> OpenWritable(const std::string& path,

@@ -9,15 +9,24 @@ namespace mandrill::broker::journal {
 
 const char* RecordTypeName(std::uint8_t type) {
   switch (static_cast<RecordType>(type)) {
-    case RecordType::kPublish: return "publish";
-    case RecordType::kDeliver: return "deliver";
-    case RecordType::kAck: return "ack";
-    case RecordType::kNack: return "nack";
-    case RecordType::kDeadLetter: return "dead-letter";
-    case RecordType::kRequeue: return "requeue";
-    case RecordType::kPurge: return "purge";
-    case RecordType::kState: return "state";
-    case RecordType::kSettledId: return "settled-id";
+    case RecordType::kPublish:
+      return "publish";
+    case RecordType::kDeliver:
+      return "deliver";
+    case RecordType::kAck:
+      return "ack";
+    case RecordType::kNack:
+      return "nack";
+    case RecordType::kDeadLetter:
+      return "dead-letter";
+    case RecordType::kRequeue:
+      return "requeue";
+    case RecordType::kPurge:
+      return "purge";
+    case RecordType::kState:
+      return "state";
+    case RecordType::kSettledId:
+      return "settled-id";
   }
   return "unknown";
 }
@@ -94,8 +103,7 @@ bool RecordCrcMatches(const char* rec) {
 
 std::string SegmentFileName(std::uint64_t number) {
   char name[48];
-  std::snprintf(name, sizeof(name), "journal-%012llu.seg",
-                static_cast<unsigned long long>(number));
+  std::snprintf(name, sizeof(name), "journal-%012llu.seg", static_cast<unsigned long long>(number));
   return name;
 }
 

@@ -61,8 +61,8 @@ bool Handoff::WaitIdle(std::chrono::milliseconds timeout) {
   return idle_cv_.wait_for(lock, timeout, [&] { return idle_ && queue_.empty(); });
 }
 
-bool Handoff::Take(std::vector<Batch>* out,
-                   bool block, std::optional<std::chrono::steady_clock::time_point> deadline) {
+bool Handoff::Take(std::vector<Batch>* out, bool block,
+                   std::optional<std::chrono::steady_clock::time_point> deadline) {
   std::unique_lock lock(mu_);
   if (block) {
     const auto ready = [&] { return !queue_.empty() || stop_; };

@@ -45,7 +45,9 @@ class WritableFile {
   // Size() then counts it, so the caller can Truncate() back.
   virtual core::Status Append(const struct iovec* iov, int count) = 0;
   core::Status Append(std::string_view bytes) {
-    struct iovec v{const_cast<char*>(bytes.data()), bytes.size()};
+    struct iovec v {
+      const_cast<char*>(bytes.data()), bytes.size()
+    };
     return Append(&v, 1);
   }
   // fdatasync: everything appended so far is on stable storage when this returns Ok.

@@ -95,9 +95,10 @@ Ticket Journal::Append(const Record& record) {
         const std::size_t n = AppendFramed(r, &batch_.data);
         EventFiller{&e}(r);
         if (n - kRecordHeaderBytes > kMaxRecordBodyBytes) {
-          spdlog::error("journal: {} record for seq {} is {} bytes, over the {} byte limit: "
-                        "refused",
-                        RecordTypeName(e.type), e.seq, n, kMaxRecordBodyBytes);
+          spdlog::error(
+              "journal: {} record for seq {} is {} bytes, over the {} byte limit: "
+              "refused",
+              RecordTypeName(e.type), e.seq, n, kMaxRecordBodyBytes);
           batch_.data.Truncate(start);
           e.bytes = 0;
         } else {

@@ -26,7 +26,7 @@ class LiveSet {
  public:
   struct Entry {
     std::uint64_t segment = 0;
-    std::uint32_t bytes = 0;     // bytes counted in segment->live_bytes
+    std::uint32_t bytes = 0;  // bytes counted in segment->live_bytes
     std::uint32_t attempts = 0;
     std::uint16_t id_bytes = 0;  // settled-id record size, counted once settled
     RecoveredMessage::State state = RecoveredMessage::State::kReady;

@@ -80,22 +80,19 @@ bool MsgpackReader::ReadInt(std::int64_t* v) {
     *v = static_cast<std::int8_t>(tag);
     return true;
   }
-  switch (tag) {
-    case 0xcc: if (!ReadBe(1, &x)) return false; *v = static_cast<std::int64_t>(x); return true;
-    case 0xcd: if (!ReadBe(2, &x)) return false; *v = static_cast<std::int64_t>(x); return true;
-    case 0xce: if (!ReadBe(4, &x)) return false; *v = static_cast<std::int64_t>(x); return true;
-    case 0xcf:
-      if (!ReadBe(8, &x) || x > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-        return false;
-      }
-      *v = static_cast<std::int64_t>(x);
-      return true;
-    case 0xd0: if (!ReadBe(1, &x)) return false; *v = static_cast<std::int8_t>(x); return true;
-    case 0xd1: if (!ReadBe(2, &x)) return false; *v = static_cast<std::int16_t>(x); return true;
-    case 0xd2: if (!ReadBe(4, &x)) return false; *v = static_cast<std::int32_t>(x); return true;
-    case 0xd3: if (!ReadBe(8, &x)) return false; *v = static_cast<std::int64_t>(x); return true;
-    default: return false;
+  // 0xcc..0xcf: uint 8/16/32/64; 0xd0..0xd3: int 8/16/32/64.
+  if (tag < 0xcc || tag > 0xd3) return false;
+  const int width = 1 << ((tag - 0xcc) & 3);
+  const bool is_signed = tag >= 0xd0;
+  if (!ReadBe(width, &x)) return false;
+  if (!is_signed) {
+    if (x > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return false;
+    *v = static_cast<std::int64_t>(x);
+    return true;
   }
+  const int shift = 64 - 8 * width;  // sign-extend (C++20: arithmetic shift)
+  *v = static_cast<std::int64_t>(x << shift) >> shift;
+  return true;
 }
 
 bool MsgpackReader::ReadStr(std::string_view* v) {
@@ -153,18 +150,32 @@ bool MsgpackReader::Skip(int depth) {
   }
   ++p_;
   switch (tag) {
-    case 0xc0: case 0xc2: case 0xc3: return true;            // nil, false, true
-    case 0xca: return Take(4, &b);                           // float32
-    case 0xcb: return Take(8, &b);                           // float64
-    case 0xd4: return Take(2, &b);                           // fixext 1
-    case 0xd5: return Take(3, &b);
-    case 0xd6: return Take(5, &b);
-    case 0xd7: return Take(9, &b);
-    case 0xd8: return Take(17, &b);
-    case 0xc7: return ReadBe(1, &x) && Take(x + 1, &b);     // ext 8/16/32: length, type, data
-    case 0xc8: return ReadBe(2, &x) && Take(x + 1, &b);
-    case 0xc9: return ReadBe(4, &x) && Take(x + 1, &b);
-    default: return false;                                   // 0xc1: never used
+    case 0xc0:
+    case 0xc2:
+    case 0xc3:
+      return true;  // nil, false, true
+    case 0xca:
+      return Take(4, &b);  // float32
+    case 0xcb:
+      return Take(8, &b);  // float64
+    case 0xd4:
+      return Take(2, &b);  // fixext 1
+    case 0xd5:
+      return Take(3, &b);
+    case 0xd6:
+      return Take(5, &b);
+    case 0xd7:
+      return Take(9, &b);
+    case 0xd8:
+      return Take(17, &b);
+    case 0xc7:
+      return ReadBe(1, &x) && Take(x + 1, &b);  // ext 8/16/32: length, type, data
+    case 0xc8:
+      return ReadBe(2, &x) && Take(x + 1, &b);
+    case 0xc9:
+      return ReadBe(4, &x) && Take(x + 1, &b);
+    default:
+      return false;  // 0xc1: never used
   }
 }
 

@@ -12,7 +12,8 @@ namespace mandrill::broker::journal {
 
 class MsgpackReader {
  public:
-  explicit MsgpackReader(std::string_view data) : p_(data.data()), end_(data.data() + data.size()) {}
+  explicit MsgpackReader(std::string_view data)
+      : p_(data.data()), end_(data.data() + data.size()) {}
 
   bool ReadArrayHeader(std::uint32_t* n);
   bool ReadMapHeader(std::uint32_t* n);
@@ -35,8 +36,8 @@ class MsgpackReader {
   bool Skip(int depth);
   bool Take(std::size_t n, const char** out);
   bool ReadBe(int bytes, std::uint64_t* v);
-  bool ReadLength(std::uint8_t tag, std::uint8_t fix_mask, std::uint8_t fix_base,
-                  std::uint8_t tag8, std::uint8_t tag16, std::uint8_t tag32, std::uint32_t* n);
+  bool ReadLength(std::uint8_t tag, std::uint8_t fix_mask, std::uint8_t fix_base, std::uint8_t tag8,
+                  std::uint8_t tag16, std::uint8_t tag32, std::uint32_t* n);
 
   const char* p_;
   const char* end_;

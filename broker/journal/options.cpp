@@ -8,9 +8,12 @@ namespace mandrill::broker::journal {
 
 std::string FsyncPolicy::ToString() const {
   switch (mode) {
-    case Mode::kAlways: return "always";
-    case Mode::kNever: return "never";
-    case Mode::kInterval: return "interval:" + std::to_string(interval.count());
+    case Mode::kAlways:
+      return "always";
+    case Mode::kNever:
+      return "never";
+    case Mode::kInterval:
+      return "interval:" + std::to_string(interval.count());
   }
   return "?";
 }

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <system_error>
 #include <filesystem>
+#include <system_error>
 
 #include "broker/journal/io.h"
 

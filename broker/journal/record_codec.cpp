@@ -213,15 +213,24 @@ std::size_t AppendFramed(const SettledIdRecord& r, ByteBuffer* out) {
 
 bool DecodeBody(std::uint8_t type, std::string_view body, DiskRecord* out) {
   switch (static_cast<RecordType>(type)) {
-    case RecordType::kPublish: return DecodeAs<0>(body, out);
-    case RecordType::kDeliver: return DecodeAs<1>(body, out);
-    case RecordType::kAck: return DecodeAs<2>(body, out);
-    case RecordType::kNack: return DecodeAs<3>(body, out);
-    case RecordType::kDeadLetter: return DecodeAs<4>(body, out);
-    case RecordType::kRequeue: return DecodeAs<5>(body, out);
-    case RecordType::kPurge: return DecodeAs<6>(body, out);
-    case RecordType::kState: return DecodeAs<7>(body, out);
-    case RecordType::kSettledId: return DecodeAs<8>(body, out);
+    case RecordType::kPublish:
+      return DecodeAs<0>(body, out);
+    case RecordType::kDeliver:
+      return DecodeAs<1>(body, out);
+    case RecordType::kAck:
+      return DecodeAs<2>(body, out);
+    case RecordType::kNack:
+      return DecodeAs<3>(body, out);
+    case RecordType::kDeadLetter:
+      return DecodeAs<4>(body, out);
+    case RecordType::kRequeue:
+      return DecodeAs<5>(body, out);
+    case RecordType::kPurge:
+      return DecodeAs<6>(body, out);
+    case RecordType::kState:
+      return DecodeAs<7>(body, out);
+    case RecordType::kSettledId:
+      return DecodeAs<8>(body, out);
   }
   return false;
 }

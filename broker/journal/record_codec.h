@@ -49,9 +49,9 @@ struct SettledIdRecord {
 };
 
 // Everything that can be on disk. Alternative i has RecordType i + 1.
-using DiskRecord = std::variant<PublishRecord, DeliverRecord, AckRecord, NackRecord,
-                                DeadLetterRecord, RequeueRecord, PurgeRecord, StateRecord,
-                                SettledIdRecord>;
+using DiskRecord =
+    std::variant<PublishRecord, DeliverRecord, AckRecord, NackRecord, DeadLetterRecord,
+                 RequeueRecord, PurgeRecord, StateRecord, SettledIdRecord>;
 
 inline RecordType TypeOf(const Record& r) { return static_cast<RecordType>(r.index() + 1); }
 inline RecordType TypeOf(const DiskRecord& r) { return static_cast<RecordType>(r.index() + 1); }

@@ -33,9 +33,10 @@ class Replayer {
   void Apply(const ScannedRecord& rec, SegmentInfo* seg) {
     if (rec.type == 0 || rec.type > kMaxKnownRecordType) {
       if (unknown_types_.insert(rec.type).second) {
-        spdlog::warn("journal: {}: skipping records of unknown type {} (first at offset {}); "
-                     "written by a newer broker?",
-                     seg->path, rec.type, rec.offset);
+        spdlog::warn(
+            "journal: {}: skipping records of unknown type {} (first at offset {}); "
+            "written by a newer broker?",
+            seg->path, rec.type, rec.offset);
       }
       return;
     }
@@ -130,8 +131,8 @@ class Replayer {
       return;
     }
     *slot = static_cast<std::uint32_t>(msgs_.size() + 1);
-    meta_.push_back(Meta{seg->number, bytes, SettledIdRecordBytes(r.queue.size(), r.id.size()),
-                         true});
+    meta_.push_back(
+        Meta{seg->number, bytes, SettledIdRecordBytes(r.queue.size(), r.id.size()), true});
     RecoveredMessage& m = msgs_.emplace_back();
     m.publish = std::move(r);
   }
@@ -190,8 +191,8 @@ class Replayer {
     seg->id_bytes += bytes;
     seg->max_published_unix_ms = std::max(seg->max_published_unix_ms, r.published_unix_ms);
     if (InDedupWindow(r.published_unix_ms, now_ms_, window_ms_)) {
-      ids_.emplace_back(r.seq, RecoveredId{std::move(r.queue), std::move(r.id),
-                                           r.published_unix_ms});
+      ids_.emplace_back(r.seq,
+                        RecoveredId{std::move(r.queue), std::move(r.id), r.published_unix_ms});
     }
   }
 
@@ -279,11 +280,11 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
     SegmentHeader header;
     const HeaderCheck check = DecodeSegmentHeader(buf.view(), &header);
     if (check == HeaderCheck::kNewerVersion) {
-      return core::Error{kUnsupportedVersion,
-                         path + " has journal format version " + std::to_string(header.version) +
-                             "; this broker reads versions up to " +
-                             std::to_string(kFormatVersion) +
-                             ": run a newer broker on this data dir"};
+      return core::Error{kUnsupportedVersion, path + " has journal format version " +
+                                                  std::to_string(header.version) +
+                                                  "; this broker reads versions up to " +
+                                                  std::to_string(kFormatVersion) +
+                                                  ": run a newer broker on this data dir"};
     }
     if (last && buf.size() < kSegmentHeaderBytes) {
       // Created, then the process died before its header was complete: nothing in it.
@@ -315,9 +316,10 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
         continue;
       }
       if (bad.tail && last) {
-        spdlog::warn("journal: {}: incomplete record at the end (offset {}, {} bytes, a torn "
-                     "write): truncated",
-                     path, bad.offset, bad.length);
+        spdlog::warn(
+            "journal: {}: incomplete record at the end (offset {}, {} bytes, a torn "
+            "write): truncated",
+            path, bad.offset, bad.length);
         if (auto s = fs->Truncate(path, bad.offset); !s.ok()) {
           return core::Error{s.error().code, "cannot truncate torn journal tail: " + s.message()};
         }
@@ -333,9 +335,9 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
   const std::uint64_t records = replay.records();
   const int corrupt = replay.corrupt_reports();
   RecoveryResult result = replay.Finish(std::move(segments));
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   std::size_t ready = 0, deferred = 0, dead = 0;
   for (const auto& m : result.recovered.messages) {
     if (m.state == State::kReady) ++ready;
@@ -346,11 +348,11 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
     spdlog::warn("journal: {} corrupt regions in all ({} bytes)", corrupt,
                  stats->recovery_corrupt_bytes.load());
   }
-  spdlog::info("journal: recovered {} messages ({} ready, {} deferred, {} dead) and {} settled "
-               "ids, max seq {}, from {} segments ({} bytes, {} records) in {} ms",
-               result.recovered.messages.size(), ready, deferred, dead,
-               result.recovered.settled_ids.size(), result.max_seq, found.size(), total_bytes,
-               records, ms);
+  spdlog::info(
+      "journal: recovered {} messages ({} ready, {} deferred, {} dead) and {} settled "
+      "ids, max seq {}, from {} segments ({} bytes, {} records) in {} ms",
+      result.recovered.messages.size(), ready, deferred, dead, result.recovered.settled_ids.size(),
+      result.max_seq, found.size(), total_bytes, records, ms);
   JournalStats::Set(stats->recovery_ms, ms);
   JournalStats::Set(stats->recovered_messages,
                     static_cast<std::int64_t>(result.recovered.messages.size()));

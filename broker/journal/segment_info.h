@@ -10,19 +10,18 @@ namespace mandrill::broker::journal {
 
 // True when a message published at `published_ms` is still inside the dedup window. Written
 // as a subtraction of trusted values: published_ms comes from disk and may be anything.
-inline bool InDedupWindow(std::int64_t published_ms, std::int64_t now_ms,
-                          std::int64_t window_ms) {
+inline bool InDedupWindow(std::int64_t published_ms, std::int64_t now_ms, std::int64_t window_ms) {
   return published_ms >= now_ms - window_ms;  // now_ms and window_ms are sane (validated)
 }
 
 struct SegmentInfo {
   std::uint64_t number = 0;
   std::string path;
-  std::uint64_t bytes = 0;       // file length: header + whole records
-  std::uint64_t live_count = 0;  // live messages whose latest publish copy is here
-  std::uint64_t live_bytes = 0;  // bytes of those publish (and state) records
-  std::uint64_t id_count = 0;    // settled messages whose id (for dedup) is held here
-  std::uint64_t id_bytes = 0;    // what carrying those ids forward would cost
+  std::uint64_t bytes = 0;                 // file length: header + whole records
+  std::uint64_t live_count = 0;            // live messages whose latest publish copy is here
+  std::uint64_t live_bytes = 0;            // bytes of those publish (and state) records
+  std::uint64_t id_count = 0;              // settled messages whose id (for dedup) is held here
+  std::uint64_t id_bytes = 0;              // what carrying those ids forward would cost
   std::int64_t max_published_unix_ms = 0;  // newest publish or settled id held here
 
   // The ids held here are needed while the newest of them is inside the dedup window.

@@ -39,8 +39,7 @@ core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::
     // roll: the records concerned were either reported durable already (interval) or are
     // compaction copies that will be made again.
     if (auto s = Sync(); !s.ok()) {
-      spdlog::error("journal: sync before closing segment {} failed: {}", head_->path,
-                    s.message());
+      spdlog::error("journal: sync before closing segment {} failed: {}", head_->path, s.message());
     }
   }
   const std::uint64_t number = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
@@ -141,9 +140,9 @@ core::Status SegmentSet::Sync() {
   if (head_file_ == nullptr) return core::Status::Ok();
   const auto t0 = std::chrono::steady_clock::now();
   auto s = head_file_->Sync();
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - t0)
-                      .count();
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+          .count();
   if (s.ok()) {
     synced_bytes_ = head_->bytes;
     JournalStats::Add(stats_->syncs, 1);
@@ -203,8 +202,9 @@ void SegmentSet::PublishStats(std::int64_t now_ms, std::int64_t window_ms,
   }
   JournalStats::Set(stats_->segments, static_cast<std::int64_t>(segments_.size()));
   JournalStats::Set(stats_->bytes, static_cast<std::int64_t>(bytes));
-  JournalStats::Set(stats_->live_permille,
-                    bytes == 0 ? 1000 : static_cast<std::int64_t>(std::min(needed, bytes) * 1000 / bytes));
+  JournalStats::Set(
+      stats_->live_permille,
+      bytes == 0 ? 1000 : static_cast<std::int64_t>(std::min(needed, bytes) * 1000 / bytes));
   JournalStats::Set(stats_->live_messages, live_messages);
 }
 

@@ -231,7 +231,8 @@ void Writer::Apply(const Batch& b, const std::vector<bool>* written) {
       case RecordType::kNack:
       case RecordType::kDeadLetter: {
         std::string_view reason;
-        DecodeReason(e.type, std::string_view(rec + kRecordHeaderBytes, e.bytes - kRecordHeaderBytes),
+        DecodeReason(e.type,
+                     std::string_view(rec + kRecordHeaderBytes, e.bytes - kRecordHeaderBytes),
                      &reason);
         if (e.type == static_cast<std::uint8_t>(RecordType::kNack)) {
           live_->Nack(e.seq, e.attempt, e.time, reason);
@@ -259,9 +260,10 @@ void Writer::MaybeIntervalSync() {
   if (auto s = segments_->Sync(); !s.ok()) {
     // Those records were reported durable after their write; the OS may now have dropped
     // them. Nothing can be taken back: log, and move new writes to a fresh segment.
-    spdlog::error("journal: interval sync failed (recent confirms may not survive a power "
-                  "loss): {}",
-                  s.message());
+    spdlog::error(
+        "journal: interval sync failed (recent confirms may not survive a power "
+        "loss): {}",
+        s.message());
     segments_->RetireHead();
   }
 }

@@ -32,8 +32,8 @@ class Writer {
  public:
   // Takes over the segments and live set that recovery built (the head must be open).
   Writer(const JournalOptions& options, Fs* fs, Handoff* handoff, JournalStats* stats,
-         std::unique_ptr<SegmentSet> segments, std::unique_ptr<LiveSet> live,
-         std::uint64_t max_seq, std::int64_t now_ms);
+         std::unique_ptr<SegmentSet> segments, std::unique_ptr<LiveSet> live, std::uint64_t max_seq,
+         std::int64_t now_ms);
   ~Writer();
 
   // The thread body: returns after Handoff::RequestStop() once everything queued is written.

@@ -5,26 +5,24 @@
 //                 [--modes always,interval:5,never|none] [--window N]
 //
 // The producer plays the reactor: it appends, commits every --commit-every records (one reactor
-// pass), and keeps at most --window records (default 65536) outstanding (not yet durable), waiting on the wake fd
-// beyond that, as a broker bounded by publisher confirm windows would. "reactor CPU" is the
-// producer thread's CPU time (Append + Commit + Poll) per record: what the journal costs the
+// pass), and keeps at most --window records (default 65536) outstanding (not yet durable), waiting
+// on the wake fd beyond that, as a broker bounded by publisher confirm windows would. "reactor CPU"
+// is the producer thread's CPU time (Append + Commit + Poll) per record: what the journal costs the
 // reactor. commit->durable is how long a pass's records wait for their confirm.
 #include <poll.h>
-#include <unistd.h>
-
+#include <spdlog/spdlog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <deque>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "broker/journal/journal.h"
 
@@ -84,7 +82,8 @@ class Latencies {
   void Durable(Ticket upto) {
     const auto now = Clock::now();
     while (!pending_.empty() && pending_.front().first <= upto) {
-      us_.push_back(std::chrono::duration<double, std::micro>(now - pending_.front().second).count());
+      us_.push_back(
+          std::chrono::duration<double, std::micro>(now - pending_.front().second).count());
       pending_.pop_front();
     }
   }
@@ -108,7 +107,9 @@ Ticket Drain(Storage& s, Ticket durable, Ticket target, std::uint64_t* failures,
     if (lat != nullptr) lat->Durable(durable);
     for (const auto& f : p.failures) *failures += f.last - f.first + 1;
     if (durable >= target) return durable;
-    struct pollfd pfd{s.WakeFd(), POLLIN, 0};
+    struct pollfd pfd {
+      s.WakeFd(), POLLIN, 0
+    };
     ::poll(&pfd, 1, 1000);
   }
 }
@@ -124,10 +125,9 @@ void Throughput(const Args& args, const std::string& mode, bool mixed) {
     std::fprintf(stderr, "recover: %s\n", r.error().message.c_str());
     std::exit(1);
   }
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   // Prebuilt, as Records: the reactor builds the variant itself (converting a PublishRecord
   // to a Record here would copy its strings and measure the benchmark, not the journal).
   const std::uint64_t messages = mixed ? args.records / 3 : args.records;
@@ -165,13 +165,14 @@ void Throughput(const Args& args, const std::string& mode, bool mixed) {
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   const double syncs = static_cast<double>(Counter(j, "journal.syncs") - syncs0);
   const double bytes = static_cast<double>(Counter(j, "journal.bytes") - bytes0);
-  std::printf("%-11s %-16s %8.0f rec/s %8.0f msg/s %6.1f MB/s | reactor CPU %4.0f ns/rec | "
-              "syncs %4.0f (%4.0f per M rec) | commit->durable p50 %6.0f us p99 %6.0f us | "
-              "failures %llu\n",
-              mode.c_str(), mixed ? "pub+deliver+ack" : "publish", records / secs,
-              messages / secs, bytes / secs / 1e6, cpu * 1e9 / static_cast<double>(records), syncs,
-              syncs * 1e6 / static_cast<double>(records), lat.Percentile(0.5),
-              lat.Percentile(0.99), static_cast<unsigned long long>(failures));
+  std::printf(
+      "%-11s %-16s %8.0f rec/s %8.0f msg/s %6.1f MB/s | reactor CPU %4.0f ns/rec | "
+      "syncs %4.0f (%4.0f per M rec) | commit->durable p50 %6.0f us p99 %6.0f us | "
+      "failures %llu\n",
+      mode.c_str(), mixed ? "pub+deliver+ack" : "publish", records / secs, messages / secs,
+      bytes / secs / 1e6, cpu * 1e9 / static_cast<double>(records), syncs,
+      syncs * 1e6 / static_cast<double>(records), lat.Percentile(0.5), lat.Percentile(0.99),
+      static_cast<unsigned long long>(failures));
   (void)j.Close();
   std::filesystem::remove_all(dir);
 }
@@ -182,10 +183,9 @@ void Recovery(const Args& args) {
   JournalOptions o;
   o.data_dir = dir;
   o.fsync = ParseFsyncPolicy("never").value();  // how it was written does not matter here
-  const std::int64_t now_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count();
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   std::uint64_t id_bytes = 0;
   {
     Journal j(o);
@@ -224,13 +224,15 @@ void Recovery(const Args& args) {
   const double n = static_cast<double>(args.recovery_messages);
   const double per = static_cast<double>(disk) / n;
   const double ref = kPayload + static_cast<double>(id_bytes) / n;
-  std::printf("recovery    %llu live messages (%zu segments, %.1f MB, page cache warm): %.3f s "
-              "= %.3f s per million (%.3f s CPU on the recovering thread)\n",
-              static_cast<unsigned long long>(args.recovery_messages), files, disk / 1e6, secs,
-              secs * 1e6 / n, cpu);
-  std::printf("disk        %.1f bytes per live message = %.2f x (payload %zu + id %.0f)  "
-              "[target <= 1.5 x]\n",
-              per, per / ref, kPayload, ref - kPayload);
+  std::printf(
+      "recovery    %llu live messages (%zu segments, %.1f MB, page cache warm): %.3f s "
+      "= %.3f s per million (%.3f s CPU on the recovering thread)\n",
+      static_cast<unsigned long long>(args.recovery_messages), files, disk / 1e6, secs,
+      secs * 1e6 / n, cpu);
+  std::printf(
+      "disk        %.1f bytes per live message = %.2f x (payload %zu + id %.0f)  "
+      "[target <= 1.5 x]\n",
+      per, per / ref, kPayload, ref - kPayload);
   (void)j.Close();
   std::filesystem::remove_all(dir);
 }
@@ -253,12 +255,18 @@ int main(int argc, char** argv) {
   Args args;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--dir") args.dir = value;
-    else if (flag == "--records") args.records = std::stoull(value);
-    else if (flag == "--commit-every") args.commit_every = std::stoull(value);
-    else if (flag == "--recovery-messages") args.recovery_messages = std::stoull(value);
-    else if (flag == "--modes") args.modes = Split(value);
-    else if (flag == "--window") args.window = std::stoull(value);
+    if (flag == "--dir")
+      args.dir = value;
+    else if (flag == "--records")
+      args.records = std::stoull(value);
+    else if (flag == "--commit-every")
+      args.commit_every = std::stoull(value);
+    else if (flag == "--recovery-messages")
+      args.recovery_messages = std::stoull(value);
+    else if (flag == "--modes")
+      args.modes = Split(value);
+    else if (flag == "--window")
+      args.window = std::stoull(value);
     else {
       std::fprintf(stderr, "unknown flag %s (see the comment at the top of journal_bench.cpp)\n",
                    flag.c_str());
@@ -271,12 +279,14 @@ int main(int argc, char** argv) {
                std::to_string(::getpid());
   }
   std::filesystem::create_directories(args.dir);
-  spdlog::set_level(std::getenv("JOURNAL_BENCH_VERBOSE") != nullptr ? spdlog::level::info : spdlog::level::warn);
-  std::printf("journal_bench: nproc %ld, %llu records per run, commit every %llu appends, "
-              "window %llu records, %zu-byte payloads, dir %s\n",
-              ::sysconf(_SC_NPROCESSORS_ONLN), static_cast<unsigned long long>(args.records),
-              static_cast<unsigned long long>(args.commit_every),
-              static_cast<unsigned long long>(args.window), kPayload, args.dir.c_str());
+  spdlog::set_level(std::getenv("JOURNAL_BENCH_VERBOSE") != nullptr ? spdlog::level::info
+                                                                    : spdlog::level::warn);
+  std::printf(
+      "journal_bench: nproc %ld, %llu records per run, commit every %llu appends, "
+      "window %llu records, %zu-byte payloads, dir %s\n",
+      ::sysconf(_SC_NPROCESSORS_ONLN), static_cast<unsigned long long>(args.records),
+      static_cast<unsigned long long>(args.commit_every),
+      static_cast<unsigned long long>(args.window), kPayload, args.dir.c_str());
   for (const auto& mode : args.modes) {
     if (mode.empty() || mode == "none") continue;
     Throughput(args, mode, false);

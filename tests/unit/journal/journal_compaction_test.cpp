@@ -21,10 +21,12 @@ class JournalCompactionTest : public JournalTest {
 
   // Publishes 1..n in passes of 5 (about 26 records fill a 4 KiB segment), gives the survivors
   // every kind of state, then settles everything else.
-  void PublishThenSettleAllBut(Journal& j, std::uint64_t n, const std::vector<std::uint64_t>& keep) {
+  void PublishThenSettleAllBut(Journal& j, std::uint64_t n,
+                               const std::vector<std::uint64_t>& keep) {
     for (std::uint64_t s = 1; s <= n; s += 5) {
       std::vector<Record> recs;
-      for (std::uint64_t k = s; k < s + 5 && k <= n; ++k) recs.push_back(Publish(k, clock_.WallMs()));
+      for (std::uint64_t k = s; k < s + 5 && k <= n; ++k)
+        recs.push_back(Publish(k, clock_.WallMs()));
       WriteDurably(j, recs);
     }
     const std::int64_t now = clock_.WallMs();
@@ -32,14 +34,21 @@ class JournalCompactionTest : public JournalTest {
     for (std::size_t i = 0; i < keep.size(); ++i) {
       const std::uint64_t s = keep[i];
       switch (i % 6) {
-        case 0: states.push_back(DeliverRecord{s, 2}); break;
-        case 1: states.push_back(NackRecord{s, 1, now + 60000, "slow downstream"}); break;
-        case 2: states.push_back(DeadLetterRecord{s, 5, "poison", now}); break;
+        case 0:
+          states.push_back(DeliverRecord{s, 2});
+          break;
+        case 1:
+          states.push_back(NackRecord{s, 1, now + 60000, "slow downstream"});
+          break;
+        case 2:
+          states.push_back(DeadLetterRecord{s, 5, "poison", now});
+          break;
         case 3:
           states.push_back(DeadLetterRecord{s, 5, "poison", now});
           states.push_back(RequeueRecord{s});
           break;
-        case 4: break;  // untouched
+        case 4:
+          break;  // untouched
         case 5:
           states.push_back(NackRecord{s, 2, now, "flaky"});
           states.push_back(DeliverRecord{s, 3});

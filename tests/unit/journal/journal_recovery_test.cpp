@@ -44,18 +44,18 @@ TEST_F(JournalRecoveryTest, EveryRecordTypeReplaysToTheExpectedState) {
     for (std::uint64_t seq = 1; seq <= 8; ++seq) recs.push_back(Publish(seq, now - 1000));
     recs.push_back(Publish(9, now - 20 * 60 * 1000));  // settled outside the window
     recs.push_back(DeliverRecord{1, 1});
-    recs.push_back(DeliverRecord{1, 2});                            // ready, 2 attempts
-    recs.push_back(NackRecord{2, 1, now + 5000, "timeout"});        // deferred
-    recs.push_back(DeadLetterRecord{3, 5, "poison", now});          // dead ...
-    recs.push_back(RequeueRecord{3});                               // ... and requeued
-    recs.push_back(DeadLetterRecord{4, 5, "poison", now});          // dead, then purged
+    recs.push_back(DeliverRecord{1, 2});                      // ready, 2 attempts
+    recs.push_back(NackRecord{2, 1, now + 5000, "timeout"});  // deferred
+    recs.push_back(DeadLetterRecord{3, 5, "poison", now});    // dead ...
+    recs.push_back(RequeueRecord{3});                         // ... and requeued
+    recs.push_back(DeadLetterRecord{4, 5, "poison", now});    // dead, then purged
     recs.push_back(PurgeRecord{4});
-    recs.push_back(AckRecord{5});                                   // settled in the window
+    recs.push_back(AckRecord{5});  // settled in the window
     recs.push_back(AckRecord{9});
     recs.push_back(NackRecord{7, 1, now + 1, "x"});
-    recs.push_back(DeliverRecord{7, 2});                            // ready, error kept
-    recs.push_back(DeadLetterRecord{8, 3, "gave up", now + 7});     // stays dead
-    recs.push_back(AckRecord{999});                                 // unknown: ignored
+    recs.push_back(DeliverRecord{7, 2});                         // ready, error kept
+    recs.push_back(DeadLetterRecord{8, 3, "gave up", now + 7});  // stays dead
+    recs.push_back(AckRecord{999});                              // unknown: ignored
     WriteDurably(*j, recs);
   }
   Recovered r;
@@ -351,7 +351,8 @@ TEST_F(JournalRecoveryTest, FuzzedSegmentsNeverCrashRecovery) {
         case 3: {  // zero a range
           const auto at = rnd(b.size());
           std::fill(b.begin() + static_cast<std::ptrdiff_t>(at),
-                    b.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(b.size(), at + rnd(512))),
+                    b.begin() + static_cast<std::ptrdiff_t>(
+                                    std::min<std::uint64_t>(b.size(), at + rnd(512))),
                     '\0');
           break;
         }

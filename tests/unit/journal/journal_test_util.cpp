@@ -1,16 +1,15 @@
 #include "tests/unit/journal/journal_test_util.h"
 
 #include <poll.h>
-#include <stdlib.h>
-
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <stdlib.h>
 
 #include <algorithm>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "broker/journal/format.h"
@@ -99,8 +98,8 @@ void Model::Apply(const Record& r) {
             m.not_before_unix_ms = 0;
             m.dead_at_unix_ms = 0;
           } else {  // ack, purge
-            settled_[rec.seq] = RecoveredId{m.publish.queue, m.publish.id,
-                                            m.publish.published_unix_ms};
+            settled_[rec.seq] =
+                RecoveredId{m.publish.queue, m.publish.id, m.publish.published_unix_ms};
             live_.erase(it);
           }
         }
@@ -136,7 +135,9 @@ Ticket WaitDurable(Storage& s, Ticket ticket, std::vector<StorageProgress::Failu
                     << " ms (durable_upto " << upto << ")";
       return upto;
     }
-    struct pollfd pfd{s.WakeFd(), POLLIN, 0};
+    struct pollfd pfd {
+      s.WakeFd(), POLLIN, 0
+    };
     ::poll(&pfd, 1, static_cast<int>(left.count()));
   }
 }
@@ -165,8 +166,7 @@ bool Same(const RecoveredMessage& a, const RecoveredMessage& b) {
 }
 }  // namespace
 
-void ExpectSameRecovered(const Recovered& actual, const Recovered& expected,
-                         bool exact_max_seq) {
+void ExpectSameRecovered(const Recovered& actual, const Recovered& expected, bool exact_max_seq) {
   if (exact_max_seq) {
     EXPECT_EQ(actual.max_seq, expected.max_seq);
   } else {
@@ -252,8 +252,7 @@ void InstallCapturingLogger() {
   auto capture = std::make_shared<CaptureSink>();
   auto err = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   err->set_level(spdlog::level::warn);
-  auto logger =
-      std::make_shared<spdlog::logger>("test", spdlog::sinks_init_list{capture, err});
+  auto logger = std::make_shared<spdlog::logger>("test", spdlog::sinks_init_list{capture, err});
   logger->set_level(spdlog::level::debug);
   spdlog::set_default_logger(logger);
   g_capture = capture.get();

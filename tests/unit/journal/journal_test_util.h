@@ -109,5 +109,4 @@ class JournalTest : public ::testing::Test {
   Model model_;
 };
 
-
 }  // namespace mandrill::broker::journal::testing

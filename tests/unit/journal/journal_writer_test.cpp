@@ -1,8 +1,7 @@
 // The writer: group commit, fsync policies, segment rolling and deletion, failing disks,
 // power loss, the ack reserve on a full disk.
-#include <gtest/gtest.h>
-
 #include <dirent.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
@@ -229,10 +228,18 @@ TEST_F(JournalWriterTest, PowerLossUnderAlwaysKeepsEverythingReportedDurable) {
           const std::uint64_t seq = live[i];
           const auto attempt = static_cast<std::uint32_t>(1 + rng() % 5);
           switch (pick) {
-            case 4: recs.push_back(DeliverRecord{seq, attempt}); break;
-            case 5: recs.push_back(NackRecord{seq, attempt, clock_.WallMs() + 10, "n"}); break;
-            case 6: recs.push_back(DeadLetterRecord{seq, attempt, "d", clock_.WallMs()}); break;
-            case 7: recs.push_back(RequeueRecord{seq}); break;
+            case 4:
+              recs.push_back(DeliverRecord{seq, attempt});
+              break;
+            case 5:
+              recs.push_back(NackRecord{seq, attempt, clock_.WallMs() + 10, "n"});
+              break;
+            case 6:
+              recs.push_back(DeadLetterRecord{seq, attempt, "d", clock_.WallMs()});
+              break;
+            case 7:
+              recs.push_back(RequeueRecord{seq});
+              break;
             default:
               recs.push_back(pick == 8 ? Record{AckRecord{seq}} : Record{PurgeRecord{seq}});
               live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
@@ -292,8 +299,9 @@ TEST_F(JournalWriterTest, FullDiskStillTakesAcksIntoTheReserve) {
   for (std::uint64_t s : published) settle.push_back(PurgeRecord{s});
   std::size_t refused = 0;
   for (std::size_t i = 0; i < settle.size(); i += 25) {
-    std::vector<Record> recs(settle.begin() + static_cast<std::ptrdiff_t>(i),
-                             settle.begin() + static_cast<std::ptrdiff_t>(std::min(settle.size(), i + 25)));
+    std::vector<Record> recs(
+        settle.begin() + static_cast<std::ptrdiff_t>(i),
+        settle.begin() + static_cast<std::ptrdiff_t>(std::min(settle.size(), i + 25)));
     recs.push_back(Publish(seq++, clock_.WallMs()));  // refused unless it fits beside the reserve
     std::vector<std::pair<Ticket, Record>> log;
     const Ticket t = AppendAll(*j, recs, &log);
@@ -336,10 +344,10 @@ TEST_F(JournalWriterTest, StatsNameTheFiguresOperatorsNeed) {
   WriteDurably(*j, Publishes(1, 10));
   WriteDurably(*j, {AckRecord{1}});
   ASSERT_TRUE(j->WaitIdleForTest(std::chrono::seconds(10)));
-  for (const char* name : {"journal.segments", "journal.bytes", "journal.live_permille",
-                           "journal.last_sync_us", "journal.syncs", "journal.records",
-                           "journal.write_errors", "journal.compactions", "journal.recovery_ms",
-                           "journal.recovered_messages", "journal.recovered_ids"}) {
+  for (const char* name :
+       {"journal.segments", "journal.bytes", "journal.live_permille", "journal.last_sync_us",
+        "journal.syncs", "journal.records", "journal.write_errors", "journal.compactions",
+        "journal.recovery_ms", "journal.recovered_messages", "journal.recovered_ids"}) {
     bool present = false;
     for (const auto& [k, v] : j->Stats()) present = present || k == name;
     EXPECT_TRUE(present) << name;

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <msgpack.hpp>
-
 #include <cstring>
+#include <limits>
+#include <msgpack.hpp>
 
 #include "broker/journal/format.h"
 #include "broker/journal/msgpack_reader.h"
@@ -81,9 +81,9 @@ TEST(RecordCodecTest, AcceptsEveryValidIntegerAndStringWidth) {
   msgpack::sbuffer sb;
   msgpack::packer<msgpack::sbuffer> p(sb);
   p.pack_array(4);
-  p.pack_fix_uint64(9);   // seq as uint64
-  p.pack_fix_uint8(3);    // attempt as uint8
-  p.pack_fix_int64(-2);   // not_before as int64
+  p.pack_fix_uint64(9);  // seq as uint64
+  p.pack_fix_uint8(3);   // attempt as uint8
+  p.pack_fix_int64(-2);  // not_before as int64
   const char* reason = "r";
   sb.write("\xdb\x00\x00\x00\x01", 5);  // str32 of length 1
   sb.write(reason, 1);
@@ -121,6 +121,38 @@ TEST(MsgpackReaderTest, NeverReadsPastTheEnd) {
     DiskRecord r;
     EXPECT_FALSE(DecodeBody(1, std::string_view(body.data(), n), &r)) << n;
   }
+}
+
+TEST(MsgpackReaderTest, ReadsEveryIntegerWidthAndSign) {
+  msgpack::sbuffer sb;
+  msgpack::packer<msgpack::sbuffer> p(sb);
+  p.pack_fix_int8(-1);
+  p.pack_fix_int16(-300);
+  p.pack_fix_int32(-70000);
+  p.pack_fix_int64(std::numeric_limits<std::int64_t>::min());
+  p.pack_fix_uint8(200);
+  p.pack_fix_uint16(60000);
+  p.pack_fix_uint32(4'000'000'000u);
+  p.pack_fix_uint64(std::numeric_limits<std::int64_t>::max());
+  p.pack_fix_uint64(~0ull);  // fits a uint64, not an int64
+  p.pack_int8(-5);           // negative fixint
+  MsgpackReader r(std::string_view(sb.data(), sb.size()));
+  std::int64_t v;
+  std::uint64_t u;
+  for (std::int64_t want :
+       {std::int64_t{-1}, std::int64_t{-300}, std::int64_t{-70000},
+        std::numeric_limits<std::int64_t>::min(), std::int64_t{200}, std::int64_t{60000},
+        std::int64_t{4'000'000'000}, std::numeric_limits<std::int64_t>::max()}) {
+    ASSERT_TRUE(r.ReadInt(&v));
+    EXPECT_EQ(want, v);
+  }
+  ASSERT_TRUE(r.ReadUint(&u));
+  EXPECT_EQ(~0ull, u);
+  ASSERT_TRUE(r.ReadInt(&v));
+  EXPECT_EQ(-5, v);
+  EXPECT_TRUE(r.AtEnd());
+  MsgpackReader neg(std::string_view("\xff", 1));
+  EXPECT_FALSE(neg.ReadUint(&u));  // -1 is not a uint
 }
 
 TEST(MsgpackReaderTest, SkipHandlesEveryTypeAndBoundsDepth) {
