@@ -68,14 +68,12 @@ bool PostQueue::PrepareToSleep() {
 
 void PostQueue::WokeUp(bool fd_readable) {
   sleeping_.store(false, std::memory_order_seq_cst);
-  // Invariant: while wake_sent_ is true a write is done or under way, so the eventfd is or will
-  // be readable. Reset it only when we actually consume the eventfd.
-  if (fd_readable) {
-    wake_sent_.store(false, std::memory_order_seq_cst);
-    std::uint64_t value;
-    while (::read(event_fd_, &value, sizeof value) < 0 && errno == EINTR) {
-    }
-  }
+  // Invariant: while wake_sent_ is true a write is done or under way, so an epoll event for the
+  // eventfd is or will be pending. The loop registers the eventfd edge-triggered, and eventfd
+  // reports every write as a new edge, so the event epoll just returned was consumed by that
+  // return: nothing needs reading (the counter is never read back; it would take 2^64 wake-ups
+  // to saturate it). Reset the flag only once that event was seen.
+  if (fd_readable) wake_sent_.store(false, std::memory_order_seq_cst);
 }
 
 void PostQueue::Close() {

@@ -35,7 +35,8 @@ class PostQueue {
   // Loop thread, before blocking in epoll: announces the sleep. Returns false (and cancels the
   // announcement) if callbacks are already queued.
   bool PrepareToSleep();
-  // Loop thread, after epoll returned; `fd_readable`: epoll reported the eventfd.
+  // Loop thread, after epoll returned; `fd_readable`: epoll reported the eventfd (which the loop
+  // registers edge-triggered: the report consumed the wake-up, nothing is read).
   void WokeUp(bool fd_readable);
   void Close();
   bool closed();

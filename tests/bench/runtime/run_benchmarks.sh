@@ -47,6 +47,8 @@ rows = [  # name, higher is better, target
     ("post_callbacks_per_s", True, ">= 5,000,000/s"),
     ("wake_p50_us", False, ""),
     ("wake_p99_us", False, "<= 50 us"),
+    ("wake_floor_p50_us", False, "bare epoll_wait + eventfd (kernel floor)"),
+    ("wake_floor_p99_us", False, "bare epoll_wait + eventfd (kernel floor)"),
     ("timers_insert_ns", False, ""),
     ("timers_insert_fire_ns", False, ""),
     ("timers_insert_fire_cpu_ns", False, ""),
@@ -55,7 +57,10 @@ def fmt(v):
     return f"{statistics.median(v):,.1f} [{min(v):,.0f}-{max(v):,.0f}]"
 print(f"{'benchmark':30} {'C++':>28} {'asyncio':>30} {'x asyncio':>9}  target (and >= 20x asyncio)")
 for name, higher, target in rows:
-    if name not in cpp or name not in py:
+    if name not in cpp:
+        continue
+    if name not in py:  # a C++-only reference figure
+        print(f"{name:30} {fmt(cpp[name]):>28} {'-':>30} {'':>9}  {target}")
         continue
     c, p = statistics.median(cpp[name]), statistics.median(py[name])
     ratio = c / p if higher else p / c

@@ -4,12 +4,16 @@
 //              steady (waves of 1,000, as a worker runs) and burst (all 1,000,000 alive at once);
 //              best of 3 rounds, plus the first burst round alone (cold: memory not yet reused)
 //   post       cross-thread Post throughput from one producer thread (callbacks/s)
-//   wake       Post latency from an idle (sleeping) loop: p50/p99 in microseconds
+//   wake       Post latency from an idle (sleeping) loop: p50/p99 in microseconds; and the
+//              floor the kernel sets for any epoll loop: a bare thread blocked in epoll_wait on
+//              an eventfd, woken by a write, same protocol (wake_floor_*)
 //   timers     1,000,000 pending timers: insert and fire (ns per timer)
 // Every ns figure of a single-threaded benchmark is wall time; the *_cpu_* lines are the loop
 // thread's CPU time for the same run (useful on a machine shared with other work).
 // Usage: runtime_bench [spawn|post|wake|timers]...   (default: all)
 #include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,6 +172,56 @@ void BenchWake() {
   std::printf("wake_p99_us %.1f\n", latency_us[latency_us.size() * 99 / 100]);
 }
 
+// The same measurement without the runtime: what the kernel's wake-up of a thread blocked in
+// epoll_wait costs on this machine. No loop built on epoll can beat it.
+void BenchWakeFloor() {
+  constexpr int kSamples = 5000;
+  int efd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  int ep = ::epoll_create1(EPOLL_CLOEXEC);
+  epoll_event reg{};
+  reg.events = EPOLLIN | EPOLLET;
+  if (efd < 0 || ep < 0 || ::epoll_ctl(ep, EPOLL_CTL_ADD, efd, &reg) != 0) {
+    std::perror("wake floor setup");
+    return;
+  }
+  std::atomic<int> acked{0};
+  std::atomic<bool> stop{false};
+  std::atomic<Clock::rep> sent_ns{0};
+  std::vector<double> latency_us;
+  latency_us.reserve(kSamples);
+  std::thread waiter([&] {
+    epoll_event ev{};
+    for (;;) {
+      if (::epoll_wait(ep, &ev, 1, -1) < 1) continue;
+      if (stop.load()) return;
+      Clock::duration sent(sent_ns.load(std::memory_order_acquire));
+      latency_us.push_back(
+          std::chrono::duration<double, std::micro>(Clock::now().time_since_epoch() - sent)
+              .count());
+      acked.fetch_add(1, std::memory_order_release);
+      acked.notify_one();
+    }
+  });
+  std::uint64_t one = 1;
+  for (int i = 0; i < kSamples; ++i) {
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    sent_ns.store(Clock::now().time_since_epoch().count(), std::memory_order_release);
+    if (::write(efd, &one, sizeof one) < 0) std::perror("write");
+    for (int seen = acked.load(std::memory_order_acquire); seen != i + 1;
+         seen = acked.load(std::memory_order_acquire)) {
+      acked.wait(seen, std::memory_order_acquire);
+    }
+  }
+  stop.store(true);
+  if (::write(efd, &one, sizeof one) < 0) std::perror("write");
+  waiter.join();
+  ::close(ep);
+  ::close(efd);
+  std::sort(latency_us.begin(), latency_us.end());
+  std::printf("wake_floor_p50_us %.1f\n", latency_us[latency_us.size() / 2]);
+  std::printf("wake_floor_p99_us %.1f\n", latency_us[latency_us.size() * 99 / 100]);
+}
+
 rt::Task<void> ManyTimers(int n, double* insert_ns, double* total_ns, double* total_cpu_ns) {
   rt::Loop& loop = *rt::Loop::Current();
   double cpu = ThreadCpuNs();
@@ -208,7 +262,10 @@ int main(int argc, char** argv) {
   };
   if (want("spawn")) BenchSpawn();
   if (want("post")) BenchPost();
-  if (want("wake")) BenchWake();
+  if (want("wake")) {
+    BenchWake();
+    BenchWakeFloor();
+  }
   if (want("timers")) BenchTimers();
   return 0;
 }
