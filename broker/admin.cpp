@@ -1,6 +1,8 @@
 // Operator commands: STATS, QUEUES and the dead-letter queue (list, requeue, purge).
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "broker/broker.h"
 #include "shared/protocol/transport.h"
 
@@ -17,10 +19,11 @@ std::vector<StoredMessage*> SelectDead(const Queue& q, const std::vector<std::st
     return chosen;
   }
   for (const auto& id : ids) {
-    if (StoredMessage* m = q.FindDead(id)) {
-      chosen.push_back(m);
-    } else {
+    StoredMessage* m = q.FindDead(id);
+    if (m == nullptr) {
       ++*missing;
+    } else if (std::find(chosen.begin(), chosen.end(), m) == chosen.end()) {  // named twice
+      chosen.push_back(m);
     }
   }
   return chosen;
@@ -91,8 +94,9 @@ void Broker::HandleDlqList(const std::string& peer, const protocol::DlqListReque
   reply.request_id = r.request_id;
   reply.queue = r.queue;
   reply.total = q->dead().size();
+  const std::size_t limit = std::min<std::size_t>(r.limit, options_.limits.max_batch);
   for (const auto& [seq, m] : q->dead()) {
-    if (reply.items.size() >= r.limit) break;
+    if (reply.items.size() >= limit) break;
     reply.items.push_back({m->id, m->attempts, m->last_error, m->dead_at_unix_ms,
                            m->payload.substr(0, kPayloadPreviewBytes)});
   }

@@ -54,7 +54,6 @@ core::Status Broker::Recover() {
     m->attempts = r.attempts;
     m->last_error = std::move(r.last_error);
     StoredMessage* sm = q->Adopt(std::move(m));
-    q->dedup.AddLive(sm);
     switch (r.state) {
       case RecoveredMessage::State::kReady:
         q->PushReady(sm, false);
@@ -230,23 +229,26 @@ void Broker::EndPass() {
 
 void Broker::OnStorageProgress(const StorageProgress& progress) {
   failures_.insert(failures_.end(), progress.failures.begin(), progress.failures.end());
-  Ticket horizon = progress.durable_upto;
-  for (const auto& f : failures_) horizon = std::max(horizon, f.last);
-  while (!pending_.empty() && pending_.front().first <= horizon) {
+  durable_upto_ = std::max(durable_upto_, progress.durable_upto);
+  // Settle pending publishes in ticket order: each is durable (<= the watermark and not
+  // failed), failed, or still undecided — and then so is everything after it.
+  while (!pending_.empty()) {
     auto [ticket, m] = pending_.front();
-    pending_.pop_front();
     const StorageProgress::Failure* failed = nullptr;
     for (const auto& f : failures_) {
       if (ticket >= f.first && ticket <= f.last) failed = &f;
     }
     if (failed != nullptr) {
       MarkFailed(m, failed->error);
-    } else {
+    } else if (ticket <= durable_upto_) {
       MarkDurable(m);
+    } else {
+      break;
     }
+    pending_.pop_front();
   }
-  const Ticket done = pending_.empty() ? horizon : pending_.front().first;
-  std::erase_if(failures_, [&](const auto& f) { return f.last < done; });
+  const Ticket next = pending_.empty() ? durable_upto_ + 1 : pending_.front().first;
+  std::erase_if(failures_, [&](const auto& f) { return f.last < next && f.last <= durable_upto_; });
 }
 
 void Broker::Reply(const std::string& peer, protocol::Message&& m) {
@@ -303,29 +305,36 @@ void Broker::Flush() {
   }
   auto deliveries = std::move(deliveries_);
   deliveries_.clear();
-  for (auto& [w, pending] : deliveries) {
-    const auto result = transport_.SendBody(w->routing_id, protocol::Command::kDeliver,
-                                            pending.writer.Finish());
-    if (result == protocol::SendResult::kSent) {
-      w->last_sent = now;
-      continue;
-    }
-    ++counters_.send_failures;
-    if (result == protocol::SendResult::kUnreachable) {
-      spdlog::warn("worker {} is unreachable; releasing its {} leases", w->name, w->leases.size());
-      ++counters_.workers_disconnected;
-      WorkerGone(w, "is unreachable");
-      continue;
-    }
-    // Its pipe is full although credit bounds it: take the batch back rather than let the
-    // messages wait for lease expiry.
-    spdlog::warn("DELIVER of {} messages to worker {} could not be queued; returning them",
-                 pending.leases.size(), w->name);
-    for (std::uint64_t id : pending.leases) {
-      if (StoredMessage* m = leases_.Find(id)) {
-        EndLease(m);
-        Return(m, std::chrono::milliseconds(0), "delivery could not be sent", false);
+  for (auto& [w, frames] : deliveries) {
+    for (std::size_t i = 0; i < frames.size(); ++i) {
+      const auto result = transport_.SendBody(w->routing_id, protocol::Command::kDeliver,
+                                              frames[i].writer.Finish());
+      if (result == protocol::SendResult::kSent) {
+        w->last_sent = now;
+        continue;
       }
+      ++counters_.send_failures;
+      if (result == protocol::SendResult::kUnreachable) {
+        spdlog::warn("worker {} is unreachable; releasing its {} leases", w->name,
+                     w->leases.size());
+        ++counters_.workers_disconnected;
+        WorkerGone(w, "is unreachable");
+        break;
+      }
+      // Its pipe is full although credit bounds it: take the unsent frames back, as if never
+      // sent, rather than let the messages wait for lease expiry.
+      std::size_t taken = 0;
+      for (std::size_t j = frames.size(); j-- > i;) {
+        for (auto it = frames[j].leases.rbegin(); it != frames[j].leases.rend(); ++it) {
+          if (StoredMessage* m = leases_.Find(*it)) {
+            TakeBack(m);
+            ++taken;
+          }
+        }
+      }
+      spdlog::warn("DELIVER to worker {} could not be queued; took back {} messages", w->name,
+                   taken);
+      break;
     }
   }
   for (auto& batch : confirms_) {
@@ -355,6 +364,7 @@ void Broker::BeginShutdown(const std::string& reason) {
 }
 
 void Broker::SayGoodbye(const std::string& reason) {
+  Flush();  // the last CONFIRMs leave before the DISCONNECTs
   for (Worker* w : workers_.All()) Reply(w->routing_id, protocol::Disconnect{reason});
   for (const auto& [peer, seen] : other_peers_) Reply(peer, protocol::Disconnect{reason});
   Flush();

@@ -108,6 +108,8 @@ class Broker {
   void Return(StoredMessage* m, std::chrono::milliseconds delay, std::string reason,
               bool journal_nack);
   void Settle(StoredMessage* m);
+  // Undoes a delivery that never left: not an attempt, back at the front of its queue.
+  void TakeBack(StoredMessage* m);
   void Dispatch();
   void DeliverTo(Worker* w, Queue* q, std::uint32_t count);
   void LeaseLost(const std::string& peer, std::uint8_t command, std::vector<std::uint64_t> leases,
@@ -144,13 +146,15 @@ class Broker {
   // Messages waiting for durability, in ticket order.
   std::deque<std::pair<Ticket, StoredMessage*>> pending_;
   std::vector<StorageProgress::Failure> failures_;  // reported but not yet applied
+  Ticket durable_upto_ = 0;
 
   // Outgoing, flushed at the end of each pass.
-  struct PendingDelivery {
+  // DELIVER frames for one worker, each within the batch and body limits a peer enforces.
+  struct DeliverFrame {
     protocol::DeliverWriter writer;
     std::vector<std::uint64_t> leases;
   };
-  std::unordered_map<Worker*, PendingDelivery> deliveries_;
+  std::unordered_map<Worker*, std::vector<DeliverFrame>> deliveries_;
   struct ConfirmBatch {
     std::string peer;
     Queue* queue;

@@ -1,5 +1,7 @@
 #include "broker/dedup_index.h"
 
+#include <algorithm>
+
 #include "broker/stored_message.h"
 
 namespace mandrill::broker {
@@ -29,7 +31,12 @@ void DedupIndex::Forget(const StoredMessage* m) {
 }
 
 void DedupIndex::AddSettled(std::string_view id, core::SteadyTime until) {
-  entries_[std::string(id)] = Entry{nullptr, until};
+  auto [it, inserted] = entries_.try_emplace(std::string(id), Entry{nullptr, until});
+  if (!inserted) {
+    if (it->second.live != nullptr) return;  // a live message with this id wins
+    it->second.expires = std::max(it->second.expires, until);
+    until = it->second.expires;
+  }
   expiry_.emplace_back(until, std::string(id));
 }
 

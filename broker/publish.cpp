@@ -69,7 +69,6 @@ void Broker::HandlePublish(const std::string& peer, protocol::Publish&& publish)
     m->state = MessageState::kPending;
     m->confirm_waiters.push_back(peer);
     StoredMessage* sm = q->Adopt(std::move(m));
-    q->dedup.AddLive(sm);
     pending_.emplace_back(ticket, sm);
   }
   for (auto& [key, e] : refused) {

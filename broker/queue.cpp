@@ -12,6 +12,7 @@ StoredMessage* Queue::Adopt(std::unique_ptr<StoredMessage> message) {
   StoredMessage* raw = message.release();
   raw->queue = this;
   all_.PushBack(raw);
+  dedup.AddLive(raw);
   return raw;
 }
 
@@ -44,14 +45,14 @@ void Queue::Defer(StoredMessage* message, core::SteadyTime not_before) {
 }
 
 std::size_t Queue::ReleaseDue(core::SteadyTime now) {
-  std::size_t released = 0;
+  std::vector<StoredMessage*> due;
   while (!deferred_.empty() && deferred_.top().due <= now) {
-    StoredMessage* m = deferred_.top().message;
+    due.push_back(deferred_.top().message);
     deferred_.pop();
-    PushReady(m, /*front=*/true);
-    ++released;
   }
-  return released;
+  // To the front, keeping (due, seq) order: the earliest due ends up first.
+  for (auto it = due.rbegin(); it != due.rend(); ++it) PushReady(*it, /*front=*/true);
+  return due.size();
 }
 
 std::optional<core::SteadyTime> Queue::NextDeferred() const {
@@ -75,10 +76,8 @@ StoredMessage* Queue::Exhume(std::uint64_t seq) {
 }
 
 StoredMessage* Queue::FindDead(const std::string& id) const {
-  for (const auto& [seq, m] : dead_) {
-    if (m->id == id) return m;
-  }
-  return nullptr;
+  const auto hit = dedup.Find(id);
+  return hit.live != nullptr && hit.live->state == MessageState::kDead ? hit.live : nullptr;
 }
 
 }  // namespace mandrill::broker

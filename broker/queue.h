@@ -27,7 +27,7 @@ class Queue {
 
   const std::string& name() const { return name_; }
 
-  // Takes ownership; the message keeps whatever state the caller set.
+  // Takes ownership and registers its id as live; the message keeps the state the caller set.
   StoredMessage* Adopt(std::unique_ptr<StoredMessage> message);
   // Deletes a settled (acked or purged) message. It must not be ready, leased or deferred.
   void Erase(StoredMessage* message);

@@ -148,6 +148,14 @@ void Broker::Return(StoredMessage* m, std::chrono::milliseconds delay, std::stri
   }
 }
 
+void Broker::TakeBack(StoredMessage* m) {
+  EndLease(m);
+  --m->attempts;
+  // The journal already counted the attempt; record the corrected count.
+  storage_.Append(NackRecord{m->seq, m->attempts, clock_.WallMs(), m->last_error});
+  m->queue->PushReady(m, /*front=*/true);
+}
+
 void Broker::Settle(StoredMessage* m) {
   storage_.Append(AckRecord{m->seq});
   m->queue->dedup.Settle(m, clock_.Now());
@@ -211,9 +219,17 @@ void Broker::DeliverTo(Worker* w, Queue* q, std::uint32_t count) {
     ++w->delivered;
     ++q->counters.in_flight;
     const auto lease_ms = static_cast<std::uint32_t>(core::ToMillis(m->lease_deadline - now));
-    out.writer.Add(m->lease_id, m->id, q->name(), m->payload, m->attempts, lease_ms,
-                   wall + lease_ms, m->headers);
-    out.leases.push_back(m->lease_id);
+    // A new frame when this one is full: the worker refuses frames over its limits.
+    constexpr std::size_t kItemOverhead = 64;
+    std::size_t item_bytes = kItemOverhead + m->id.size() + q->name().size() + m->payload.size();
+    for (const auto& [k, v] : m->headers) item_bytes += k.size() + v.size() + 10;
+    if (out.empty() || out.back().writer.count() >= options_.limits.max_batch ||
+        out.back().writer.size() + item_bytes > options_.limits.max_body_bytes) {
+      out.emplace_back();
+    }
+    out.back().writer.Add(m->lease_id, m->id, q->name(), m->payload, m->attempts, lease_ms,
+                          wall + lease_ms, m->headers);
+    out.back().leases.push_back(m->lease_id);
   }
 }
 

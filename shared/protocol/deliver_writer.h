@@ -22,6 +22,7 @@ class DeliverWriter {
            std::string_view payload, std::uint32_t attempt, std::uint32_t lease_ms,
            std::int64_t deadline_unix_ms, const Headers& headers);
   std::uint32_t count() const { return count_; }
+  std::size_t size() const { return buffer_.size(); }  // bytes so far
   // The finished body; the writer is empty afterwards.
   msgpack::sbuffer Finish();
 
