@@ -15,11 +15,14 @@ using namespace std::chrono_literals;
 
 class QueueTest : public ::testing::Test {
  protected:
+  // Adopts a message the way the broker does: owned by the queue, its id live in the dedup index.
   StoredMessage* Add(const std::string& id) {
     auto m = std::make_unique<StoredMessage>();
     m->seq = ++seq_;
     m->id = id;
-    return queue_.Adopt(std::move(m));
+    StoredMessage* raw = queue_.Adopt(std::move(m));
+    queue_.dedup.AddLive(raw);
+    return raw;
   }
   std::vector<std::string> DrainReady() {
     std::vector<std::string> out;
@@ -126,9 +129,11 @@ TEST_F(QueueTest, BuryExhumeAndFindDead) {
 
   EXPECT_EQ(queue_.Exhume(b->seq), nullptr) << "b is not dead";
   EXPECT_EQ(queue_.Exhume(a->seq), a);
-  EXPECT_EQ(queue_.FindDead("a"), nullptr);
   EXPECT_TRUE(queue_.dead().empty());
   EXPECT_EQ(queue_.Exhume(a->seq), nullptr) << "only once";
+  queue_.PushReady(a, false);  // requeued, as DLQ_REQUEUE does
+  EXPECT_EQ(queue_.FindDead("a"), nullptr);
+  EXPECT_EQ(queue_.ready_count(), 1u);
 }
 
 TEST_F(QueueTest, DeadListIsInSeqOrder) {
@@ -161,6 +166,7 @@ TEST_F(QueueTest, EraseDeletesASettledMessage) {
   StoredMessage* a = Add("a");
   Add("b");
   a->state = MessageState::kSettled;
+  queue_.dedup.Settle(a, t0_);
   queue_.Erase(a);
   EXPECT_EQ(queue_.size(), 1u);
   EXPECT_EQ(queue_.depth(), 1u);
