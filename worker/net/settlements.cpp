@@ -1,4 +1,4 @@
-#include "worker/settlements.h"
+#include "worker/net/settlements.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -50,6 +50,37 @@ void Settlements::SetCredit(std::uint32_t credit) {
 void Settlements::RequestClose() {
   std::lock_guard lock(mu_);
   pending_.close = true;
+  WakeLocked();
+}
+
+void Settlements::Batch::Merge(Batch&& from) {
+  if (acks.empty()) {
+    acks = std::move(from.acks);
+  } else {
+    acks.insert(acks.end(), from.acks.begin(), from.acks.end());
+  }
+  for (auto& n : from.nacks) nacks.push_back(std::move(n));
+  for (auto& [d, ids] : from.extends) {
+    auto& v = extends[d];
+    v.insert(v.end(), ids.begin(), ids.end());
+  }
+  if (from.credit) credit = from.credit;
+  close = close || from.close;
+}
+
+std::size_t Settlements::Batch::DropLeaseCommands() {
+  std::size_t n = acks.size() + nacks.size();
+  for (const auto& [d, ids] : extends) n += ids.size();
+  acks.clear();
+  nacks.clear();
+  extends.clear();
+  return n;
+}
+
+void Settlements::Add(Batch&& batch) {
+  if (batch.empty()) return;
+  std::lock_guard lock(mu_);
+  pending_.Merge(std::move(batch));
   WakeLocked();
 }
 

@@ -1,8 +1,9 @@
 #pragma once
-// What the processing side asks the network thread to send: ACKs, NACKs, EXTENDs and credit
-// changes, accumulated between the network thread's passes so they leave as batches. Any
-// thread may add; only the network thread calls Take(). The first addition after a Take writes
-// the eventfd that wakes the network thread; later ones ride along for free.
+// What the loop asks the network thread to send: ACKs, NACKs, EXTENDs and credit changes,
+// accumulated between the network thread's passes so they leave as batches. Any thread may add;
+// only the network thread calls Take(). The first addition after a Take writes the eventfd that
+// wakes the network thread; later ones ride along for free. The loop thread adds whole batches
+// (Add), one lock per loop iteration, through worker/loop/settlements_outbox.h.
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -40,7 +41,13 @@ class Settlements {
     bool empty() const {
       return acks.empty() && nacks.empty() && extends.empty() && !credit && !close;
     }
+    // Appends `from` after this batch's contents (a later credit replaces an earlier one).
+    void Merge(Batch&& from);
+    // Drops ACK/NACK/EXTEND (kept: credit, close): for leases of a broker that is gone.
+    std::size_t DropLeaseCommands();
   };
+  // Adds everything in `batch` under one lock.
+  void Add(Batch&& batch);
   Batch Take();
 
  private:

@@ -1,4 +1,4 @@
-#include "worker/ledger.h"
+#include "worker/ledger/ledger.h"
 
 #include <memory>
 

@@ -2,7 +2,8 @@
 // The worker's record of what it processed: an SQLite database (WAL mode) with one row per
 // processed delivery in `processed(message_id, queue, attempt, worker, at_ms)`, written before
 // the ack. The chaos drills compare it with the publishers' confirmed ids. Not thread-safe: one
-// owner thread.
+// caller at a time (LedgerWriter runs each Write on an executor thread, one transaction at a
+// time). Several workers may share one file (busy timeout 5 s).
 #include <sqlite3.h>
 
 #include <cstdint>

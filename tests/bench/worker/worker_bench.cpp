@@ -1,0 +1,368 @@
+// mandrill-worker throughput: real broker and worker processes on loopback, a windowed publisher
+// in this process. Prints nproc and the figures; run from a Release build.
+//
+//   worker_bench noop     [--messages N] [--concurrency C]       one worker, no-op handler, side
+//                                                                by side with e2e_bench's raw
+//                                                                client consumer (--workers 1)
+//   worker_bench mandrill [--messages N] [--workers 1,2,4,8]     the running example: 10 ms
+//                         [--restart-ms 10] [--concurrency 64]   restarts + SQLite ledger
+//
+// Rates are publish-start -> last ack (the queue is empty when publishing starts and every worker
+// is already connected). CPU figures come from wait4() rusage of each process (all threads,
+// user+sys) and, for the worker's loop and network threads, from its exit log line.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "shared/protocol/transport.h"
+#include "tests/support/process.h"
+
+namespace {
+
+using namespace mandrill;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::string mode;
+  std::size_t messages = 0;
+  std::uint32_t concurrency = 0;
+  std::vector<int> workers = {1, 2, 4, 8};
+  int restart_ms = 10;
+  std::size_t payload = 100;
+  std::size_t window = 20'000;
+  std::size_t batch = 200;
+};
+
+// A child process with its rusage collected at exit.
+class Child {
+ public:
+  Child(std::vector<std::string> argv, const std::string& log) {
+    pid_ = fork();
+    if (pid_ == 0) {
+      FILE* f = std::fopen(log.c_str(), "w");
+      if (f != nullptr) {
+        dup2(fileno(f), 1);
+        dup2(fileno(f), 2);
+      }
+      std::vector<char*> args;
+      for (auto& a : argv) args.push_back(a.data());
+      args.push_back(nullptr);
+      execv(args[0], args.data());
+      _exit(127);
+    }
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      Reap();
+    }
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  int Reap() {
+    int status = 0;
+    wait4(pid_, &status, 0, &usage_);
+    reaped_ = true;
+    return status;
+  }
+  double CpuSeconds() const {
+    return usage_.ru_utime.tv_sec + usage_.ru_utime.tv_usec / 1e6 + usage_.ru_stime.tv_sec +
+           usage_.ru_stime.tv_usec / 1e6;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  rusage usage_{};
+};
+
+bool WaitReadable(zmq::socket_t& s, long ms) {
+  zmq_pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
+  return zmq_poll(&item, 1, ms) > 0;
+}
+
+void SendOrRetry(zmq::socket_t& s, const protocol::Message& m) {
+  while (protocol::Send(s, m) != protocol::SendResult::kSent) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+// Admin connection to the broker.
+class Admin {
+ public:
+  Admin(zmq::context_t& ctx, const std::string& endpoint) : s_(ctx, zmq::socket_type::dealer) {
+    protocol::DealerOptions d;
+    d.linger_ms = 0;
+    protocol::ConfigureDealer(s_, d);
+    s_.connect(endpoint);
+  }
+  std::optional<protocol::StatsReply> Stats(long timeout_ms = 5000) {
+    SendOrRetry(s_, protocol::StatsRequest{++request_});
+    const auto until = Clock::now() + std::chrono::milliseconds(timeout_ms);
+    protocol::Received in;
+    const protocol::Limits limits;
+    while (Clock::now() < until) {
+      if (!WaitReadable(s_, 50)) continue;
+      while (protocol::Receive(s_, in)) {
+        auto m = protocol::DecodeReceived(in, 0, limits);
+        if (!m.ok()) continue;
+        if (auto* r = std::get_if<protocol::StatsReply>(&m.value())) {
+          if (r->request_id == request_) return *r;
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  std::uint64_t Acked(const std::string& queue) {
+    auto s = Stats();
+    if (!s) return 0;
+    for (const auto& q : s->queues) {
+      if (q.name == queue) return q.acked;
+    }
+    return 0;
+  }
+
+ private:
+  zmq::socket_t s_;
+  std::uint64_t request_ = 0;
+};
+
+// Publishes `n` messages to `queue` with at most `window` unconfirmed; returns when all are
+// confirmed.
+void Publish(zmq::context_t& ctx, const std::string& endpoint, const std::string& queue,
+             std::size_t n, const Options& o, bool restart_payload) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  protocol::DealerOptions d;
+  protocol::ConfigureDealer(s, d);
+  s.connect(endpoint);
+  std::size_t sent = 0, confirmed = 0;
+  protocol::Received in;
+  const protocol::Limits limits;
+  std::string filler(o.payload, 'x');
+  protocol::Publish batch;
+  while (confirmed < n) {
+    while (sent < n && sent - confirmed < o.window) {
+      batch.items.clear();
+      const std::size_t k = std::min({o.batch, n - sent, o.window - (sent - confirmed)});
+      for (std::size_t i = 0; i < k; ++i) {
+        const std::string id = "b-" + std::to_string(sent + i);
+        batch.items.push_back({queue, id, restart_payload ? "restart cattle-" + id : filler, {}});
+      }
+      SendOrRetry(s, batch);
+      sent += k;
+    }
+    if (!WaitReadable(s, 100)) continue;
+    while (protocol::Receive(s, in)) {
+      auto m = protocol::DecodeReceived(in, 0, limits);
+      if (!m.ok()) continue;
+      if (auto* c = std::get_if<protocol::Confirm>(&m.value())) confirmed += c->ids.size();
+      if (auto* e = std::get_if<protocol::Error>(&m.value())) {
+        std::fprintf(stderr, "publish error: %s\n", e->reason.c_str());
+      }
+    }
+  }
+  s.set(zmq::sockopt::linger, 0);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Run {
+  double seconds = 0;
+  double rate = 0;
+  double broker_cpu = 0, workers_cpu = 0;
+  double loop_ns = -1, net_ns = -1;  // per message, from the worker's exit line (first worker)
+  std::uint64_t acked = 0;
+};
+
+// One run: broker, `nworkers` workers with `worker_flags`, `n` messages.
+Run RunOnce(const std::string& dir, int nworkers, std::size_t n,
+            const std::vector<std::string>& worker_flags, const Options& o, bool restart_payload) {
+  const int port = testing::FreePort();
+  const std::string endpoint = testing::LoopbackEndpoint(port);
+  std::filesystem::create_directories(dir);
+  Child broker({testing::Binary("mandrill-broker"), "--bind", endpoint, "--data-dir",
+                dir + "/data", "--storage", "memory", "--log-level", "warn", "--queue-limit",
+                "10000000"},
+               dir + "/broker.log");
+  zmq::context_t ctx(1);
+  Admin admin(ctx, endpoint);
+  if (!admin.Stats(10'000)) {
+    std::fprintf(stderr, "broker did not answer (%s)\n", ReadFile(dir + "/broker.log").c_str());
+    std::exit(1);
+  }
+  std::vector<std::unique_ptr<Child>> workers;
+  for (int i = 0; i < nworkers; ++i) {
+    std::vector<std::string> argv = {testing::Binary("mandrill-worker"), "--broker", endpoint,
+                                     "--queue", "bench", "--name", "w" + std::to_string(i),
+                                     "--log-level", "info", "--stats-interval", "0"};
+    for (auto f : worker_flags) {
+      const auto at = f.find("{i}");
+      if (at != std::string::npos) f.replace(at, 3, std::to_string(i));
+      argv.push_back(f);
+    }
+    workers.push_back(std::make_unique<Child>(argv, dir + "/worker-" + std::to_string(i) + ".log"));
+  }
+  // Every worker connected before the clock starts.
+  while (true) {
+    auto s = admin.Stats();
+    if (s && static_cast<int>(s->workers.size()) == nworkers) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto t0 = Clock::now();
+  std::thread publisher([&] { Publish(ctx, endpoint, "bench", n, o, restart_payload); });
+  Run r;
+  while ((r.acked = admin.Acked("bench")) < n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  publisher.join();
+  r.rate = static_cast<double>(n) / r.seconds;
+  for (auto& w : workers) w->Signal(SIGTERM);
+  for (auto& w : workers) {
+    w->Reap();
+    r.workers_cpu += w->CpuSeconds();
+  }
+  broker.Signal(SIGTERM);
+  broker.Reap();
+  r.broker_cpu = broker.CpuSeconds();
+  const std::string log = ReadFile(dir + "/worker-0.log");
+  std::smatch m;
+  if (std::regex_search(log, m,
+                        std::regex(R"(loop CPU [0-9.]+ ms \(([0-9]+) ns/message\), net CPU [0-9.]+ ms \(([0-9]+) ns/message\))"))) {
+    r.loop_ns = std::stod(m[1]);
+    r.net_ns = std::stod(m[2]);
+  }
+  return r;
+}
+
+// Runs e2e_bench --workers 1 and returns its publish->ack rate (0 if it cannot).
+double RawClientRate(const Options& o) {
+  const std::string cmd = testing::Binary("e2e_bench") + " --workers 1 --messages " +
+                          std::to_string(o.messages) + " --credit " +
+                          std::to_string(o.concurrency) + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return 0;
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
+  pclose(p);
+  std::printf("%s", out.c_str());
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(e2e: ([0-9.]+) messages/s)"))) {
+    return std::stod(m[1]);
+  }
+  return 0;
+}
+
+int Noop(Options o) {
+  if (o.messages == 0) o.messages = 200'000;
+  if (o.concurrency == 0) o.concurrency = 2000;
+  const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
+  std::printf("worker_bench noop: nproc=%ld messages=%zu payload=%zuB concurrency(credit)=%u\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.concurrency);
+  std::printf("--- raw client consumer (e2e_bench --workers 1) ---\n");
+  const double raw = RawClientRate(o);
+  std::printf("--- mandrill-worker --handler noop ---\n");
+  const Run r = RunOnce(dir + "/noop", 1, o.messages,
+                        {"--handler", "noop", "--concurrency", std::to_string(o.concurrency)}, o,
+                        false);
+  std::filesystem::remove_all(dir);
+  std::printf("mandrill-worker noop: %.0f messages/s publish->ack (%.3f s)\n", r.rate, r.seconds);
+  std::printf("  worker process CPU %.2f s = %.2f us/message (all threads, user+sys)\n",
+              r.workers_cpu, r.workers_cpu * 1e6 / static_cast<double>(o.messages));
+  std::printf("  loop thread %.0f ns/message, net thread %.0f ns/message (thread CPU time)\n",
+              r.loop_ns, r.net_ns);
+  std::printf("  broker CPU %.2f s = %.2f us/message\n", r.broker_cpu,
+              r.broker_cpu * 1e6 / static_cast<double>(o.messages));
+  if (raw > 0) {
+    std::printf("raw client %.0f/s vs mandrill-worker %.0f/s: %.0f%% (target >= 80%%)\n", raw,
+                r.rate, 100.0 * r.rate / raw);
+  } else {
+    std::printf("raw client rate unavailable (build e2e_bench)\n");
+  }
+  return 0;
+}
+
+int Mandrill(Options o) {
+  if (o.messages == 0) o.messages = 20'000;
+  if (o.concurrency == 0) o.concurrency = 64;
+  const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
+  const std::string restart = std::to_string(o.restart_ms) + ":" + std::to_string(o.restart_ms);
+  std::printf("worker_bench mandrill: nproc=%ld restart=%d ms, ledger on (one SQLite file per "
+              "worker), concurrency %u per worker; ideal per worker = %u/%d ms = %.0f/s\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.restart_ms, o.concurrency, o.concurrency,
+              o.restart_ms, o.concurrency * 1000.0 / o.restart_ms);
+  std::printf("%8s %10s %10s %12s %10s %14s %14s %12s\n", "workers", "messages", "seconds",
+              "messages/s", "vs ideal", "worker us/msg", "broker us/msg", "loop ns/msg");
+  double base = 0;
+  for (int w : o.workers) {
+    const std::size_t n = std::max<std::size_t>(o.messages, o.messages * w / 2);
+    const Run r = RunOnce(dir + "/w" + std::to_string(w), w, n,
+                          {"--handler", "mandrill", "--concurrency",
+                           std::to_string(o.concurrency), "--restart-ms", restart, "--ledger",
+                           dir + "/w" + std::to_string(w) + "/ledger-{i}.db"},
+                          o, true);
+    if (base == 0) base = r.rate;
+    const double ideal = w * o.concurrency * 1000.0 / o.restart_ms;
+    std::printf("%8d %10zu %10.2f %12.0f %9.0f%% %14.2f %14.2f %12.0f\n", w, n, r.seconds, r.rate,
+                100.0 * r.rate / ideal, r.workers_cpu * 1e6 / static_cast<double>(n),
+                r.broker_cpu * 1e6 / static_cast<double>(n), r.loop_ns);
+    std::fflush(stdout);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: worker_bench noop|mandrill [flags] (see the source header)\n");
+    return 64;
+  }
+  o.mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--messages") {
+      o.messages = std::stoul(v);
+    } else if (k == "--concurrency") {
+      o.concurrency = static_cast<std::uint32_t>(std::stoul(v));
+    } else if (k == "--restart-ms") {
+      o.restart_ms = std::stoi(v);
+    } else if (k == "--payload") {
+      o.payload = std::stoul(v);
+    } else if (k == "--workers") {
+      o.workers.clear();
+      std::stringstream s(v);
+      for (std::string w; std::getline(s, w, ',');) o.workers.push_back(std::stoi(w));
+    } else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      return 64;
+    }
+  }
+  if (o.mode == "noop") return Noop(o);
+  if (o.mode == "mandrill") return Mandrill(o);
+  std::fprintf(stderr, "unknown mode %s (noop | mandrill)\n", o.mode.c_str());
+  return 64;
+}

@@ -1,0 +1,121 @@
+// The bridge from the network thread into the loop: never blocks the producer, keeps order,
+// runs the loop side on the loop thread, and refuses (with a room signal) beyond its capacity.
+#include "worker/loop/bridge.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+
+#include <thread>
+
+#include "tests/unit/worker/worker_test_util.h"
+
+namespace mandrill::worker::testing {
+namespace {
+
+bool Readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+// Records what arrives, on which thread; closes `done` at NetStopped.
+class Recorder final : public LoopEvents {
+ public:
+  void OnDeliveries(std::vector<protocol::DeliverItem>&& items) override {
+    Note();
+    for (const auto& i : items) log.push_back("deliver " + std::to_string(i.lease_id));
+  }
+  void OnLeasesLost(const std::vector<std::uint64_t>& leases) override {
+    Note();
+    log.push_back("lost " + std::to_string(leases.size()));
+  }
+  void OnSessionLost(const std::string& reason) override {
+    Note();
+    log.push_back("session lost: " + reason);
+  }
+  void OnExtended(const std::vector<protocol::ExtendedItem>& items) override {
+    Note();
+    log.push_back("extended " + std::to_string(items.size()));
+  }
+  void OnWelcome(const protocol::Welcome& w) override {
+    Note();
+    log.push_back("welcome " + w.broker_id);
+  }
+  void OnNetStopped(const std::string& reason, bool failed) override {
+    Note();
+    log.push_back("stopped " + reason + (failed ? " (failed)" : ""));
+    done.Close();
+  }
+  void Note() {
+    if (std::this_thread::get_id() != loop_thread) ++wrong_thread;
+  }
+  runtime::Task<void> WaitDone() { (void)co_await done.Receive(); }
+
+  std::vector<std::string> log;
+  std::thread::id loop_thread;
+  int wrong_thread = 0;
+  runtime::Channel<int> done{0};
+};
+
+runtime::Task<void> RunUntilDone(Recorder* r) { co_await r->WaitDone(); }
+
+TEST(BridgeTest, EventsReachTheLoopThreadInOrder) {
+  runtime::Loop loop;
+  Bridge bridge(loop, 100);
+  Recorder recorder;
+  recorder.loop_thread = std::this_thread::get_id();  // Run() makes this thread the loop's
+  bridge.Attach(&recorder);
+  std::thread net([&] {
+    bridge.OnWelcome(WelcomeFrom("b1"));
+    for (std::uint64_t batch = 0; batch < 50; ++batch) {
+      std::vector<protocol::DeliverItem> items = {Item(batch * 2 + 1, "ok"),
+                                                  Item(batch * 2 + 2, "ok")};
+      // Never refused here: the loop keeps taking, and nothing waits for it.
+      while (!bridge.OnDeliveries(items)) std::this_thread::yield();
+    }
+    bridge.OnLeasesLost({1, 2, 3});
+    bridge.OnExtended({protocol::ExtendedItem{4, 100}});
+    bridge.OnSessionLost("gone");
+    bridge.OnNetStopped("closed on request", false);
+  });
+  loop.Run(RunUntilDone(&recorder));
+  net.join();
+  ASSERT_EQ(recorder.log.size(), 1u + 100u + 4u);
+  EXPECT_EQ(recorder.log.front(), "welcome b1");
+  for (std::size_t i = 1; i <= 100; ++i) EXPECT_EQ(recorder.log[i], "deliver " + std::to_string(i));
+  EXPECT_EQ(recorder.log[101], "lost 3");
+  EXPECT_EQ(recorder.log[102], "extended 1");
+  EXPECT_EQ(recorder.log[103], "session lost: gone");
+  EXPECT_EQ(recorder.log[104], "stopped closed on request");
+  EXPECT_EQ(recorder.wrong_thread, 0);
+  EXPECT_EQ(bridge.stats().delivered, 100u);
+}
+
+TEST(BridgeTest, RefusesDeliveriesBeyondCapacityWithoutBlockingAndSignalsRoom) {
+  runtime::Loop loop;
+  Bridge bridge(loop, 4);
+  Recorder recorder;
+  bridge.Attach(&recorder);
+  // The loop is not running: the producer must still never wait.
+  std::vector<protocol::DeliverItem> first = {Item(1, "ok"), Item(2, "ok"), Item(3, "ok")};
+  EXPECT_TRUE(bridge.OnDeliveries(first));
+  EXPECT_TRUE(first.empty());
+  std::vector<protocol::DeliverItem> second = {Item(4, "ok"), Item(5, "ok")};
+  EXPECT_FALSE(bridge.OnDeliveries(second));  // 3 + 2 > 4
+  EXPECT_EQ(second.size(), 2u) << "a refused batch is left to the caller, untouched";
+  EXPECT_FALSE(Readable(bridge.room_fd()));
+  bridge.OnNetStopped("test", false);  // control events are never refused
+  loop.Run(RunUntilDone(&recorder));   // the loop takes everything queued
+  EXPECT_TRUE(Readable(bridge.room_fd()));
+  EXPECT_EQ(recorder.log.size(), 4u);
+  EXPECT_EQ(bridge.stats().refused, 1u);
+}
+
+TEST(BridgeTest, BatchLargerThanCapacityIsTakenWhenNothingIsInTransit) {
+  runtime::Loop loop;
+  Bridge bridge(loop, 2);
+  std::vector<protocol::DeliverItem> big = {Item(1, "ok"), Item(2, "ok"), Item(3, "ok")};
+  EXPECT_TRUE(bridge.OnDeliveries(big));  // never refused forever
+}
+
+}  // namespace
+}  // namespace mandrill::worker::testing

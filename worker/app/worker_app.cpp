@@ -1,0 +1,205 @@
+#include "worker/app/worker_app.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <string.h>
+#include <time.h>
+
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "shared/core/logging.h"
+#include "shared/core/thread_name.h"
+#include "shared/runtime/runtime.h"
+#include "worker/loop/bridge.h"
+#include "worker/loop/consumer.h"
+#include "worker/loop/settlements_outbox.h"
+#include "worker/net/net_thread.h"
+#include "worker/net/settlements.h"
+
+namespace mandrill::worker {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::int64_t ThreadCpuNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
+}
+
+}  // namespace
+
+// Everything the loop-side coroutines reach. Owned by Run()'s frame, which outlives the loop.
+struct WorkerApp::Parts {
+  const WorkerOptions* options = nullptr;
+  Handler* handler = nullptr;
+  runtime::ThreadPool* executor = nullptr;
+  Settlements* settlements = nullptr;
+  Bridge* bridge = nullptr;
+  SettlementsOutbox* outbox = nullptr;
+  NetThread* net = nullptr;
+  // Results, written on the loop thread before it finishes.
+  WorkerTotals totals;
+  std::int64_t loop_cpu_ns = 0;
+  std::uint64_t extensions = 0;
+
+  static runtime::Task<int> Main(Parts* p);
+  static runtime::Task<void> Serve(Parts* p, runtime::ExitStack* stack,
+                                   runtime::Supervisor* services, Consumer* consumer,
+                                   runtime::SignalSet* signals);
+  static runtime::Task<void> StartNet(Parts* p);
+  static runtime::Task<void> StopNet(Parts* p);
+  static runtime::Task<void> WatchSignals(Parts* p, runtime::SignalSet* signals,
+                                          Consumer* consumer);
+};
+
+WorkerApp::WorkerApp(WorkerOptions options, std::unique_ptr<Handler> handler)
+    : options_(std::move(options)), handler_(std::move(handler)) {}
+
+WorkerApp::~WorkerApp() = default;
+
+runtime::Task<void> WorkerApp::Parts::StartNet(Parts* p) {
+  p->net->Start();
+  co_return;
+}
+
+runtime::Task<void> WorkerApp::Parts::StopNet(Parts* p) {
+  p->outbox->Flush();  // the last acks and nacks, then DISCONNECT
+  p->settlements->RequestClose();
+  NetThread* net = p->net;
+  auto join = [net] { net->Join(); };
+  co_await runtime::RunInExecutor(*p->executor, std::move(join));
+}
+
+runtime::Task<void> WorkerApp::Parts::WatchSignals(Parts* p, runtime::SignalSet* signals,
+                                                   Consumer* consumer) {
+  int stops = 0;
+  while (true) {
+    const int sig = co_await signals->Receive();
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: reopening the log file");
+      core::ReopenLogs();
+      continue;
+    }
+    ++stops;
+    const bool now = sig == SIGQUIT || stops > 1 || p->options->drain == DrainMode::kNack;
+    if (now) {
+      spdlog::info("{}: nacking everything held now", SignalName(sig));
+      consumer->Stop(runtime::Duration::zero());
+    } else {
+      spdlog::info("{}: draining (grace {} ms; a second signal nacks everything at once)",
+                   SignalName(sig), p->options->grace.count());
+      consumer->Stop(p->options->grace);
+    }
+  }
+}
+
+runtime::Task<void> WorkerApp::Parts::Serve(Parts* p, runtime::ExitStack* stack,
+                                            runtime::Supervisor* services, Consumer* consumer,
+                                            runtime::SignalSet* signals) {
+  HandlerEnv env;
+  env.services = services;
+  env.executor = p->executor;
+  co_await stack->Enter("handler", p->handler->Start(env), p->handler->Stop());
+  co_await stack->Enter("net", StartNet(p), StopNet(p));
+  services->Spawn("signals", WatchSignals(p, signals, consumer));
+  std::string queues;
+  for (const auto& q : p->options->queues) queues += (queues.empty() ? "" : ",") + q;
+  spdlog::info("worker {} consuming [{}] from {} with concurrency {}, handler {}",
+               p->options->name, queues, p->options->broker, p->options->concurrency,
+               p->options->handler);
+  co_await consumer->Run();
+}
+
+runtime::Task<int> WorkerApp::Parts::Main(Parts* p) {
+  runtime::SignalSet signals(*runtime::Loop::Current(), {SIGTERM, SIGINT, SIGQUIT, SIGHUP});
+  runtime::Supervisor services("services");
+  ConsumerOptions co;
+  co.handler_timeout = p->options->handler_timeout;
+  co.retry_initial = p->options->retry_initial;
+  co.retry_max = p->options->retry_max;
+  co.stats_interval = p->options->stats_interval;
+  Consumer consumer(co, *p->handler, *p->outbox, p->executor);
+  p->bridge->Attach(&consumer);
+  // Each stop gets the grace plus time for the handler's own clean-up.
+  runtime::ExitStack stack("worker", p->options->grace + 30s);
+  std::exception_ptr error;
+  try {
+    co_await stack.Run(Serve(p, &stack, &services, &consumer, &signals));
+  } catch (...) {
+    error = std::current_exception();  // logged below; the exit code says it
+  }
+  p->bridge->Detach();  // the network thread has exited: drop what it queued last
+  services.CancelAll();
+  co_await services.Join();
+  p->totals = consumer.totals();
+  p->extensions = consumer.keeper().extensions_sent();
+  p->loop_cpu_ns = ThreadCpuNs();
+  if (error) {
+    spdlog::critical("worker stopped on an error: {}", runtime::DescribeException(error));
+    co_return 1;
+  }
+  co_return consumer.net_failed() ? 1 : 0;
+}
+
+int WorkerApp::Run() {
+  // Writes to a pipe whose reader is gone (an exec command that ignores stdin) must fail with
+  // EPIPE, not kill the worker.
+  ::signal(SIGPIPE, SIG_IGN);
+  runtime::ThreadPool executor("exec", options_.executor_threads);
+  zmq::context_t context(1);
+  Settlements settlements;
+  runtime::LoopOptions lo;
+  lo.name = "loop";
+  lo.watchdog_threshold = 5s;
+  runtime::Loop loop(lo);
+  Bridge bridge(loop, options_.concurrency);
+  SettlementsOutbox outbox(loop, settlements);
+  NetOptions no;
+  no.broker = options_.broker;
+  no.name = options_.name;
+  no.queues = options_.queues;
+  no.credit = options_.concurrency;
+  no.heartbeat = options_.heartbeat;
+  no.reconnect_max = options_.reconnect_max;
+  NetThread net(no, context, settlements, bridge);
+  Parts parts;
+  parts.options = &options_;
+  parts.handler = handler_.get();
+  parts.executor = &executor;
+  parts.settlements = &settlements;
+  parts.bridge = &bridge;
+  parts.outbox = &outbox;
+  parts.net = &net;
+
+  int rc = 1;
+  std::thread loop_thread([&] {
+    core::SetThreadName("loop");
+    try {
+      rc = loop.Run(Parts::Main(&parts));
+    } catch (const std::exception& e) {
+      spdlog::critical("the loop failed: {}", e.what());
+      rc = 1;
+    }
+  });
+  loop_thread.join();
+  net.Join();
+  const auto& t = parts.totals;
+  const double per_message = t.received > 0 ? 1.0 / static_cast<double>(t.received) : 0;
+  const auto net_cpu = net.counters().cpu_ns.load();
+  spdlog::info("worker {} stopped: {}; lease extensions {}; loop CPU {:.1f} ms ({:.0f} "
+               "ns/message), net CPU {:.1f} ms ({:.0f} ns/message)",
+               options_.name, t.Summary(), parts.extensions, parts.loop_cpu_ns / 1e6,
+               static_cast<double>(parts.loop_cpu_ns) * per_message, net_cpu / 1e6,
+               static_cast<double>(net_cpu) * per_message);
+  return rc;
+}
+
+}  // namespace mandrill::worker

@@ -1,0 +1,132 @@
+#include "worker/loop/bridge.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "shared/runtime/errors.h"
+
+namespace mandrill::worker {
+
+Bridge::Bridge(runtime::Loop& loop, std::size_t capacity)
+    : loop_(loop), capacity_(capacity), room_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (room_fd_ < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+}
+
+Bridge::~Bridge() { close(room_fd_); }
+
+bool Bridge::OnDeliveries(std::vector<protocol::DeliverItem>& items) {
+  if (items.empty()) return true;
+  std::lock_guard lock(mu_);
+  if (room_signalled_) {
+    // Consume the room signal; if there is still no room it is written again later.
+    room_signalled_ = false;
+    std::uint64_t value;
+    [[maybe_unused]] auto n = read(room_fd_, &value, sizeof value);
+  }
+  if (in_transit_ > 0 && in_transit_ + items.size() > capacity_) {
+    room_wanted_ = true;
+    ++stats_.refused;
+    return false;
+  }
+  in_transit_ += items.size();
+  stats_.delivered += items.size();
+  queue_.emplace_back(std::move(items));
+  items.clear();
+  ScheduleLocked();
+  return true;
+}
+
+void Bridge::OnLeasesLost(std::vector<std::uint64_t> leases) {
+  Push(LeasesLost{std::move(leases)});
+}
+void Bridge::OnSessionLost(std::string reason) { Push(SessionLost{std::move(reason)}); }
+void Bridge::OnExtended(std::vector<protocol::ExtendedItem> items) { Push(std::move(items)); }
+void Bridge::OnWelcome(const protocol::Welcome& welcome) { Push(welcome); }
+void Bridge::OnNetStopped(std::string reason, bool failed) {
+  Push(NetStopped{std::move(reason), failed});
+}
+
+void Bridge::Push(Event&& event) {
+  std::lock_guard lock(mu_);
+  queue_.push_back(std::move(event));
+  ScheduleLocked();
+}
+
+void Bridge::ScheduleLocked() {
+  if (scheduled_) return;
+  try {
+    loop_.Post([this] { Dispatch(); });
+    scheduled_ = true;
+    ++stats_.posts;
+  } catch (const runtime::LoopClosed& e) {
+    // Only after the loop finished (the network thread outlived it, which shutdown order
+    // prevents): the broker releases these leases when the connection closes.
+    stats_.dropped += queue_.size();
+    spdlog::error("bridge: the loop has finished; dropping {} events ({})", queue_.size(),
+                  e.what());
+    queue_.clear();
+    in_transit_ = 0;
+  }
+}
+
+void Bridge::Detach() {
+  detached_ = true;
+  target_ = nullptr;
+}
+
+BridgeStats Bridge::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void Bridge::Dispatch() {
+  {
+    std::lock_guard lock(mu_);
+    taking_.swap(queue_);
+    in_transit_ = 0;
+    scheduled_ = false;
+    if (room_wanted_) {
+      room_wanted_ = false;
+      room_signalled_ = true;
+      const std::uint64_t one = 1;
+      [[maybe_unused]] auto n = write(room_fd_, &one, sizeof one);
+    }
+  }
+  if (detached_) {
+    if (!taking_.empty()) {
+      spdlog::debug("bridge: dropping {} events that arrived after the loop side detached",
+                    taking_.size());
+    }
+    taking_.clear();
+    return;
+  }
+  if (target_ == nullptr) {
+    spdlog::critical("bridge: events arrived before the loop side attached; dropping {}",
+                     taking_.size());
+    taking_.clear();
+    return;
+  }
+  for (Event& event : taking_) {
+    if (auto* d = std::get_if<std::vector<protocol::DeliverItem>>(&event)) {
+      target_->OnDeliveries(std::move(*d));
+    } else if (auto* l = std::get_if<LeasesLost>(&event)) {
+      target_->OnLeasesLost(l->leases);
+    } else if (auto* s = std::get_if<SessionLost>(&event)) {
+      target_->OnSessionLost(s->reason);
+    } else if (auto* x = std::get_if<std::vector<protocol::ExtendedItem>>(&event)) {
+      target_->OnExtended(*x);
+    } else if (auto* w = std::get_if<protocol::Welcome>(&event)) {
+      target_->OnWelcome(*w);
+    } else if (auto* n = std::get_if<NetStopped>(&event)) {
+      target_->OnNetStopped(n->reason, n->failed);
+    }
+  }
+  taking_.clear();
+}
+
+}  // namespace mandrill::worker

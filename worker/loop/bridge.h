@@ -1,0 +1,100 @@
+#pragma once
+// Bridge: the thread-safe way from the network thread into the loop thread (asyncio's
+// call_soon_threadsafe). The network thread calls the DeliverySink methods; they append the
+// event to a queue under a mutex and, on the queue's empty-to-non-empty transition, post ONE
+// callback to the loop (Loop::Post), which takes the whole queue and hands it, in order, to the
+// loop side (LoopEvents). The network thread never waits for the loop.
+//
+// Bound: at most `capacity` delivered messages may be in transit (pushed, not yet taken by the
+// loop). OnDeliveries refuses a batch that would exceed it (unless nothing is in transit, so a
+// batch is never refused forever) and room_fd() becomes readable once the loop has taken what was
+// queued. Since the broker never has more than the credit (= capacity) leases out to this
+// worker, a refusal means the loop is behind; NetThread's full policy then holds the batch and
+// pauses the credit. Control events (lost leases, EXTENDED, WELCOME) are never refused: they are
+// bounded by the leases held.
+//
+// Threading: DeliverySink methods on the network thread (any one thread); stats() anywhere.
+// Attach() on the loop thread before the network thread starts. The bridge must outlive the
+// network thread and the loop's last run of a posted callback.
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "shared/runtime/loop.h"
+#include "worker/loop/loop_events.h"
+#include "worker/net/delivery_sink.h"
+
+namespace mandrill::worker {
+
+struct BridgeStats {
+  std::uint64_t posts = 0;      // loop callbacks posted (one per batch of events)
+  std::uint64_t delivered = 0;  // messages handed to the loop
+  std::uint64_t refused = 0;    // delivery batches refused (full)
+  std::uint64_t dropped = 0;    // events that arrived after the loop closed (logged)
+};
+
+class Bridge final : public DeliverySink {
+ public:
+  Bridge(runtime::Loop& loop, std::size_t capacity);
+  ~Bridge() override;
+  Bridge(const Bridge&) = delete;
+  Bridge& operator=(const Bridge&) = delete;
+
+  // Loop thread (or before the loop runs). `target` must outlive the bridge's posted callbacks.
+  void Attach(LoopEvents* target) { target_ = target; }
+  // Loop thread, once the network thread has exited: events still queued are dropped (the
+  // broker releases their leases when the connection closes). `target` may then go away.
+  void Detach();
+
+  // DeliverySink (network thread).
+  bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override;
+  int room_fd() const override { return room_fd_; }
+  void OnLeasesLost(std::vector<std::uint64_t> leases) override;
+  void OnSessionLost(std::string reason) override;
+  void OnExtended(std::vector<protocol::ExtendedItem> items) override;
+  void OnWelcome(const protocol::Welcome& welcome) override;
+  void OnNetStopped(std::string reason, bool failed) override;
+
+  BridgeStats stats() const;
+  std::size_t capacity() const { return capacity_; }
+
+ private:
+  struct LeasesLost {
+    std::vector<std::uint64_t> leases;
+  };
+  struct SessionLost {
+    std::string reason;
+  };
+  struct NetStopped {
+    std::string reason;
+    bool failed;
+  };
+  using Event = std::variant<std::vector<protocol::DeliverItem>, LeasesLost, SessionLost,
+                             std::vector<protocol::ExtendedItem>, protocol::Welcome, NetStopped>;
+
+  void Push(Event&& event);
+  // Called with mu_ held: posts the loop callback unless one is pending.
+  void ScheduleLocked();
+  // Loop thread: takes everything queued and dispatches it.
+  void Dispatch();
+
+  runtime::Loop& loop_;
+  const std::size_t capacity_;
+  LoopEvents* target_ = nullptr;  // loop thread only
+  bool detached_ = false;         // loop thread only
+  int room_fd_ = -1;  // eventfd, written when the loop took items after a refusal
+
+  mutable std::mutex mu_;
+  std::vector<Event> queue_;       // guarded by mu_
+  std::size_t in_transit_ = 0;     // messages in queue_; guarded by mu_
+  bool scheduled_ = false;         // a Dispatch is posted and has not taken the queue yet
+  bool room_wanted_ = false;       // a batch was refused since the last Dispatch
+  bool room_signalled_ = false;    // room_fd_ is readable
+  BridgeStats stats_;              // guarded by mu_
+  std::vector<Event> taking_;      // loop thread only: reused buffer
+};
+
+}  // namespace mandrill::worker

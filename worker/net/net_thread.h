@@ -1,0 +1,129 @@
+#pragma once
+// The worker's network thread ("net"): the only thread that touches the DEALER socket. It only
+// moves frames; it never runs handler code and never waits for the loop.
+//
+//  - Announces the worker (READY with its credit) on every handshake and until WELCOME answers.
+//  - Heartbeats when it has sent nothing for a heartbeat interval; declares the broker dead after
+//    `liveness` silent intervals and re-creates the socket after a capped exponential backoff
+//    with jitter (ReconnectBackoff). A dropped TCP connection is re-dialled by ZeroMQ itself
+//    (exponential up to reconnect_max, with a random base per socket so a fleet spreads out).
+//  - Sends what Settlements accumulated as batches (one ACK frame, one NACK frame, one EXTEND
+//    frame per duration), only once WELCOMEd: after a broker restart (a new broker_id) the
+//    commands for the old broker's leases are dropped, not sent to a broker that never issued
+//    them. Commands that cannot leave during a brief disconnection are kept and sent after the
+//    reconnect: the same broker may still hold those leases.
+//  - Hands deliveries, lost leases, EXTENDED answers and WELCOMEs to a DeliverySink.
+//  - Closes (Settlements::RequestClose) only after the broker confirmed, by answering a STATS
+//    request sent after the last settlements, that it processed them; then says DISCONNECT.
+//
+// Full policy: the sink (the Bridge into the loop) may refuse a delivery batch when it already
+// holds `credit` undelivered messages (the loop is behind). The network thread then keeps the
+// batch itself (in order, never dropped), sends CREDIT 0 so the broker stops sending, and offers
+// the batch again when the sink's room_fd() turns readable, restoring the credit. The broker never
+// has more than `credit` leases out to us, so what is kept is bounded by the credit.
+//
+// Threading: construct and Start() on any thread; everything else happens on the network thread.
+// Stop it with Settlements::RequestClose() and Join().
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "shared/core/clock.h"
+#include "worker/net/delivery_sink.h"
+#include "worker/net/reconnect_backoff.h"
+#include "worker/net/settlements.h"
+
+namespace mandrill::worker {
+
+struct NetOptions {
+  std::string broker = "tcp://127.0.0.1:5555";
+  std::string name;                 // shown in broker stats
+  std::vector<std::string> queues;  // consume from
+  std::uint32_t credit = 16;        // until Settlements says otherwise
+  std::chrono::milliseconds heartbeat{1000};  // until the broker's WELCOME says otherwise
+  int liveness = 3;
+  std::chrono::milliseconds reconnect_min{100};   // backoff base (ZeroMQ's re-dial and ours)
+  std::chrono::milliseconds reconnect_max{5000};  // backoff cap
+  std::uint64_t seed = 0;                         // jitter; 0: random
+};
+
+// Written by the network thread, readable from any thread.
+struct NetCounters {
+  std::atomic<std::uint64_t> delivered{0}, acks_sent{0}, nacks_sent{0}, extends_sent{0},
+      lease_lost{0}, reconnects{0}, errors{0}, refused_by_sink{0}, stale_dropped{0};
+  std::atomic<std::int64_t> cpu_ns{0};  // the thread's CPU time, set when it exits
+};
+
+class NetThread {
+ public:
+  // `settlements` and `sink` must outlive the thread (until Join returns).
+  NetThread(NetOptions options, zmq::context_t& context, Settlements& settlements,
+            DeliverySink& sink);
+  ~NetThread();  // joins
+
+  void Start();
+  // Returns once the thread has exited (after Settlements::RequestClose(): flushed what it
+  // could, said DISCONNECT). Any thread but the network thread.
+  void Join();
+  const NetCounters& counters() const { return counters_; }
+  const std::string& identity() const { return identity_; }
+
+ private:
+  void Run();
+  void OpenSocket();
+  void CloseSocket();
+  void DrainMonitor();
+  void DrainSocket();
+  void Handle(protocol::Message&& m);
+  void HandleWelcome(const protocol::Welcome& w);
+  void HandleError(protocol::Error&& e);
+  void OfferDeliveries(std::vector<protocol::DeliverItem>&& items);
+  void RetryBacklog();
+  void SyncCredit();
+  void SendSettlements();
+  void SendReady();
+  bool SendNow(const protocol::Message& m);
+  std::uint32_t EffectiveCredit() const { return closing_ || paused_ ? 0 : credit_wanted_; }
+
+  NetOptions options_;
+  zmq::context_t& context_;
+  Settlements& settlements_;
+  DeliverySink& sink_;
+  std::string identity_;
+  std::thread thread_;
+  NetCounters counters_;
+
+  // Network-thread state.
+  std::unique_ptr<zmq::socket_t> socket_;  // null while waiting to re-create it
+  std::unique_ptr<zmq::socket_t> monitor_;
+  int monitor_generation_ = 0;
+  bool connected_ = false;  // handshake done, not disconnected since
+  bool welcomed_ = false;   // READY answered on this connection
+  bool closing_ = false;
+  // Closing: a STATS round trip proves the broker processed our last settlements (see Run).
+  static constexpr std::uint64_t kCloseSyncRequest = 0x6d616e6472696c6cULL;  // "mandrill"
+  bool sync_sent_ = false;
+  bool sync_done_ = false;
+  core::SteadyTime sync_deadline_{};
+  bool paused_ = false;     // the sink refused deliveries: credit 0 until it has room
+  std::uint32_t credit_wanted_;
+  std::uint32_t credit_announced_ = 0;  // what the broker was last told (READY or CREDIT)
+  std::string broker_id_;
+  std::chrono::milliseconds heartbeat_;
+  ReconnectBackoff backoff_;
+  core::SteadyTime reopen_at_{};
+  core::SteadyTime last_heard_{}, last_sent_{}, last_ready_{};
+  // Lease commands not sent yet (not welcomed): sent after the reconnect if the broker is the
+  // same one, dropped if it restarted.
+  Settlements::Batch unsent_;
+  // Deliveries the sink refused (full policy above), oldest first.
+  std::vector<protocol::DeliverItem> backlog_;
+};
+
+}  // namespace mandrill::worker
