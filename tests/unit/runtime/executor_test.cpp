@@ -113,12 +113,18 @@ TEST(ExecutorTest, CancellationDropsQueuedJobsAndWaitsForRunningOnes) {
   EXPECT_EQ(pool.stats().executed, 1u);
 }
 
-Task<void> WaitsOnJob(ThreadPool* pool, std::shared_future<void> release) {
-  auto job = [release] { release.wait(); };
+Task<void> WaitsOnJob(ThreadPool* pool, std::shared_future<void> release,
+                      std::atomic<bool>* started) {
+  auto job = [release, started] {
+    started->store(true);
+    release.wait();
+  };
   co_await RunInExecutor(*pool, std::move(job));
 }
-Task<void> ReturnsAtOnce() {
-  co_await Sleep(1ms);  // lets the submitted task start its job
+Task<void> ReturnsOnceTheJobRuns(const std::atomic<bool>* started) {
+  // Until the job is really running on the pool (a fixed sleep was not always long enough on a
+  // loaded machine: a job not yet started is dropped by the cancellation instead).
+  while (!started->load()) co_await Sleep(1ms);
 }
 // A job still running when its loop is torn down: the waiting frame is destroyed with the loop,
 // and the job's late result is dropped and counted, never delivered into freed memory.
@@ -127,12 +133,15 @@ TEST(ExecutorTest, JobOutlivingItsLoopIsDroppedLoudly) {
   std::promise<void> release_p;
   std::shared_future<void> release = release_p.get_future().share();
   std::future<void> submitted;
+  std::atomic<bool> started{false};
   {
     LoopOptions o;
     o.drain_timeout = 20ms;  // real clock: the job really runs
     Loop loop(o);
-    submitted = loop.Submit("stuck", [&pool, release] { return WaitsOnJob(&pool, release); });
-    loop.Run(ReturnsAtOnce());
+    submitted = loop.Submit("stuck", [&pool, release, &started] {
+      return WaitsOnJob(&pool, release, &started);
+    });
+    loop.Run(ReturnsOnceTheJobRuns(&started));
     EXPECT_EQ(loop.Stats().stragglers, 1u);
   }
   release_p.set_value();
