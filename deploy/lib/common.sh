@@ -54,12 +54,19 @@ human_secs() {
 # The default binaries: build/release/bin, built (Release, only the four programs) if missing.
 default_bin() { echo "$MDR_ROOT/build/release/bin"; }
 
+# Configure and build the four programs in build/release; the compiler's output goes to
+# build/release/build.log and is shown only if the build fails.
 build_release() {
-  local build="$MDR_ROOT/build/release"
+  local build="$MDR_ROOT/build/release" log
   "$MDR_ROOT/deploy/install-deps"
-  say "building Release in $build (first time takes a few minutes) ..."
-  cmake -S "$MDR_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-  cmake --build "$build" -j "$(nproc)" --target "${MDR_BINARIES[@]}" >/dev/null
+  mkdir -p "$build"
+  log="$build/build.log"
+  say "building Release in $build (the first time takes a few minutes; log: $log) ..."
+  if ! { cmake -S "$MDR_ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release &&
+         cmake --build "$build" -j "$(nproc)" --target "${MDR_BINARIES[@]}"; } >"$log" 2>&1; then
+    tail -n 30 "$log" >&2
+    die "the build failed (full log: $log)"
+  fi
 }
 
 bin_complete() {
