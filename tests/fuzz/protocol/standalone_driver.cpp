@@ -129,7 +129,10 @@ int main(int argc, char** argv) {
     // Mostly mutate a seed; sometimes keep mutating an earlier mutant (deeper chains).
     std::string input = mutator.Mutate(pool[mutator.Below(pool.size())], pool, max_len);
     Run(input);
-    if (mutator.Below(8) == 0 && pool.size() < 4096) pool.push_back(std::move(input));
+    // Small mutants only, so the pool stays a few MiB however long the run.
+    if (mutator.Below(8) == 0 && pool.size() < 4096 && input.size() <= 4096) {
+      pool.push_back(std::move(input));
+    }
   }
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - start).count();
