@@ -124,8 +124,8 @@ TEST_F(DedupIndexTest, IdRepublishedAfterPruningIsLiveAgain) {
 }
 
 TEST_F(DedupIndexTest, StaleExpiryEntryDoesNotPruneAnIdSettledAgainLater) {
-  // "a" settles, is pruned... no: settles, and before the window ends is recovered/settled again
-  // with a later expiry; the first expiry entry must not remove the renewed one.
+  // "a" is remembered until +1 min, then again until +5 min: the first expiry entry must not
+  // remove the renewed one.
   index_.AddSettled("a", clock_.Now() + 1min);
   index_.AddSettled("a", clock_.Now() + 5min);
   clock_.Advance(1min);
