@@ -112,7 +112,9 @@ void TimerQueue::Cascade(int level, int index) {
   std::size_t prefetch_end = std::min(near_.size(), near_before + kPrefetch);
   for (std::size_t i = near_before; i < prefetch_end; ++i) {
     __builtin_prefetch(&slots_[near_[i].slot]);
+    // The node and the line after it: a CallLater node (callback stored inline) is ~96 bytes.
     __builtin_prefetch(near_[i].node);
+    __builtin_prefetch(reinterpret_cast<const char*>(near_[i].node) + 64);
   }
   if (near_before == 0) {
     std::make_heap(near_.begin(), near_.end(), Later{});
