@@ -34,7 +34,6 @@ class RecordingTransport final : public Transport {
   // undecodable() instead of all().
   void set_limits(const protocol::Limits& limits) { limits_ = limits; }
   const std::vector<std::string>& undecodable() const { return undecodable_; }
-  void ForgetUndecodable() { undecodable_.clear(); }
 
   // The next sends of `command` to `peer` return `result` (once per entry, in order).
   void FailNext(const std::string& peer, protocol::Command command, protocol::SendResult result) {
