@@ -48,7 +48,7 @@ TaskCore::TaskCore(Loop* loop, std::string&& name, std::coroutine_handle<> root,
 
 TaskCore::~TaskCore() {
   assert(!root_ && "TaskCore freed while its frame is alive");
-  // Finish() already did all of this for a task that ran to its end.
+  // After Finish() (a task that ran to its end) each of these is an inline no-op check.
   LoopInternals::Timers(*loop_).Cancel(&straggler_timer_);
   LoopInternals::Unregister(*loop_, this);
   root_scope_.Detach();
