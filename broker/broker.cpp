@@ -314,15 +314,8 @@ void Broker::Flush() {
         continue;
       }
       ++counters_.send_failures;
-      if (result == protocol::SendResult::kUnreachable) {
-        spdlog::warn("worker {} is unreachable; releasing its {} leases", w->name,
-                     w->leases.size());
-        ++counters_.workers_disconnected;
-        WorkerGone(w, "is unreachable");
-        break;
-      }
-      // Its pipe is full although credit bounds it: take the unsent frames back, as if never
-      // sent, rather than let the messages wait for lease expiry.
+      // Frames i.. never left: take them back, as if never sent (no attempt used, original
+      // order), rather than let them wait for lease expiry or count as a failed attempt.
       std::size_t taken = 0;
       for (std::size_t j = frames.size(); j-- > i;) {
         for (auto it = frames[j].leases.rbegin(); it != frames[j].leases.rend(); ++it) {
@@ -332,8 +325,15 @@ void Broker::Flush() {
           }
         }
       }
-      spdlog::warn("DELIVER to worker {} could not be queued; took back {} messages", w->name,
-                   taken);
+      if (result == protocol::SendResult::kUnreachable) {
+        spdlog::warn("worker {} is unreachable; took back {} unsent messages, releasing its {} "
+                     "other leases", w->name, taken, w->leases.size());
+        ++counters_.workers_disconnected;
+        WorkerGone(w, "is unreachable");
+      } else {
+        spdlog::warn("DELIVER to worker {} could not be queued; took back {} messages", w->name,
+                     taken);
+      }
       break;
     }
   }

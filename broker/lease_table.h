@@ -16,7 +16,9 @@ class LeaseTable {
  public:
   // Lease ids carry a random per-start prefix so a lease id from before a broker restart never
   // names a lease of the new instance.
-  explicit LeaseTable(std::uint32_t epoch) : next_id_((static_cast<std::uint64_t>(epoch) << 40) | 1) {}
+  // Only the low 24 bits of `epoch` are used (the rest of the id counts leases).
+  explicit LeaseTable(std::uint32_t epoch)
+      : next_id_((static_cast<std::uint64_t>(epoch & 0xffffffu) << 40) | 1) {}
 
   std::uint64_t NextId() { return next_id_++; }
 

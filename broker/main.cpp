@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "broker/journal/journal.h"
 #include "broker/memory_storage.h"
 #include "broker/options.h"
 #include "broker/reactor.h"
@@ -33,6 +34,8 @@ int main(int argc, char** argv) {
   std::int64_t max_lease_ms = o.max_lease.count();
   std::int64_t heartbeat_ms = o.heartbeat.count();
   std::string dedup_window = "10m";
+  std::uint64_t segment_bytes = 64ull << 20;
+  double compaction_threshold = 0.5;
   std::string log_level = "info";
   std::string log_file;
 
@@ -47,6 +50,14 @@ int main(int argc, char** argv) {
                  "always (confirm after fdatasync, group commit) | interval:MS (confirm after "
                  "write, sync every MS: a power loss can lose MS of confirms) | never (benchmarks "
                  "only: unsafe)")
+      ->capture_default_str();
+  app.add_option("--segment-bytes", segment_bytes, "journal segment size before rolling")
+      ->check(CLI::Range(std::uint64_t{1} << 16, std::uint64_t{1} << 34))
+      ->capture_default_str();
+  app.add_option("--compaction-threshold", compaction_threshold,
+                 "compact the oldest journal segment when its live fraction falls below this "
+                 "(0 disables)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   app.add_option("--lease-ms", lease_ms, "default lease duration in milliseconds")
       ->check(CLI::Range(1, 86'400'000))
@@ -91,6 +102,8 @@ int main(int argc, char** argv) {
   o.lease = std::chrono::milliseconds(lease_ms);
   o.max_lease = std::chrono::milliseconds(max_lease_ms);
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
+  const auto fsync = broker::journal::ParseFsyncPolicy(o.fsync);
+  if (!fsync.ok()) return Fail(kExitUsage, "--fsync: " + fsync.error().message);
   if (auto st = core::InitLogging("broker", log_level, log_file); !st.ok()) {
     return Fail(kExitUsage, st.message());
   }
@@ -102,11 +115,15 @@ int main(int argc, char** argv) {
   std::unique_ptr<broker::Storage> storage;
   if (o.storage == "memory") {
     storage = std::make_unique<broker::MemoryStorage>();
+    spdlog::warn("--storage memory: messages are not persisted; a restart loses them");
   } else {
-    // The journal lands with the durability issue; until then the broker keeps memory only.
-    spdlog::warn("journal storage is not built yet: keeping messages in memory only; nothing "
-                 "survives a restart");
-    storage = std::make_unique<broker::MemoryStorage>();
+    broker::journal::JournalOptions jo;
+    jo.data_dir = o.data_dir;
+    jo.fsync = *fsync;
+    jo.segment_bytes = segment_bytes;
+    jo.dedup_window = o.dedup_window;
+    jo.compaction_threshold = compaction_threshold;
+    storage = broker::journal::OpenJournal(jo);
   }
 
   zmq::context_t context(1);
