@@ -3,9 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <functional>
 #include <iostream>
 #include <memory>
 
+#include "broker/journal/fault_fs.h"
 #include "broker/journal/journal.h"
 #include "broker/memory_storage.h"
 #include "broker/options.h"
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
   std::string dedup_window = "10m";
   std::uint64_t segment_bytes = 64ull << 20;
   double compaction_threshold = 0.5;
+  bool fault_injection = false;
   std::string log_level = "info";
   std::string log_file;
 
@@ -84,6 +88,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-payload-bytes", o.limits.max_payload_bytes, "largest payload accepted")
       ->check(CLI::Range(1, 32 << 20))
       ->capture_default_str();
+  app.add_flag("--fault-injection", fault_injection,
+               "TESTS ONLY: SIGUSR1 toggles failing journal writes (ENOSPC), SIGUSR2 toggles "
+               "failing syncs (EIO)")
+      ->group("Testing");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error")->capture_default_str();
   app.add_option("--log-file", log_file, "log to this file instead of stderr (SIGHUP reopens)");
 
@@ -109,10 +117,13 @@ int main(int argc, char** argv) {
   }
 
   // Before any thread exists, so every thread inherits the blocked mask.
-  core::SignalFd signals({SIGTERM, SIGINT, SIGQUIT, SIGHUP});
+  core::SignalFd signals({SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2});
   core::SetThreadName("reactor");
 
+  // Declared before the storage that uses it, so it is destroyed after.
+  std::unique_ptr<broker::journal::FaultInjectingFs> faults;
   std::unique_ptr<broker::Storage> storage;
+  std::function<void(int)> on_user_signal;
   if (o.storage == "memory") {
     storage = std::make_unique<broker::MemoryStorage>();
     spdlog::warn("--storage memory: messages are not persisted; a restart loses them");
@@ -123,13 +134,28 @@ int main(int argc, char** argv) {
     jo.segment_bytes = segment_bytes;
     jo.dedup_window = o.dedup_window;
     jo.compaction_threshold = compaction_threshold;
+    if (fault_injection) {
+      faults = std::make_unique<broker::journal::FaultInjectingFs>();
+      jo.fs = faults.get();
+      on_user_signal = [f = faults.get(), writes = false, syncs = false,
+                        changes = 0](int sig) mutable {
+        bool& failing = sig == SIGUSR1 ? writes : syncs;
+        failing = !failing;
+        f->ClearFaults();
+        if (writes) f->FailAllWrites(ENOSPC);
+        if (syncs) f->FailAllSyncs(EIO);
+        spdlog::warn("fault injection #{}: journal writes {}, syncs {}", ++changes,
+                     writes ? "FAIL" : "ok", syncs ? "FAIL" : "ok");
+      };
+      spdlog::warn("fault injection enabled (--fault-injection): for tests only");
+    }
     storage = broker::journal::OpenJournal(jo);
   }
 
   zmq::context_t context(1);
   int rc = 0;
   {
-    broker::Reactor reactor(o, *storage, context, &signals);
+    broker::Reactor reactor(o, *storage, context, &signals, on_user_signal);
     if (auto st = reactor.Start(); !st.ok()) {
       spdlog::critical("{}", st.message());
       return Fail(kExitStartFailed, st.message());

@@ -12,12 +12,13 @@
 namespace mandrill::broker {
 
 Reactor::Reactor(BrokerOptions options, Storage& storage, zmq::context_t& context,
-                 core::SignalFd* signals)
+                 core::SignalFd* signals, std::function<void(int)> on_user_signal)
     : options_(std::move(options)),
       storage_(storage),
       router_(context, zmq::socket_type::router),
       monitor_(context, zmq::socket_type::pair),
       signals_(signals),
+      on_user_signal_(std::move(on_user_signal)),
       broker_(std::make_unique<Broker>(options_, storage_, clock_, *this)) {}
 
 Reactor::~Reactor() = default;
@@ -104,6 +105,10 @@ bool Reactor::HandleSignals() {
       case SIGHUP:
         spdlog::info("SIGHUP: reopening log files");
         core::ReopenLogs();
+        break;
+      case SIGUSR1:
+      case SIGUSR2:
+        if (on_user_signal_) on_user_signal_(sig);
         break;
       case SIGQUIT:
         stop_reason_ = "SIGQUIT";

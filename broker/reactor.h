@@ -2,6 +2,7 @@
 // The broker's event loop: one thread, one ROUTER socket, zmq_poll over the socket, its monitor
 // (connection closes), the storage's wake-up fd and a signalfd. Each pass drains what is ready,
 // runs timers, then lets the Broker deliver, commit and flush in batches.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,9 +18,10 @@ namespace mandrill::broker {
 
 class Reactor final : public Transport {
  public:
-  // `signals` may be null (tests that stop the reactor through RequestStop).
+  // `signals` may be null. `on_user_signal`, if set, receives SIGUSR1/SIGUSR2 (the test-only
+  // fault injection hook); without it those signals are ignored.
   Reactor(BrokerOptions options, Storage& storage, zmq::context_t& context,
-          core::SignalFd* signals);
+          core::SignalFd* signals, std::function<void(int)> on_user_signal = {});
   ~Reactor() override;
 
   // Recovers storage and binds. An error here is fatal for start-up (exit non-zero).
@@ -45,6 +47,7 @@ class Reactor final : public Transport {
   zmq::socket_t router_;
   zmq::socket_t monitor_;
   core::SignalFd* signals_;
+  std::function<void(int)> on_user_signal_;
   std::unique_ptr<Broker> broker_;
   std::string stop_reason_;
   bool graceful_ = true;

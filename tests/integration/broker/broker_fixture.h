@@ -41,7 +41,9 @@ class BrokerTest : public ::testing::Test {
       argv.push_back("memory");
     }
     argv.insert(argv.end(), flags.begin(), flags.end());
-    broker_ = std::make_unique<Process>(argv, dir_ + "/broker.log");
+    // A log per start, so waiting for "listening on" never matches an earlier instance.
+    broker_ = std::make_unique<Process>(argv,
+                                        dir_ + "/broker-" + std::to_string(++starts_) + ".log");
     ASSERT_TRUE(broker_->WaitForLog("listening on", std::chrono::seconds(10)))
         << "broker did not start:\n"
         << broker_->Log();
@@ -77,6 +79,7 @@ class BrokerTest : public ::testing::Test {
   zmq::context_t context_{1};
   std::string dir_;
   int port_ = 0;
+  int starts_ = 0;
   std::string endpoint_;
   std::unique_ptr<Process> broker_;
   std::vector<std::unique_ptr<Client>> clients_;
