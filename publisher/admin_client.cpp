@@ -83,15 +83,15 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
       }
       const protocol::Message& m = *reply;
       if (const auto* bye = std::get_if<protocol::Disconnect>(&m)) {
-        return core::Error{kCtlNoAnswer, "broker at " + endpoint_ +
-                                             " is going away: " + bye->reason};
+        return core::Error{kCtlNoAnswer,
+                           "broker at " + endpoint_ + " is going away: " + bye->reason};
       }
       if (std::holds_alternative<protocol::Heartbeat>(m)) continue;
       const auto id = ReplyRequestId(m);
       if (const auto* err = std::get_if<protocol::Error>(&m)) {
         // An ERROR about the frame itself may not know our request id; it names the command.
-        const bool ours = id == request_id ||
-                          (id == 0 && err->answers == static_cast<std::uint8_t>(command));
+        const bool ours =
+            id == request_id || (id == 0 && err->answers == static_cast<std::uint8_t>(command));
         if (!ours) continue;
         return core::Error{kCtlBrokerError,
                            err->reason + " (code " + std::to_string(static_cast<int>(err->code)) +

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "shared/core/result.h"

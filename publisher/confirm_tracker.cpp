@@ -129,8 +129,7 @@ bool ConfirmTracker::HasSendable() {
   return false;
 }
 
-void ConfirmTracker::TakeSendable(std::size_t max, std::size_t max_bytes,
-                                  std::vector<Seq>& out) {
+void ConfirmTracker::TakeSendable(std::size_t max, std::size_t max_bytes, std::vector<Seq>& out) {
   out.clear();
   const auto now = clock_.Now();
   if (now < paused_until_) return;

@@ -30,7 +30,7 @@ namespace mandrill::publisher {
 using Seq = std::uint64_t;
 
 struct TrackerOptions {
-  std::size_t window = 1000;  // most unsettled messages at once
+  std::size_t window = 1000;                        // most unsettled messages at once
   std::chrono::milliseconds confirm_timeout{5000};  // re-send when unconfirmed this long
   std::chrono::milliseconds backoff_initial{50};    // after the first retryable refusal
   std::chrono::milliseconds backoff_max{2000};      // doubling stops here
@@ -57,7 +57,7 @@ struct TrackerCounters {
   std::uint64_t published = 0;  // sent at least once
   std::uint64_t confirmed = 0;
   std::uint64_t refused = 0;
-  std::uint64_t retried = 0;    // re-sends (confirm timeout or retryable refusal)
+  std::uint64_t retried = 0;  // re-sends (confirm timeout or retryable refusal)
   std::uint64_t duplicate_confirms = 0;
 };
 
@@ -128,7 +128,7 @@ class ConfirmTracker {
   Seq head_ = 1;  // oldest slot not yet freed
   Seq next_ = 1;  // sequence of the next admitted message
   std::size_t unsettled_ = 0;
-  std::deque<Seq> send_queue_;          // entries in kQueued (stale seqs are skipped)
+  std::deque<Seq> send_queue_;              // entries in kQueued (stale seqs are skipped)
   std::deque<Deadline> confirm_deadlines_;  // in send order == deadline order
   std::vector<Deadline> backoff_heap_;      // min-heap on `at`
   std::unordered_map<std::string, Seq> explicit_ids_;

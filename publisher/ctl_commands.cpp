@@ -18,11 +18,16 @@ std::uint64_t NewRequestId() {
 
 protocol::Message MakeRequest(const CtlOptions& o, std::uint64_t id) {
   switch (o.command) {
-    case CtlCommand::kStats: return protocol::StatsRequest{id};
-    case CtlCommand::kQueues: return protocol::QueuesRequest{id};
-    case CtlCommand::kDlqList: return protocol::DlqListRequest{id, o.queue, o.limit};
-    case CtlCommand::kDlqRequeue: return protocol::DlqRequeueRequest{id, o.queue, o.ids};
-    case CtlCommand::kDlqPurge: return protocol::DlqPurgeRequest{id, o.queue, o.ids};
+    case CtlCommand::kStats:
+      return protocol::StatsRequest{id};
+    case CtlCommand::kQueues:
+      return protocol::QueuesRequest{id};
+    case CtlCommand::kDlqList:
+      return protocol::DlqListRequest{id, o.queue, o.limit};
+    case CtlCommand::kDlqRequeue:
+      return protocol::DlqRequeueRequest{id, o.queue, o.ids};
+    case CtlCommand::kDlqPurge:
+      return protocol::DlqPurgeRequest{id, o.queue, o.ids};
   }
   return protocol::StatsRequest{id};
 }
@@ -70,9 +75,8 @@ int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std:
   }
   const std::string text = Render(o, *reply);
   if (text.empty()) {
-    err << "mandrill-ctl: unexpected "
-        << protocol::CommandName(protocol::CommandOf(*reply)) << " in answer to "
-        << protocol::CommandName(protocol::CommandOf(request)) << std::endl;
+    err << "mandrill-ctl: unexpected " << protocol::CommandName(protocol::CommandOf(*reply))
+        << " in answer to " << protocol::CommandName(protocol::CommandOf(request)) << std::endl;
     return kCtlBrokerError;
   }
   out << text << std::flush;

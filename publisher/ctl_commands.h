@@ -7,7 +7,6 @@
 #include <iosfwd>
 #include <string>
 #include <vector>
-
 #include <zmq.hpp>
 
 namespace mandrill::publisher {

@@ -3,9 +3,9 @@
 //   mandrill-ctl ... queues | dlq list QUEUE [--limit N] | dlq requeue QUEUE [ID...] |
 //                    dlq purge QUEUE [ID...]
 // Exit codes: 0 success, 1 the broker answered with an error, 2 no answer, 64 usage.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
 

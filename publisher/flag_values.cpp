@@ -9,8 +9,8 @@
 namespace mandrill::publisher {
 namespace {
 core::Error Bad(std::string_view flag, std::string_view text, std::string_view expected) {
-  return core::Error{1, std::string(flag) + " '" + std::string(text) + "': " +
-                            std::string(expected)};
+  return core::Error{1,
+                     std::string(flag) + " '" + std::string(text) + "': " + std::string(expected)};
 }
 }  // namespace
 
@@ -41,8 +41,7 @@ core::Result<double> ParseNonNegativeFlag(std::string_view flag, std::string_vie
 }
 
 core::Result<std::chrono::milliseconds> ParseDurationFlag(std::string_view flag,
-                                                          std::string_view text,
-                                                          bool allow_zero) {
+                                                          std::string_view text, bool allow_zero) {
   auto d = core::ParseDuration(text);
   if (!d.ok()) return core::Error{1, std::string(flag) + ": " + d.error().message};
   if (!allow_zero && d->count() == 0) {

@@ -31,8 +31,9 @@ void Pacer::Consume(std::uint64_t n) {
 std::optional<core::SteadyTime> Pacer::NextAllowed() const {
   if (unlimited() || tokens_ + 1e-9 >= 1.0) return std::nullopt;
   const double wait_s = (1.0 - tokens_) / rate_;
-  return last_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                     std::chrono::duration<double>(wait_s)) +
+  return last_ +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+             std::chrono::duration<double>(wait_s)) +
          std::chrono::microseconds(1);
 }
 

@@ -12,8 +12,7 @@ void Str(Packer& p, std::string_view s) {
 }
 }  // namespace
 
-PublishFrameBuilder::PublishFrameBuilder(std::string_view queue,
-                                         const protocol::Headers& headers)
+PublishFrameBuilder::PublishFrameBuilder(std::string_view queue, const protocol::Headers& headers)
     : buffer_(64 * 1024) {
   msgpack::sbuffer scratch;
   Packer p(scratch);

@@ -5,10 +5,9 @@
 // to the PUBLISH layout in shared/protocol/encode.cpp must be mirrored here.
 // The queue name and the headers are the same for every item of a run and are encoded once.
 #include <cstddef>
+#include <msgpack.hpp>
 #include <string>
 #include <string_view>
-
-#include <msgpack.hpp>
 
 #include "shared/protocol/messages.h"
 

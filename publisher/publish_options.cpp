@@ -1,7 +1,6 @@
 #include "publisher/publish_options.h"
 
 #include <CLI/CLI.hpp>
-
 #include <ostream>
 #include <random>
 
@@ -13,7 +12,8 @@
 namespace mandrill::publisher {
 namespace {
 
-constexpr char kDescription[] = R"(Publish messages to a mandrill-broker queue and wait for each confirm.
+constexpr char kDescription[] =
+    R"(Publish messages to a mandrill-broker queue and wait for each confirm.
 
 Messages come from the PAYLOAD arguments (one each), else from --count (generated
 "restart cattle-xxxx" requests), else from stdin (one per line; empty lines skipped).
@@ -73,16 +73,16 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
     o.seed = RandomSeed();
   }
   if (app.count("--payload-bytes") > 0) {
-    if (auto st = take(ParseUnsignedFlag("--payload-bytes", raw.payload_bytes, 0,
-                                         Limits{}.max_payload_bytes),
-                       o.payload_bytes);
+    if (auto st = take(
+            ParseUnsignedFlag("--payload-bytes", raw.payload_bytes, 0, Limits{}.max_payload_bytes),
+            o.payload_bytes);
         !st) {
       return st;
     }
   }
-  if (auto st = take(ParseUnsignedFlag("--window", raw.window.empty() ? "1000" : raw.window, 1,
-                                       100'000),
-                     o.window);
+  if (auto st =
+          take(ParseUnsignedFlag("--window", raw.window.empty() ? "1000" : raw.window, 1, 100'000),
+               o.window);
       !st) {
     return st;
   }
@@ -92,8 +92,8 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
       !st) {
     return st;
   }
-  if (auto st = take(ParseDurationFlag("--confirm-timeout", raw.confirm_timeout),
-                     o.confirm_timeout);
+  if (auto st =
+          take(ParseDurationFlag("--confirm-timeout", raw.confirm_timeout), o.confirm_timeout);
       !st) {
     return st;
   }
@@ -108,14 +108,15 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
     // The id must stay valid with "-<n>" appended.
     if (auto e = protocol::CheckMessageId(o.id_prefix + "-1");
         !e.empty() || o.id_prefix.empty() || o.id_prefix.size() > 200) {
-      return core::Error{1, "--id-prefix '" + o.id_prefix +
-                                "': use 1 to 200 printable characters without spaces"};
+      return core::Error{
+          1, "--id-prefix '" + o.id_prefix + "': use 1 to 200 printable characters without spaces"};
     }
   } else {
     std::mt19937_64 rng(RandomSeed());
     o.id_prefix = RandomToken(rng, 8);
   }
-  if (o.broker.empty()) return core::Error{1, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
+  if (o.broker.empty())
+    return core::Error{1, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
   return core::Status::Ok();
 }
 

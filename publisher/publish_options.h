@@ -18,7 +18,7 @@ inline constexpr int kExitUnconfirmed = 2;  // some were never confirmed (gave u
 inline constexpr int kExitUsage = 64;       // bad command line (EX_USAGE)
 
 struct PublishOptions {
-  std::string broker;                  // ZeroMQ endpoint of mandrill-broker
+  std::string broker;  // ZeroMQ endpoint of mandrill-broker
   std::string queue;
   std::optional<std::string> id;       // explicit id for a single message
   std::string id_prefix;               // generated ids "<prefix>-<seq>"; random when not given
@@ -28,14 +28,14 @@ struct PublishOptions {
   std::uint64_t seed = 0;              // host names for --count (random when not given)
   std::size_t payload_bytes = 0;       // pad generated payloads to this size
   protocol::Headers headers;
-  std::size_t window = 1000;           // most unconfirmed messages in flight
-  std::size_t batch = 1000;            // most items per PUBLISH frame
-  std::size_t batch_bytes = 1 << 20;   // frames stop growing past this many payload bytes
+  std::size_t window = 1000;          // most unconfirmed messages in flight
+  std::size_t batch = 1000;           // most items per PUBLISH frame
+  std::size_t batch_bytes = 1 << 20;  // frames stop growing past this many payload bytes
   std::chrono::milliseconds confirm_timeout{5000};
   std::chrono::milliseconds give_up{60'000};  // without progress
   std::chrono::milliseconds grace{2000};      // after SIGINT/SIGTERM, for outstanding confirms
   std::chrono::milliseconds progress_interval{1000};
-  std::string confirmed_out;           // file of confirmed ids; empty: none
+  std::string confirmed_out;  // file of confirmed ids; empty: none
   bool progress = false;
   bool json_summary = false;
   std::string log_level = "warn";

@@ -17,10 +17,14 @@ double Rate(const PublishReport& r) {
 
 std::string EndingName(Ending e) {
   switch (e) {
-    case Ending::kCompleted: return "completed";
-    case Ending::kGaveUp: return "gave_up";
-    case Ending::kInterrupted: return "interrupted";
-    case Ending::kFailed: return "failed";
+    case Ending::kCompleted:
+      return "completed";
+    case Ending::kGaveUp:
+      return "gave_up";
+    case Ending::kInterrupted:
+      return "interrupted";
+    case Ending::kFailed:
+      return "failed";
   }
   return "unknown";
 }
@@ -28,10 +32,17 @@ std::string EndingName(Ending e) {
 std::string Outcome(const PublishReport& r) {
   std::string s;
   switch (r.ending) {
-    case Ending::kCompleted: break;
-    case Ending::kGaveUp: s = "gave up: " + r.detail; break;
-    case Ending::kInterrupted: s = "interrupted"; break;
-    case Ending::kFailed: s = "failed: " + r.detail; break;
+    case Ending::kCompleted:
+      break;
+    case Ending::kGaveUp:
+      s = "gave up: " + r.detail;
+      break;
+    case Ending::kInterrupted:
+      s = "interrupted";
+      break;
+    case Ending::kFailed:
+      s = "failed: " + r.detail;
+      break;
   }
   auto add = [&](const std::string& part) {
     if (!s.empty()) s.append("; ");
@@ -60,8 +71,7 @@ std::string FormatSummaryLine(const PublishReport& r) {
   return "published=" + std::to_string(c.published) + " confirmed=" + std::to_string(c.confirmed) +
          " refused=" + std::to_string(Refused(r)) + " retried=" + std::to_string(c.retried) +
          " unconfirmed=" + std::to_string(r.unconfirmed) + " elapsed=" + elapsed +
-         " rate=" + std::to_string(static_cast<std::uint64_t>(Rate(r))) + "/s (" + Outcome(r) +
-         ")";
+         " rate=" + std::to_string(static_cast<std::uint64_t>(Rate(r))) + "/s (" + Outcome(r) + ")";
 }
 
 std::string FormatSummaryJson(const PublishReport& r) {

@@ -18,11 +18,11 @@ enum class Ending {
 
 struct PublishReport {
   TrackerCounters counters;
-  std::uint64_t unconfirmed = 0;     // admitted but neither confirmed nor refused
-  std::uint64_t input_skipped = 0;   // input lines too long to publish (counted as refused)
-  bool input_complete = false;       // the source was read to its end
+  std::uint64_t unconfirmed = 0;    // admitted but neither confirmed nor refused
+  std::uint64_t input_skipped = 0;  // input lines too long to publish (counted as refused)
+  bool input_complete = false;      // the source was read to its end
   Ending ending = Ending::kCompleted;
-  std::string detail;                // why it ended, for kGaveUp/kFailed
+  std::string detail;  // why it ended, for kGaveUp/kFailed
   std::chrono::milliseconds elapsed{0};
   std::string id_prefix;
   std::uint64_t seed = 0;

@@ -44,8 +44,8 @@ class Publisher::Loop {
         stop_(stop),
         clock_(clock),
         socket_(context, zmq::socket_type::dealer),
-        tracker_(TrackerOptions{o.window, o.confirm_timeout, milliseconds(50),
-                                milliseconds(2000), o.id_prefix},
+        tracker_(TrackerOptions{o.window, o.confirm_timeout, milliseconds(50), milliseconds(2000),
+                                o.id_prefix},
                  clock),
         pacer_(o.rate, clock.Now()),
         frame_(o.queue, o.headers),
@@ -212,7 +212,8 @@ class Publisher::Loop {
 
     zmq_pollitem_t items[3] = {};
     int n = 0;
-    items[n++] = {socket_.handle(), 0, static_cast<short>(ZMQ_POLLIN | (send_blocked_ ? ZMQ_POLLOUT : 0)), 0};
+    items[n++] = {socket_.handle(), 0,
+                  static_cast<short>(ZMQ_POLLIN | (send_blocked_ ? ZMQ_POLLOUT : 0)), 0};
     const int input_index = (can_admit && needs_input_) ? n : -1;
     if (input_index >= 0) items[n++] = {nullptr, source_.input_fd(), ZMQ_POLLIN, 0};
     if (stop_ != nullptr && stop_->read_fd() >= 0) {
@@ -243,8 +244,7 @@ class Publisher::Loop {
     while (protocol::Receive(socket_, received_)) {
       auto decoded = protocol::DecodeReceived(received_, 0, limits_);
       if (!decoded.ok()) {
-        spdlog::warn("ignoring an undecodable frame from the broker: {}",
-                     decoded.error().message);
+        spdlog::warn("ignoring an undecodable frame from the broker: {}", decoded.error().message);
         continue;
       }
       auto& message = *decoded;
@@ -301,13 +301,11 @@ class Publisher::Loop {
     const auto now = clock_.Now();
     if (now < next_progress_line_) return;
     const auto& c = tracker_.counters();
-    const double seconds =
-        std::chrono::duration<double>(o_.progress_interval).count();
+    const double seconds = std::chrono::duration<double>(o_.progress_interval).count();
     std::cerr << "mandrill-publish: progress published=" << c.published
-              << " confirmed=" << c.confirmed << " unconfirmed=" << tracker_.unsettled()
-              << " rate=" << static_cast<std::uint64_t>(
-                                 static_cast<double>(c.confirmed - confirmed_at_last_line_) /
-                                 seconds)
+              << " confirmed=" << c.confirmed << " unconfirmed=" << tracker_.unsettled() << " rate="
+              << static_cast<std::uint64_t>(
+                     static_cast<double>(c.confirmed - confirmed_at_last_line_) / seconds)
               << "/s" << std::endl;
     confirmed_at_last_line_ = c.confirmed;
     next_progress_line_ = now + o_.progress_interval;
@@ -358,8 +356,8 @@ class Publisher::Loop {
   std::string detail_;
 };
 
-Publisher::Publisher(const PublishOptions& options, MessageSource& source,
-                     zmq::context_t& context, StopSignal* stop, const core::Clock& clock)
+Publisher::Publisher(const PublishOptions& options, MessageSource& source, zmq::context_t& context,
+                     StopSignal* stop, const core::Clock& clock)
     : options_(options), source_(source), context_(context), stop_(stop), clock_(clock) {}
 
 core::Result<PublishReport> Publisher::Run() {

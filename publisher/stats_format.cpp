@@ -93,8 +93,8 @@ std::string UtcTime(std::int64_t unix_ms) {
 }
 
 std::string RenderStatsTable(const protocol::StatsReply& s) {
-  std::string out = "broker " + PrintableText(s.broker_id, 64) + ", up " +
-                    CompactDuration(s.uptime_ms) + "\n\n";
+  std::string out =
+      "broker " + PrintableText(s.broker_id, 64) + ", up " + CompactDuration(s.uptime_ms) + "\n\n";
   TextTable queues({{"QUEUE"},
                     {"READY", Align::kRight},
                     {"IN FLIGHT", Align::kRight},
@@ -173,11 +173,8 @@ std::string RenderDlqTable(const protocol::DlqListReply& d) {
   std::string out = "dead letters of " + PrintableText(d.queue, 128) + ": " + Num(d.total) +
                     " total, " + Num(d.items.size()) + " shown\n";
   if (d.items.empty()) return out;
-  TextTable t({{"ID"},
-               {"ATTEMPTS", Align::kRight},
-               {"DEAD AT (UTC)"},
-               {"LAST ERROR"},
-               {"PAYLOAD"}});
+  TextTable t(
+      {{"ID"}, {"ATTEMPTS", Align::kRight}, {"DEAD AT (UTC)"}, {"LAST ERROR"}, {"PAYLOAD"}});
   for (const auto& item : d.items) {
     t.AddRow({PrintableText(item.id, 256), Num(item.attempts), UtcTime(item.dead_at_unix_ms),
               PrintableText(item.last_error, 60), PrintableText(item.payload, kPreviewChars)});

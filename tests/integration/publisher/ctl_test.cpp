@@ -34,8 +34,8 @@ FakeBrokerScript CannedScript() {
   s.queues.names = {"restarts", "audits"};
   s.dlq_list.queue = "restarts";
   s.dlq_list.total = 1;
-  s.dlq_list.items.push_back(protocol::DeadLetter{"r-9", 5, "host unreachable",
-                                                  1'700'000'000'000, "restart cattle-x7q2"});
+  s.dlq_list.items.push_back(
+      protocol::DeadLetter{"r-9", 5, "host unreachable", 1'700'000'000'000, "restart cattle-x7q2"});
   s.admin_ok.count = 2;
   return s;
 }
@@ -43,8 +43,8 @@ FakeBrokerScript CannedScript() {
 class CtlTest : public PublisherProcessTest {
  protected:
   Process StartCtl(std::vector<std::string> args, const std::string& log = "ctl.log") {
-    std::vector<std::string> argv = {Binary("mandrill-ctl"), "--broker", endpoint_,
-                                     "--timeout", "5s"};
+    std::vector<std::string> argv = {Binary("mandrill-ctl"), "--broker", endpoint_, "--timeout",
+                                     "5s"};
     argv.insert(argv.end(), args.begin(), args.end());
     return Process(argv, Path(log));
   }
@@ -138,17 +138,20 @@ TEST_F(CtlTest, SilentBrokerExitsTwo) {
 }
 
 TEST_F(CtlTest, NoBrokerExitsTwo) {
-  auto p = Process({Binary("mandrill-ctl"), "--broker", endpoint_, "--timeout", "300ms",
-                    "queues"},
+  auto p = Process({Binary("mandrill-ctl"), "--broker", endpoint_, "--timeout", "300ms", "queues"},
                    Path("ctl.log"));
   ASSERT_EQ(ExitCode(p), 2) << p.Log();
   EXPECT_NE(p.Log().find("is mandrill-broker running?"), std::string::npos) << p.Log();
 }
 
 TEST_F(CtlTest, UsageErrorsExit64) {
-  const std::vector<std::vector<std::string>> cases = {
-      {"--timeout", "soon", "stats"}, {}, {"dlq"}, {"dlq", "list"},
-      {"dlq", "list", "q", "--limit", "-1"}, {"frobnicate"}, {"dlq", "list", "bad queue"}};
+  const std::vector<std::vector<std::string>> cases = {{"--timeout", "soon", "stats"},
+                                                       {},
+                                                       {"dlq"},
+                                                       {"dlq", "list"},
+                                                       {"dlq", "list", "q", "--limit", "-1"},
+                                                       {"frobnicate"},
+                                                       {"dlq", "list", "bad queue"}};
   int i = 0;
   for (const auto& args : cases) {
     auto p = StartCtl(args, "usage" + std::to_string(i++) + ".log");

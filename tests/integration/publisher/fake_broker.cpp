@@ -24,8 +24,7 @@ protocol::Error PublishError(ErrorCode code, std::string reason, const std::stri
 
 }  // namespace
 
-FakeBroker::FakeBroker(std::string endpoint, FakeBrokerScript script)
-    : script_(std::move(script)) {
+FakeBroker::FakeBroker(std::string endpoint, FakeBrokerScript script) : script_(std::move(script)) {
   thread_ = std::thread([this, endpoint] { Serve(endpoint); });
   std::unique_lock lock(mu_);
   changed_.wait(lock, [&] { return bound_ || bind_failed_; });
@@ -95,8 +94,8 @@ void FakeBroker::Serve(std::string endpoint) {
           std::vector<std::string> ids;
           for (const auto& it : publish->items) ids.push_back(it.id);
           protocol::Send(socket,
-                         PublishError(ErrorCode::kQueueFull, "queue '" + queue + "' is full",
-                                      queue, std::move(ids)),
+                         PublishError(ErrorCode::kQueueFull, "queue '" + queue + "' is full", queue,
+                                      std::move(ids)),
                          peer);
           continue;
         }

@@ -6,8 +6,8 @@
 //
 // The script is fixed at construction. Observations are thread-safe; Wait* block on a
 // condition variable (no polling) up to a timeout.
-#include <chrono>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -23,12 +23,12 @@
 namespace mandrill::publisher::testing {
 
 struct FakeBrokerScript {
-  bool silent = false;                        // receive everything, answer nothing
-  std::set<std::string> drop_first_confirm;   // take these ids but swallow their first confirm
-  int queue_full_frames = 0;                  // refuse the first N PUBLISH frames: queue full
-  std::set<std::string> refuse;               // refuse these ids permanently (invalid argument)
-  bool confirm_twice = false;                 // send every confirm twice
-  bool record_ids = true;                     // keep ids and payloads (off for volume runs)
+  bool silent = false;                       // receive everything, answer nothing
+  std::set<std::string> drop_first_confirm;  // take these ids but swallow their first confirm
+  int queue_full_frames = 0;                 // refuse the first N PUBLISH frames: queue full
+  std::set<std::string> refuse;              // refuse these ids permanently (invalid argument)
+  bool confirm_twice = false;                // send every confirm twice
+  bool record_ids = true;                    // keep ids and payloads (off for volume runs)
 
   // Admin replies (request ids are filled in from the request).
   protocol::StatsReply stats;

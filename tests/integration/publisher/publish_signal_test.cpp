@@ -11,8 +11,8 @@ class PublishSignalTest : public PublisherProcessTest {};
 
 TEST_F(PublishSignalTest, SigtermStopsSendingAndRecordsEveryConfirm) {
   FakeBroker broker(endpoint_, {});
-  auto p = StartPublish({"--count", "100000000", "--rate", "5000", "--confirmed-out",
-                         Path("confirmed.txt")});
+  auto p = StartPublish(
+      {"--count", "100000000", "--rate", "5000", "--confirmed-out", Path("confirmed.txt")});
   ASSERT_TRUE(mandrill::testing::Eventually(
       [&] { return ReadLines(Path("confirmed.txt")).size() >= 200; }, 20s))
       << p.Log();

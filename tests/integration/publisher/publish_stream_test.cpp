@@ -19,8 +19,8 @@ TEST_F(PublishStreamTest, StdinLinesArePublishedAsTheyArriveNotAtEndOfInput) {
   FakeBroker broker(endpoint_, {});
   const std::string fifo = Path("input.fifo");
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  auto p = StartPublishWithStdin({"--id-prefix", "s", "--confirmed-out", Path("confirmed.txt")},
-                                 fifo);
+  auto p =
+      StartPublishWithStdin({"--id-prefix", "s", "--confirmed-out", Path("confirmed.txt")}, fifo);
   int fd = -1;
   // Non-blocking open for writing fails (ENXIO) until the publisher's shell opened the read end.
   ASSERT_TRUE(mandrill::testing::Eventually(

@@ -32,8 +32,8 @@ TEST_F(PublishTest, ExplicitIdIsUsedForTheSingleMessage) {
 
 TEST_F(PublishTest, GeneratedRequestsAreReproducibleFromTheSeed) {
   FakeBroker broker(endpoint_, {});
-  auto p = StartPublish({"--count", "2000", "--seed", "42", "--id-prefix", "gen",
-                         "--confirmed-out", Path("confirmed.txt"), "--json-summary"});
+  auto p = StartPublish({"--count", "2000", "--seed", "42", "--id-prefix", "gen", "--confirmed-out",
+                         Path("confirmed.txt"), "--json-summary"});
   ASSERT_EQ(ExitCode(p), 0) << p.Log();
   const auto lines = ReadLines(Path("confirmed.txt"));
   EXPECT_EQ(lines.size(), 2000u);
@@ -48,8 +48,8 @@ TEST_F(PublishTest, GeneratedRequestsAreReproducibleFromTheSeed) {
   EXPECT_NE(p.Log().find("\"seed\":42"), std::string::npos) << p.Log();
 
   // Same seed, second run against the same broker: same host names in the same order.
-  auto again = StartPublish({"--count", "2000", "--seed", "42", "--id-prefix", "again"},
-                            "again.log");
+  auto again =
+      StartPublish({"--count", "2000", "--seed", "42", "--id-prefix", "again"}, "again.log");
   ASSERT_EQ(ExitCode(again), 0) << again.Log();
   const auto both = broker.payloads();
   for (int i = 1; i <= 2000; i += 199) {
@@ -63,10 +63,10 @@ TEST_F(PublishTest, EachStdinLineIsOneMessage) {
   WriteFile(Path("in.txt"), "restart cattle-0001\n\nrestart cattle-0002\r\nrestart cattle-0003");
   auto p = StartPublishWithStdin({"--id-prefix", "in"}, Path("in.txt"));
   ASSERT_EQ(ExitCode(p), 0) << p.Log();
-  EXPECT_EQ(broker.payloads(), (std::map<std::string, std::string>{
-                                   {"in-1", "restart cattle-0001"},
-                                   {"in-2", "restart cattle-0002"},
-                                   {"in-3", "restart cattle-0003"}}));
+  EXPECT_EQ(broker.payloads(),
+            (std::map<std::string, std::string>{{"in-1", "restart cattle-0001"},
+                                                {"in-2", "restart cattle-0002"},
+                                                {"in-3", "restart cattle-0003"}}));
 }
 
 TEST_F(PublishTest, LostConfirmIsResentWithTheSameIdAndListedOnce) {
@@ -101,8 +101,8 @@ TEST_F(PublishTest, QueueFullIsRetriedUntilAccepted) {
   FakeBrokerScript script;
   script.queue_full_frames = 3;
   FakeBroker broker(endpoint_, script);
-  auto p = StartPublish({"--count", "50", "--id-prefix", "full", "--confirmed-out",
-                         Path("confirmed.txt")});
+  auto p = StartPublish(
+      {"--count", "50", "--id-prefix", "full", "--confirmed-out", Path("confirmed.txt")});
   ASSERT_EQ(ExitCode(p), 0) << p.Log();
   EXPECT_EQ(ReadLines(Path("confirmed.txt")).size(), 50u);
   EXPECT_GT(SummaryValue(p.Log(), "retried"), 0);
@@ -114,8 +114,8 @@ TEST_F(PublishTest, PermanentRefusalExitsOne) {
   FakeBrokerScript script;
   script.refuse = {"bad-2"};
   FakeBroker broker(endpoint_, script);
-  auto p = StartPublish({"--id-prefix", "bad", "--confirmed-out", Path("confirmed.txt"), "a",
-                         "b", "c"});
+  auto p =
+      StartPublish({"--id-prefix", "bad", "--confirmed-out", Path("confirmed.txt"), "a", "b", "c"});
   ASSERT_EQ(ExitCode(p), 1) << p.Log();
   EXPECT_EQ(ReadLines(Path("confirmed.txt")), (std::vector<std::string>{"bad-1", "bad-3"}));
   EXPECT_EQ(SummaryValue(p.Log(), "refused"), 1);
@@ -144,8 +144,8 @@ TEST_F(PublishTest, NoBrokerAtAllGivesUpWithExitTwo) {
 }
 
 TEST_F(PublishTest, BrokerStartedAfterThePublisherGetsEverything) {
-  auto p = StartPublish({"--count", "300", "--log-level", "info", "--confirmed-out",
-                         Path("confirmed.txt")});
+  auto p = StartPublish(
+      {"--count", "300", "--log-level", "info", "--confirmed-out", Path("confirmed.txt")});
   // The publisher is up and holding its messages before the broker exists.
   ASSERT_TRUE(p.WaitForLog("not reachable yet", 10s)) << p.Log();
   FakeBroker broker(endpoint_, {});
@@ -157,8 +157,8 @@ TEST_F(PublishTest, ManyMessagesOfHundredBytesAreAllConfirmed) {
   FakeBrokerScript script;
   script.record_ids = false;
   FakeBroker broker(endpoint_, script);
-  auto p = StartPublish({"--count", "100000", "--payload-bytes", "100", "--confirmed-out",
-                         Path("confirmed.txt")});
+  auto p = StartPublish(
+      {"--count", "100000", "--payload-bytes", "100", "--confirmed-out", Path("confirmed.txt")});
   ASSERT_EQ(ExitCode(p, 60s), 0) << p.Log();
   EXPECT_EQ(ReadLines(Path("confirmed.txt")).size(), 100000u);
   EXPECT_GE(broker.items_received(), 100000u);
@@ -168,9 +168,13 @@ TEST_F(PublishTest, ManyMessagesOfHundredBytesAreAllConfirmed) {
 }
 
 struct BadFlags {
+  std::string name;  // test name suffix
   std::vector<std::string> args;
   std::string expected;  // part of the one-line error
 };
+void PrintTo(const BadFlags& f, std::ostream* os) {
+  for (const auto& a : f.args) *os << a << ' ';
+}
 
 class PublishUsageTest : public PublisherProcessTest,
                          public ::testing::WithParamInterface<BadFlags> {};
@@ -186,21 +190,22 @@ TEST_P(PublishUsageTest, BadValueExits64WithOneLine) {
 
 INSTANTIATE_TEST_SUITE_P(
     Flags, PublishUsageTest,
-    ::testing::Values(BadFlags{{"--rate", "-3", "x"}, "--rate '-3'"},
-                      BadFlags{{"--count", "abc"}, "--count 'abc'"},
-                      BadFlags{{"--count", "-1"}, "--count '-1'"},
-                      BadFlags{{"--window", "0", "x"}, "--window '0'"},
-                      BadFlags{{"--confirm-timeout", "soon", "x"}, "--confirm-timeout"},
-                      BadFlags{{"--give-up", "0", "x"}, "--give-up '0'"},
-                      BadFlags{{"--bogus", "x"}, "--bogus"},
-                      BadFlags{{"--id", "one", "a", "b"}, "exactly one PAYLOAD"},
-                      BadFlags{{"--count", "5", "payload"}, "--count"},
-                      BadFlags{{"--header", "novalue", "x"}, "key=value"},
-                      BadFlags{{"--log-level", "loud", "x"}, "--log-level"}));
+    ::testing::Values(
+        BadFlags{"NegativeRate", {"--rate", "-3", "x"}, "--rate '-3'"},
+        BadFlags{"CountNotANumber", {"--count", "abc"}, "--count 'abc'"},
+        BadFlags{"NegativeCount", {"--count", "-1"}, "--count '-1'"},
+        BadFlags{"ZeroWindow", {"--window", "0", "x"}, "--window '0'"},
+        BadFlags{"TimeoutWithoutUnit", {"--confirm-timeout", "soon", "x"}, "--confirm-timeout"},
+        BadFlags{"ZeroGiveUp", {"--give-up", "0", "x"}, "--give-up '0'"},
+        BadFlags{"UnknownFlag", {"--bogus", "x"}, "--bogus"},
+        BadFlags{"IdWithTwoPayloads", {"--id", "one", "a", "b"}, "exactly one PAYLOAD"},
+        BadFlags{"CountWithPayload", {"--count", "5", "payload"}, "--count"},
+        BadFlags{"HeaderWithoutEquals", {"--header", "novalue", "x"}, "key=value"},
+        BadFlags{"UnknownLogLevel", {"--log-level", "loud", "x"}, "--log-level"}),
+    [](const ::testing::TestParamInfo<BadFlags>& info) { return info.param.name; });
 
 TEST_F(PublishTest, BadQueueNameExits64) {
-  auto p = Process({Binary("mandrill-publish"), "--broker", endpoint_, "--queue", "no spaces",
-                    "x"},
+  auto p = Process({Binary("mandrill-publish"), "--broker", endpoint_, "--queue", "no spaces", "x"},
                    Path("q.log"));
   ASSERT_EQ(ExitCode(p, 10s), 64) << p.Log();
   EXPECT_NE(p.Log().find("--queue 'no spaces'"), std::string::npos) << p.Log();

@@ -38,19 +38,18 @@ class PublisherProcessTest : public ::testing::Test {
 
   // Starts mandrill-publish with --broker and --queue filled in; output to <log>.
   Process StartPublish(std::vector<std::string> args, const std::string& log = "publish.log") {
-    std::vector<std::string> argv = {Binary("mandrill-publish"), "--broker", endpoint_,
-                                     "--queue", "restarts"};
+    std::vector<std::string> argv = {Binary("mandrill-publish"), "--broker", endpoint_, "--queue",
+                                     "restarts"};
     argv.insert(argv.end(), args.begin(), args.end());
     return Process(argv, Path(log));
   }
 
   // Same with stdin redirected from `input_file` (Process gives children /dev/null): the
   // shell execs the publisher, so the PID is the publisher's.
-  Process StartPublishWithStdin(const std::vector<std::string>& args,
-                                const std::string& input_file,
+  Process StartPublishWithStdin(const std::vector<std::string>& args, const std::string& input_file,
                                 const std::string& log = "publish.log") {
-    std::string cmd = "exec '" + Binary("mandrill-publish") + "' --broker " + endpoint_ +
-                      " --queue restarts";
+    std::string cmd =
+        "exec '" + Binary("mandrill-publish") + "' --broker " + endpoint_ + " --queue restarts";
     for (const auto& a : args) cmd += " '" + a + "'";
     cmd += " < '" + input_file + "'";
     return Process({"/bin/sh", "-c", cmd}, Path(log));

@@ -65,7 +65,7 @@ TEST_F(ConfirmTrackerTest, StuckHeadLimitsAdmissionToTheRingSpan) {
   for (int i = 9; i <= 15; ++i) t.OnConfirm("p-" + std::to_string(i));
   EXPECT_EQ(t.unsettled(), 1u);
   ASSERT_TRUE(t.HasRoom());
-  t.Add("z");  // p-16 takes the last slot of the span
+  t.Add("z");                 // p-16 takes the last slot of the span
   EXPECT_FALSE(t.HasRoom());  // 2 unsettled, but the ring is spanned from p-1 to p-16
   Take(t);
   EXPECT_EQ(t.OnConfirm("p-1"), ConfirmOutcome::kFirst);

@@ -25,9 +25,9 @@ TEST(JsonWriterTest, KeepsValidUtf8AndReplacesInvalidBytes) {
   EXPECT_EQ(Json("h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\x92"),
             "\"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x90\x92\"");
   EXPECT_EQ(Json("\xff"), "\"\\ufffd\"");
-  EXPECT_EQ(Json("\xc3"), "\"\\ufffd\"");               // truncated sequence
-  EXPECT_EQ(Json("\xc0\xaf"), "\"\\ufffd\\ufffd\"");    // overlong '/'
-  EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");  // UTF-16 surrogate
+  EXPECT_EQ(Json("\xc3"), "\"\\ufffd\"");                                   // truncated sequence
+  EXPECT_EQ(Json("\xc0\xaf"), "\"\\ufffd\\ufffd\"");                        // overlong '/'
+  EXPECT_EQ(Json("\xed\xa0\x80"), "\"\\ufffd\\ufffd\\ufffd\"");             // UTF-16 surrogate
   EXPECT_EQ(Json("\xf4\x90\x80\x80"), "\"\\ufffd\\ufffd\\ufffd\\ufffd\"");  // > U+10FFFF
   EXPECT_EQ(Json("a\x80z"), "\"a\\ufffdz\"");
 }
@@ -36,7 +36,15 @@ TEST(JsonWriterTest, NestedObjectsAndArraysHaveCommasInTheRightPlaces) {
   JsonWriter j;
   j.BeginObject();
   j.Key("a").Int(-1);
-  j.Key("b").BeginArray().Uint(1).String("x").Bool(true).Null().BeginObject().EndObject().EndArray();
+  j.Key("b")
+      .BeginArray()
+      .Uint(1)
+      .String("x")
+      .Bool(true)
+      .Null()
+      .BeginObject()
+      .EndObject()
+      .EndArray();
   j.Key("c").BeginObject().Key("d").Bool(false).EndObject();
   j.Key("e").BeginArray().EndArray();
   j.EndObject();

@@ -50,8 +50,7 @@ TEST(PublishSummaryTest, InterruptedWithEverythingSettledExitsZero) {
   r.ending = Ending::kInterrupted;
   r.input_complete = false;
   EXPECT_EQ(ExitCodeFor(r), 0);
-  EXPECT_NE(FormatSummaryLine(r).find("interrupted; input not fully published"),
-            std::string::npos);
+  EXPECT_NE(FormatSummaryLine(r).find("interrupted; input not fully published"), std::string::npos);
 }
 
 TEST(PublishSummaryTest, FailedRunExitsTwo) {
@@ -65,11 +64,10 @@ TEST(PublishSummaryTest, JsonSummary) {
   r.id_prefix = "ab12";
   r.seed = 7;
   const auto j = FormatSummaryJson(r);
-  EXPECT_EQ(j,
-            R"({"published":4,"confirmed":4,"refused":0,"retried":0,"unconfirmed":0,)"
-            R"("duplicate_confirms":0,"elapsed_ms":2000,"rate":2,"ending":"completed",)"
-            R"("outcome":"all confirmed","input_complete":true,"exit_code":0,)"
-            R"("id_prefix":"ab12","seed":7})");
+  EXPECT_EQ(j, R"({"published":4,"confirmed":4,"refused":0,"retried":0,"unconfirmed":0,)"
+               R"("duplicate_confirms":0,"elapsed_ms":2000,"rate":2,"ending":"completed",)"
+               R"("outcome":"all confirmed","input_complete":true,"exit_code":0,)"
+               R"("id_prefix":"ab12","seed":7})");
 }
 
 }  // namespace

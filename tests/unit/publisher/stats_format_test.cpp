@@ -57,8 +57,10 @@ TEST(StatsFormatTest, TableHasQueueWorkerAndCounterSections) {
 
 TEST(StatsFormatTest, WorkerAtItsCreditLimitIsMarkedFull) {
   const std::string t = RenderStatsTable(Sample());
-  const auto full_line = t.substr(t.find("w-full"), t.find('\n', t.find("w-full")) - t.find("w-full"));
-  const auto idle_line = t.substr(t.find("w-idle"), t.find('\n', t.find("w-idle")) - t.find("w-idle"));
+  const auto full_line =
+      t.substr(t.find("w-full"), t.find('\n', t.find("w-full")) - t.find("w-full"));
+  const auto idle_line =
+      t.substr(t.find("w-idle"), t.find('\n', t.find("w-idle")) - t.find("w-idle"));
   EXPECT_NE(full_line.find("FULL"), std::string::npos) << t;
   EXPECT_EQ(idle_line.find("FULL"), std::string::npos) << t;
   EXPECT_NE(idle_line.find("4.2s"), std::string::npos) << t;
