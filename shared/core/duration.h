@@ -12,7 +12,7 @@ namespace mandrill::core {
 // overflow with a message naming the bad text.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
-// "1.5s", "250ms", "2m" — the short form used in logs and summaries.
+// "250ms", "30s", "2m", "1h" — the largest whole unit; used in logs and summaries.
 std::string FormatDuration(std::chrono::milliseconds d);
 
 }  // namespace mandrill::core

@@ -13,6 +13,10 @@ struct Limits {
   // Whole body frame: a full batch of maximum payloads would be absurd, so the body is
   // bounded separately (64 MiB); a batch must fit.
   std::size_t max_body_bytes = 64u << 20;
+  // msgpack elements in one body, counted before any is built (each costs ~24 bytes decoded).
+  // A full DELIVER batch with 64 headers per item is ~1.4 million; 2 Mi bounds a decode at
+  // ~100 MiB however the body is shaped.
+  std::size_t max_elements = 2u << 20;
 };
 
 inline constexpr std::size_t kMaxQueueNameBytes = 128;

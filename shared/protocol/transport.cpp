@@ -152,6 +152,12 @@ core::Result<Message> DecodeReceived(const Received& in, std::size_t skip, const
                        "expected 3 frames (version, command, body), got " +
                            std::to_string(total >= skip ? total - skip : 0)};
   }
+  if (in.frames.size() != total) {  // Receive kept only the first kMaxFrames parts
+    return core::Error{static_cast<int>(ErrorCode::kMalformed),
+                       std::to_string(skip) + " routing ids leave no room for the 3 frames " +
+                           "Received keeps (kMaxFrames = " + std::to_string(Received::kMaxFrames) +
+                           ")"};
+  }
   return Decode(View(in.frames[skip]), View(in.frames[skip + 1]), View(in.frames[skip + 2]),
                 limits);
 }
