@@ -3,7 +3,9 @@
 // publish to ack. Prints messages/s, publish->ack latency percentiles and nproc.
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
-//             [--batch B] [--broker-flags "..."]
+//             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."]
+// Without --rate the publisher runs as fast as its window allows (throughput; latency then
+// includes queueing). With --rate below capacity the latency figures are the pipeline's own.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -38,6 +40,7 @@ struct Options {
   std::size_t window = 20'000;
   std::size_t batch = 200;
   std::string broker_flags = "--storage memory";
+  double rate = 0;  // messages/s offered by the publisher; 0 = as fast as the window allows
 };
 
 std::int64_t NowNs() {
@@ -117,10 +120,16 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
   std::string payload(o.payload, 'x');
   protocol::Publish batch;
   out.first_ns = NowNs();
+  auto allowed = [&] {
+    if (o.rate <= 0) return o.messages;
+    const double elapsed = (NowNs() - out.first_ns) / 1e9;
+    return std::min(o.messages, static_cast<std::size_t>(elapsed * o.rate) + 1);
+  };
   while (out.confirmed < o.messages) {
-    while (sent < o.messages && sent - out.confirmed < o.window) {
+    while (sent < allowed() && sent - out.confirmed < o.window) {
       batch.items.clear();
-      const std::size_t n = std::min({o.batch, o.messages - sent, o.window - (sent - out.confirmed)});
+      const std::size_t n =
+          std::min({o.batch, allowed() - sent, o.window - (sent - out.confirmed)});
       for (std::size_t i = 0; i < n; ++i) {
         const std::int64_t stamp = NowNs();
         std::memcpy(payload.data(), &stamp, sizeof stamp);
@@ -129,7 +138,7 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
       SendOrRetry(s, batch);
       sent += n;
     }
-    if (!WaitReadable(s, 100)) continue;
+    if (!WaitReadable(s, o.rate > 0 ? 1 : 100)) continue;
     while (protocol::Receive(s, in)) {
       auto m = protocol::DecodeReceived(in, 0, limits);
       if (!m.ok()) continue;
@@ -163,6 +172,7 @@ int main(int argc, char** argv) {
     else if (k == "--window") o.window = std::stoul(v);
     else if (k == "--batch") o.batch = std::stoul(v);
     else if (k == "--broker-flags") o.broker_flags = v;
+    else if (k == "--rate") o.rate = std::stod(v);
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 64;
@@ -228,9 +238,10 @@ int main(int argc, char** argv) {
     return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))] / 1e3;
   };
   const double seconds = (last_ack - pub.first_ns) / 1e9;
-  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu batch=%zu broker=[%s]\n",
+  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu batch=%zu rate=%s broker=[%s]\n",
               sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
-              o.batch, o.broker_flags.c_str());
+              o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
+              o.broker_flags.c_str());
   std::printf("e2e: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n",
               o.messages / seconds, seconds, (pub.last_confirm_ns - pub.first_ns) / 1e9);
   std::printf("e2e: broker CPU %.2f s in all = %.2f us per message (user+sys, all its threads)\n",
