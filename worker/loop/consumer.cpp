@@ -159,6 +159,7 @@ void Consumer::OnDeliveries(std::vector<protocol::DeliverItem>&& items) {
         messages_.Spawn(f->item.id, RunMessage(this, InFlightRef(this, std::move(owned))));
     if (handle) f->task = std::move(handle);
   }
+  spdlog::debug("{} deliveries received; {} messages in flight", items.size(), in_flight_.size());
 }
 
 runtime::Task<void> Consumer::RunMessage(Consumer* self, InFlightRef ref) {
