@@ -35,11 +35,13 @@ class Reactor final : public Transport {
   Broker& broker() { return *broker_; }
 
  private:
-  void DrainMonitor();
+  // Counts open connections; `notify_broker` passes closes on (not once the broker has stopped).
+  void DrainMonitor(bool notify_broker);
   void DrainRouter();
   // Returns true when the reactor should stop.
   bool HandleSignals();
   int Stop(bool graceful);
+  void Farewell();
 
   BrokerOptions options_;
   Storage& storage_;
@@ -51,6 +53,7 @@ class Reactor final : public Transport {
   std::unique_ptr<Broker> broker_;
   std::string stop_reason_;
   bool graceful_ = true;
+  int open_connections_ = 0;
 };
 
 }  // namespace mandrill::broker

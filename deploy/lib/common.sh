@@ -13,9 +13,26 @@ usage_error() { say "$* (see --help)"; exit 64; }
 
 now_ms() { date +%s%3N; }
 
-# An unused loopback TCP port (the kernel picks it; a tiny race remains, as everywhere).
+# An unused loopback TCP port, at random below the kernel's ephemeral range (32768-60999): a port
+# from bind(0) can become the local end of an outgoing connection while the broker restarts,
+# which then fails to bind it again.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+  python3 -c '
+import random, socket
+for _ in range(1000):
+    p = random.randint(20000, 32767)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(p)
+    break
+else:
+    raise SystemExit("no free loopback port in 20000-32767")
+'
 }
 
 # wait_until SECONDS CMD... : run CMD every 0.1 s until it succeeds; 1 if SECONDS pass first.

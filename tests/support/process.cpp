@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <random>
 #include <thread>
 
 #ifndef MANDRILL_BIN_DIR
@@ -110,16 +111,26 @@ bool Process::WaitForLog(const std::string& needle, std::chrono::milliseconds ti
 }
 
 int FreePort() {
-  const int s = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(s);
-  return ntohs(addr.sin_port);
+  // Below the kernel's ephemeral range (32768-60999 on Debian): a port the kernel hands out for
+  // bind(0) may meanwhile become the local end of some outgoing connection, and a broker
+  // restarted on its port would then fail with "Address already in use".
+  static std::mt19937 rng(static_cast<std::uint32_t>(::getpid()) * 2654435761u ^
+                          static_cast<std::uint32_t>(
+                              std::chrono::steady_clock::now().time_since_epoch().count()));
+  std::uniform_int_distribution<int> pick(20000, 32767);
+  for (int tries = 0; tries < 1000; ++tries) {
+    const int port = pick(rng);
+    const int s = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    const bool free = ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(s);
+    if (free) return port;
+  }
+  ADD_FAILURE() << "no free loopback port in 20000-32767";
+  return 0;
 }
 
 std::string LoopbackEndpoint(int port) { return "tcp://127.0.0.1:" + std::to_string(port); }

@@ -40,7 +40,8 @@ class Process {
   std::optional<int> exit_code_;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago, chosen at random below the ephemeral
+// range so no outgoing connection takes it while a broker restarts.
 int FreePort();
 std::string LoopbackEndpoint(int port);
 
