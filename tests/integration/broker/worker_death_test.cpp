@@ -40,11 +40,19 @@ TEST_F(BrokerTest, KilledWorkerProcessLeasesGoToAnotherWorkerAtOnce) {
 }
 
 TEST_F(BrokerTest, SilentWorkerIsDeclaredDeadByHeartbeat) {
-  StartBroker({"--lease-ms", "30000", "--heartbeat-ms", "100"});
+  StartBroker({"--lease-ms", "30000", "--heartbeat-ms", "200"});
+  // Published first, so the message is there the moment the worker says READY; the worker stays
+  // alive until it holds it (a slow machine can take longer than 3 heartbeats), then goes silent.
+  NewClient().PublishConfirmed("restarts", "h-1");
   Client& silent = NewClient();
   silent.Ready("restarts", 1, "silent");
-  NewClient().PublishConfirmed("restarts", "h-1");
-  ASSERT_EQ(silent.Deliveries(1, 5s).size(), 1u);
+  std::vector<protocol::DeliverItem> held;
+  for (const auto t = std::chrono::steady_clock::now();
+       held.empty() && std::chrono::steady_clock::now() - t < 5s;) {
+    silent.Send(protocol::Heartbeat{});
+    held = silent.Deliveries(1, 50ms);
+  }
+  ASSERT_EQ(held.size(), 1u);
   // The silent client's connection stays open (ZeroMQ answers transport pings), but it never
   // sends a frame: only application heartbeats can notice.
   Client& other = NewClient();
