@@ -26,8 +26,12 @@
 
 #include "shared/protocol/transport.h"
 #include "tests/support/process.h"
+#include "tests/support/socket_wait.h"
 
 namespace {
+
+using mandrill::testing::SendOrRetry;
+using mandrill::testing::WaitReadable;
 
 using namespace mandrill;
 using Clock = std::chrono::steady_clock;
@@ -46,17 +50,6 @@ struct Options {
 std::int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
       .count();
-}
-
-bool WaitReadable(zmq::socket_t& s, long ms) {
-  zmq_pollitem_t item{s.handle(), 0, ZMQ_POLLIN, 0};
-  return zmq_poll(&item, 1, ms) > 0;
-}
-
-void SendOrRetry(zmq::socket_t& s, const protocol::Message& m) {
-  while (protocol::Send(s, m) != protocol::SendResult::kSent) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
 }
 
 struct WorkerResult {
