@@ -153,4 +153,15 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
 
 std::string Binary(const std::string& name) { return std::string(MANDRILL_BIN_DIR) + "/" + name; }
 
+std::vector<std::string> BrokerArgv(const std::string& endpoint, const std::string& data_dir,
+                                    const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {Binary("mandrill-broker"), "--bind", endpoint, "--data-dir",
+                                   data_dir, "--log-level", "debug"};
+  bool has_storage = false;
+  for (const auto& f : flags) has_storage = has_storage || f == "--storage";
+  if (!has_storage) argv.insert(argv.end(), {"--storage", "memory"});
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  return argv;
+}
+
 }  // namespace mandrill::testing

@@ -56,4 +56,9 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
 // Path of a built executable (the build dir is passed in by CMake as MANDRILL_BIN_DIR).
 std::string Binary(const std::string& name);
 
+// mandrill-broker's command line for tests: `endpoint`, `data_dir`, debug logs, memory storage
+// unless `flags` name a --storage, then `flags`.
+std::vector<std::string> BrokerArgv(const std::string& endpoint, const std::string& data_dir,
+                                    const std::vector<std::string>& flags);
+
 }  // namespace mandrill::testing

@@ -32,17 +32,8 @@ class BrokerTest : public ::testing::Test {
   void StartBroker(std::vector<std::string> flags = {}) {
     if (port_ == 0) port_ = FreePort();
     endpoint_ = LoopbackEndpoint(port_);
-    std::vector<std::string> argv = {Binary("mandrill-broker"), "--bind", endpoint_,
-                                     "--data-dir", dir_ + "/data", "--log-level", "debug"};
-    bool has_storage = false;
-    for (const auto& f : flags) has_storage = has_storage || f == "--storage";
-    if (!has_storage) {
-      argv.push_back("--storage");
-      argv.push_back("memory");
-    }
-    argv.insert(argv.end(), flags.begin(), flags.end());
     // A log per start, so waiting for "listening on" never matches an earlier instance.
-    broker_ = std::make_unique<Process>(argv,
+    broker_ = std::make_unique<Process>(BrokerArgv(endpoint_, dir_ + "/data", flags),
                                         dir_ + "/broker-" + std::to_string(++starts_) + ".log");
     ASSERT_TRUE(broker_->WaitForLog("listening on", std::chrono::seconds(10)))
         << "broker did not start:\n"

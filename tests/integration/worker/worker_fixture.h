@@ -41,14 +41,8 @@ class WorkerTest : public ::testing::Test {
   void StartBroker(std::vector<std::string> flags = {}) {
     if (port_ == 0) port_ = FreePort();
     endpoint_ = LoopbackEndpoint(port_);
-    std::vector<std::string> argv = {Binary("mandrill-broker"), "--bind", endpoint_, "--data-dir",
-                                     dir_ + "/data", "--log-level", "debug"};
-    bool has_storage = false;
-    for (const auto& f : flags) has_storage = has_storage || f == "--storage";
-    if (!has_storage) argv.insert(argv.end(), {"--storage", "memory"});
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    broker_ = std::make_unique<Process>(argv, dir_ + "/broker-" + std::to_string(++brokers_) +
-                                                  ".log");
+    broker_ = std::make_unique<Process>(BrokerArgv(endpoint_, dir_ + "/data", flags),
+                                        dir_ + "/broker-" + std::to_string(++brokers_) + ".log");
     ASSERT_TRUE(broker_->WaitForLog("listening on", 10s)) << broker_->Log();
   }
 
