@@ -26,17 +26,6 @@ long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::millis
 
 // Callbacks scheduled with CallLater; owned by the timer queue's slot until they fire (or the
 // loop's destructor finds them there). Pooled: no malloc per CallLater.
-struct Loop::LaterNode : detail::TimerNode, detail::PooledObject {
-  Loop* loop;
-  UniqueFunction<void()> fn;
-  static void Fire(detail::TimerNode* n) {
-    auto* self = static_cast<LaterNode*>(n);
-    // Disarmed and referenced by nothing else: run the callback in place, then free the node.
-    self->loop->RunCallback(self->fn);
-    delete self;
-  }
-};
-
 // Reports, from its own thread, a loop stuck in one step. The loop publishes when the current
 // step started (0 while idle).
 struct Loop::Watchdog {
@@ -92,13 +81,14 @@ Loop::~Loop() {
   while (!ready_callbacks_.empty()) ready_callbacks_.Pop();
   while (!ready_tasks_.empty()) ready_tasks_.Pop();
   // CallLater callbacks that never fired.
-  std::vector<LaterNode*> unfired;
+  std::vector<detail::TimerNode*> unfired;
   timers_.ForEachArmed([&unfired](detail::TimerNode* node) {
-    if (node->fire == &LaterNode::Fire) unfired.push_back(static_cast<LaterNode*>(node));
+    if (node->loop_owned) unfired.push_back(node);
   });
-  for (LaterNode* node : unfired) {
+  for (detail::TimerNode* node : unfired) {
     timers_.Cancel(node);
-    delete node;
+    static_cast<detail::LaterNodeBase*>(node)->loop = nullptr;
+    node->fire(node);
   }
   posts_->Close();
   std::vector<UniqueFunction<void()>> dropped;
@@ -117,18 +107,6 @@ void Loop::Post(UniqueFunction<void()> fn) { posts_->Post(std::move(fn)); }
 
 void Loop::CallSoon(UniqueFunction<void()> fn) { ready_callbacks_.Push(std::move(fn)); }
 
-void Loop::CallLater(Duration delay, UniqueFunction<void()> fn) {
-  CallAt(Now() + delay, std::move(fn));
-}
-
-void Loop::CallAt(TimePoint when, UniqueFunction<void()> fn) {
-  auto* node = new LaterNode;
-  node->loop = this;
-  node->fn = std::move(fn);
-  node->fire = &LaterNode::Fire;
-  timers_.Add(node, when);
-}
-
 void Loop::RefuseSubmitFromLoopThread(const std::string& name) const {
   throw std::logic_error("Submit('" + name + "') called on loop '" + options_.name +
                          "''s own thread: waiting for the future there would deadlock; spawn the "
@@ -140,21 +118,17 @@ void Loop::SpawnSubmitted(std::string name, Task<void> task) {
   assert(handle && "the root supervisor is open while the loop runs");
 }
 
-void Loop::RunCallback(UniqueFunction<void()>& fn) {
-  ++stats_.callbacks;
+void Loop::ReportCallbackFailure(std::exception_ptr error) {
+  ++stats_.tasks_failed;
   try {
-    fn();
+    std::rethrow_exception(error);
   } catch (const std::exception& e) {
-    ++stats_.tasks_failed;
     spdlog::error("loop '{}': callback threw: {}", options_.name, e.what());
   } catch (const Cancelled&) {
-    ++stats_.tasks_failed;
     spdlog::error("loop '{}': callback threw Cancelled outside any task", options_.name);
   } catch (...) {
-    ++stats_.tasks_failed;
     spdlog::error("loop '{}': callback threw an unknown exception type", options_.name);
   }
-  NoteStepTime(nullptr, "callback");
 }
 
 void Loop::MeasureStep(const detail::TaskCore* task, const char* what) {

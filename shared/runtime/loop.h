@@ -75,6 +75,8 @@ struct TaskInfo {
 
 namespace detail {
 struct LoopInternals;
+template <class F>
+struct LaterNode;
 // Receives epoll readiness for a registered fd. Loop thread.
 class IoWatcher {
  public:
@@ -99,6 +101,24 @@ struct Outcome<void> {
     if (error) std::rethrow_exception(error);
   }
 };
+// A CallLater/CallAt callback and its timer node, in one pooled block sized to the callable.
+struct LaterNodeBase : TimerNode {
+  Loop* loop;  // null once the loop tears down: Fire then only frees the node
+};
+template <class F>
+struct LaterNode final : LaterNodeBase, PooledObject {
+  F fn;
+  template <class G>
+  LaterNode(Loop* l, G&& g) : fn(std::forward<G>(g)) {
+    loop = l;
+    fire = &LaterNode::Fire;
+    loop_owned = true;
+  }
+  // Runs the callback, then frees the node. With `loop` null (set at loop teardown for a node
+  // that never fired) it only frees it.
+  static void Fire(TimerNode* n);
+};
+
 template <class T>
 Task<void> CaptureOutcome(Task<T> main, Outcome<T>* out);
 template <class T>
@@ -142,12 +162,20 @@ class Loop {
 
   // Loop thread. Runs `fn` on a later iteration (FIFO among callbacks).
   void CallSoon(UniqueFunction<void()> fn);
-  // Loop thread. Runs `fn` once `delay` has passed on the loop clock. Cannot be cancelled; use
-  // Timer for that.
-  void CallLater(Duration delay, UniqueFunction<void()> fn);
-  void CallAt(TimePoint when, UniqueFunction<void()> fn);
+  // Loop thread. Runs `fn` (any callable of no arguments) once `delay` has passed on the loop
+  // clock. Cannot be cancelled; use Timer for that. The callable is stored in a timer node
+  // sized to it (no type-erasing wrapper, no second allocation).
+  template <class F>
+  void CallLater(Duration delay, F&& fn) {
+    CallAt(Now() + delay, std::forward<F>(fn));
+  }
+  template <class F>
+  void CallAt(TimePoint when, F&& fn);
 
-  TimePoint Now() const { return clock_->Now(); }
+  TimePoint Now() const {
+    // The real clock is by far the common case: skip the virtual call.
+    return clock_ == &steady_clock_ ? steady_clock_.Now() : clock_->Now();
+  }
   Clock& clock() const { return *clock_; }
   const std::string& name() const { return options_.name; }
   const LoopOptions& options() const { return options_; }
@@ -165,12 +193,25 @@ class Loop {
   friend struct detail::LoopInternals;
   friend class Timer;
   enum class State { kNew, kRunning, kDraining, kFinished };
-  struct LaterNode;
+  template <class F>
+  friend struct detail::LaterNode;
   struct Watchdog;
 
   void RunMain(Task<void> main);
   void RunOnce(std::optional<TimePoint> wait_limit);
-  void RunCallback(UniqueFunction<void()>& fn);
+  void RunCallback(UniqueFunction<void()>& fn) { RunGuarded(fn); }
+  // Runs a callback on the loop thread: counted, timed, and any exception logged, never thrown.
+  template <class F>
+  void RunGuarded(F& fn) {
+    ++stats_.callbacks;
+    try {
+      fn();
+    } catch (...) {
+      ReportCallbackFailure(std::current_exception());
+    }
+    NoteStepTime(nullptr, "callback");
+  }
+  void ReportCallbackFailure(std::exception_ptr error);
   void Drain();
   void PollIo(std::int64_t timeout_ns);  // -1: block without limit
   void StartWatchdog();
@@ -320,6 +361,21 @@ std::future<detail::FactoryResult<F>> Loop::Submit(std::string name, F factory) 
     SpawnSubmitted(name, detail::DeliverToPromise<R>(std::move(work), promise, name));
   });
   return future;
+}
+
+template <class F>
+void Loop::CallAt(TimePoint when, F&& fn) {
+  static_assert(std::is_invocable_v<std::decay_t<F>&>, "CallAt/CallLater need a callable()");
+  auto* node = new detail::LaterNode<std::decay_t<F>>(this, std::forward<F>(fn));
+  timers_.Add(node, when);
+}
+
+template <class F>
+void detail::LaterNode<F>::Fire(TimerNode* n) {
+  auto* self = static_cast<LaterNode*>(n);
+  // Disarmed and referenced by nothing else: run the callback in place, then free the node.
+  if (self->loop != nullptr) self->loop->RunGuarded(self->fn);
+  delete self;
 }
 
 }  // namespace mandrill::runtime

@@ -6,28 +6,96 @@
 namespace mandrill::runtime::detail {
 namespace {
 
-// Buffers above this many entries are freed after a cascade instead of being kept for reuse,
-// so a burst of timers does not pin its peak memory in the wheel.
-constexpr std::size_t kKeepCapacity = 1024;
+// Emptied blocks beyond this many (~1 MiB) go back to the allocator, so a burst of timers does
+// not pin its peak memory in the wheel.
+constexpr std::size_t kKeepBlocks = 256;
 // How many entries entering the heap in one cascade get their slot and node prefetched.
 constexpr std::size_t kPrefetch = 64;
 
 }  // namespace
 
+TimerQueue::~TimerQueue() {
+  for (auto& level : wheel_) {
+    for (Bucket& bucket : level) {
+      for (Block* b = bucket.head; b != nullptr;) {
+        Block* next = b->next;
+        delete b;
+        b = next;
+      }
+    }
+  }
+  while (spare_blocks_ != nullptr) {
+    Block* next = spare_blocks_->next;
+    delete spare_blocks_;
+    spare_blocks_ = next;
+  }
+}
+
+std::uint32_t TimerQueue::TakeSlot(TimerNode* node) {
+  std::uint32_t slot = free_slot_;
+  if (slot != kNoSlot) {
+    free_slot_ = SlotAt(slot).next_free;
+  } else {
+    if ((slot_count_ & (kSlotsPerPage - 1)) == 0) {
+      slot_pages_.push_back(std::make_unique<Slot[]>(kSlotsPerPage));
+    }
+    slot = slot_count_++;
+  }
+  SlotAt(slot).node = node;
+  return slot;
+}
+
+void TimerQueue::FreeSlot(std::uint32_t slot) {
+  Slot& s = SlotAt(slot);
+  s.node = nullptr;
+  ++s.gen;  // the slot's entry, if still queued, is now stale
+  s.next_free = free_slot_;
+  free_slot_ = slot;
+}
+
 void TimerQueue::Add(TimerNode* node, TimePoint when) {
   assert(!node->armed());
-  std::uint32_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.push_back(Slot{nullptr, 0});
-  }
-  slots_[slot].node = node;
+  std::uint32_t slot = TakeSlot(node);
   node->slot = slot;
   ++entries_;
-  Place(Entry{when.time_since_epoch().count(), next_seq_++, node, slot, slots_[slot].gen});
+  Place(Entry{when.time_since_epoch().count(), next_seq_++, node, slot, SlotAt(slot).gen});
+}
+
+TimerQueue::Block* TimerQueue::NewBlock() {
+  Block* b = spare_blocks_;
+  if (b != nullptr) {
+    spare_blocks_ = b->next;
+    --spare_count_;
+  } else {
+    b = new Block;
+  }
+  b->next = nullptr;
+  b->size = 0;
+  return b;
+}
+
+void TimerQueue::RecycleBlock(Block* b) {
+  if (spare_count_ >= kKeepBlocks) {
+    delete b;
+    return;
+  }
+  b->next = spare_blocks_;
+  spare_blocks_ = b;
+  ++spare_count_;
+}
+
+void TimerQueue::Append(Bucket& bucket, const Entry& e) {
+  Block* tail = bucket.tail;
+  if (tail == nullptr || tail->size == kBlockEntries) {
+    Block* b = NewBlock();
+    if (tail == nullptr) {
+      bucket.head = b;
+    } else {
+      tail->next = b;
+    }
+    bucket.tail = tail = b;
+  }
+  tail->entries[tail->size++] = e;
 }
 
 void TimerQueue::Place(const Entry& e) {
@@ -42,7 +110,7 @@ void TimerQueue::Place(const Entry& e) {
   int level = (63 - __builtin_clzll(diff)) / kLevelBits;
   auto index = static_cast<int>((static_cast<std::uint64_t>(t) >> (level * kLevelBits)) &
                                 (kBuckets - 1));
-  wheel_[level][index].push_back(e);
+  Append(wheel_[level][index], e);
   occupied_[level] |= std::uint64_t{1} << index;
   ++wheel_entries_;
 }
@@ -53,10 +121,7 @@ void TimerQueue::PushNear(const Entry& e) {
 }
 
 void TimerQueue::CancelArmed(TimerNode* node) {
-  Slot& s = slots_[node->slot];
-  s.node = nullptr;
-  ++s.gen;  // the entry is now stale
-  free_slots_.push_back(node->slot);
+  FreeSlot(node->slot);
   node->slot = TimerNode::kUnarmed;
   ++stale_;
   if (stale_ > 1024 && stale_ * 2 > entries_) Compact();
@@ -91,28 +156,33 @@ std::int64_t TimerQueue::BucketStartTick(int level, int index) const {
 }
 
 void TimerQueue::Cascade(int level, int index) {
-  std::vector<Entry>& bucket = wheel_[level][index];
-  assert(scratch_.empty());
-  scratch_.swap(bucket);
+  Bucket bucket = wheel_[level][index];
+  wheel_[level][index] = Bucket{};
   occupied_[level] &= ~(std::uint64_t{1} << index);
-  wheel_entries_ -= scratch_.size();
   tick_ = BucketStartTick(level, index);
+  // Every entry now lands in a lower level or in near_, never back in this bucket.
   std::size_t near_before = near_.size();
-  for (const Entry& e : scratch_) {
-    // Stale entries move along too: checking them here would cost a slot-table miss per entry
-    // per level; the heap drops them.
-    std::int64_t t = e.when >> kTickShift;
-    if (t <= tick_) {
-      near_.push_back(e);  // heap order restored below
-    } else {
-      Place(e);
+  for (Block* b = bucket.head; b != nullptr;) {
+    wheel_entries_ -= b->size;
+    for (std::uint32_t i = 0; i < b->size; ++i) {
+      // Stale entries move along too: checking them here would cost a slot-table miss per
+      // entry per level; the heap drops them.
+      const Entry& e = b->entries[i];
+      if ((e.when >> kTickShift) <= tick_) {
+        near_.push_back(e);  // heap order restored below
+      } else {
+        Place(e);
+      }
     }
+    Block* next = b->next;
+    RecycleBlock(b);  // the next Place that needs a block gets this one, still in cache
+    b = next;
   }
   // These are about to fire: start fetching their slots and nodes now, all at once.
   std::size_t prefetch_end = std::min(near_.size(), near_before + kPrefetch);
   for (std::size_t i = near_before; i < prefetch_end; ++i) {
-    __builtin_prefetch(&slots_[near_[i].slot]);
-    // The node and the line after it: a CallLater node (callback stored inline) is ~96 bytes.
+    __builtin_prefetch(&SlotAt(near_[i].slot));
+    // The node and the line after it: a CallLater node (callback stored inline) is ~80 bytes.
     __builtin_prefetch(near_[i].node);
     __builtin_prefetch(reinterpret_cast<const char*>(near_[i].node) + 64);
   }
@@ -123,29 +193,58 @@ void TimerQueue::Cascade(int level, int index) {
       std::push_heap(near_.begin(), near_.begin() + static_cast<std::ptrdiff_t>(i), Later{});
     }
   }
-  scratch_.clear();
-  if (scratch_.capacity() > kKeepCapacity) scratch_ = std::vector<Entry>();
+}
+
+void TimerQueue::CompactBucket(int level, int index) {
+  // Slides the live entries to the front of the chain, in order, and frees the blocks left over.
+  Bucket& bucket = wheel_[level][index];
+  Block* out = bucket.head;
+  std::uint32_t out_size = 0;
+  std::size_t kept = 0;
+  for (Block* b = bucket.head; b != nullptr; b = b->next) {
+    for (std::uint32_t i = 0; i < b->size; ++i) {
+      if (!Live(b->entries[i])) continue;
+      if (out_size == kBlockEntries) {
+        out->size = out_size;
+        out = out->next;  // never past b: at most as many entries were written as were read
+        out_size = 0;
+      }
+      out->entries[out_size++] = b->entries[i];
+      ++kept;
+    }
+  }
+  wheel_entries_ += kept;
+  if (kept == 0) {
+    for (Block* b = bucket.head; b != nullptr;) {
+      Block* next = b->next;
+      RecycleBlock(b);
+      b = next;
+    }
+    bucket = Bucket{};
+    occupied_[level] &= ~(std::uint64_t{1} << index);
+    return;
+  }
+  out->size = out_size;
+  for (Block* b = out->next; b != nullptr;) {
+    Block* next = b->next;
+    RecycleBlock(b);
+    b = next;
+  }
+  out->next = nullptr;
+  bucket.tail = out;
 }
 
 void TimerQueue::Compact() {
   auto stale = [this](const Entry& e) { return !Live(e); };
   std::erase_if(near_, stale);
   std::make_heap(near_.begin(), near_.end(), Later{});
-  std::size_t wheel = 0;
+  wheel_entries_ = 0;
   for (int l = 0; l < kLevels; ++l) {
-    for (int i = 0; i < kBuckets; ++i) {
-      std::vector<Entry>& bucket = wheel_[l][i];
-      if (bucket.empty()) continue;
-      std::erase_if(bucket, stale);
-      if (bucket.empty()) {
-        occupied_[l] &= ~(std::uint64_t{1} << i);
-        if (bucket.capacity() > kKeepCapacity) bucket = std::vector<Entry>();
-      }
-      wheel += bucket.size();
+    for (std::uint64_t bits = occupied_[l]; bits != 0; bits &= bits - 1) {
+      CompactBucket(l, __builtin_ctzll(bits));
     }
   }
-  wheel_entries_ = wheel;
-  entries_ = near_.size() + wheel;
+  entries_ = near_.size() + wheel_entries_;
   stale_ = 0;
 }
 
@@ -176,11 +275,8 @@ TimerNode* TimerQueue::PopExpired(TimePoint now) {
       TimerNode* node = near_.back().node;
       near_.pop_back();
       --entries_;
-      Slot& s = slots_[slot];
-      assert(s.node == node);
-      s.node = nullptr;
-      ++s.gen;
-      free_slots_.push_back(slot);
+      assert(SlotAt(slot).node == node);
+      FreeSlot(slot);
       node->slot = TimerNode::kUnarmed;
       return node;
     }

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
@@ -46,6 +49,35 @@ Task<std::vector<int>> TimersFireInDeadlineOrder() {
 }
 TEST(LoopTest, TimersFireInDeadlineOrderThenFifo) {
   EXPECT_EQ(testing::RunVirtual(TimersFireInDeadlineOrder()), (std::vector<int>{1, 2, 22, 3}));
+}
+
+// CallLater stores each callable in a node sized to it: small, large and move-only captures all
+// run once, a throwing one is logged and counted without stopping the loop, and the ones that
+// never fire are destroyed with the loop (their captures released: no leak under ASan).
+Task<std::vector<int>> CallbacksOfEveryShape(std::shared_ptr<int> tracked) {
+  std::vector<int> order;
+  Loop* loop = Loop::Current();
+  std::array<char, 200> big{};
+  big[199] = 7;
+  loop->CallLater(1ms, [&order, big] { order.push_back(big[199]); });
+  loop->CallLater(2ms, [&order, p = std::make_unique<int>(8)] { order.push_back(*p); });
+  loop->CallLater(3ms, [] { throw std::runtime_error("callback failure"); });
+  UniqueFunction<void()> erased = [&order] { order.push_back(9); };
+  loop->CallLater(4ms, std::move(erased));
+  loop->CallLater(1h, [tracked] { ADD_FAILURE() << "fired after the loop finished"; });
+  co_await Sleep(10ms);
+  co_return order;
+}
+TEST(LoopTest, CallLaterTakesAnyCallableAndFreesUnfiredOnes) {
+  auto tracked = std::make_shared<int>(0);
+  {
+    VirtualClock clock;
+    Loop loop(VirtualOptions(&clock));
+    EXPECT_EQ(loop.Run(CallbacksOfEveryShape(tracked)), (std::vector<int>{7, 8, 9}));
+    EXPECT_EQ(loop.Stats().tasks_failed, 1u);  // the throwing callback, counted
+    EXPECT_EQ(tracked.use_count(), 2);         // the 1 h callback is still pending
+  }
+  EXPECT_EQ(tracked.use_count(), 1);  // destroyed with the loop, never run
 }
 
 Task<int> CancelledTimerDoesNotFire() {
