@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 
 #include "shared/runtime/errors.h"
@@ -87,33 +88,49 @@ BridgeStats Bridge::stats() const {
 void Bridge::Dispatch() {
   {
     std::lock_guard lock(mu_);
-    taking_.swap(queue_);
-    in_transit_ = 0;
+    // Leftovers of the previous pass (still counted in transit) go first, then what arrived.
+    if (taking_.empty()) {
+      taking_.swap(queue_);
+    } else {
+      for (Event& event : queue_) taking_.push_back(std::move(event));
+      queue_.clear();
+    }
     scheduled_ = false;
-    if (room_wanted_) {
-      room_wanted_ = false;
-      room_signalled_ = true;
-      const std::uint64_t one = 1;
-      [[maybe_unused]] auto n = write(room_fd_, &one, sizeof one);
-    }
   }
-  if (detached_) {
-    if (!taking_.empty()) {
-      spdlog::debug("bridge: dropping {} events that arrived after the loop side detached",
-                    taking_.size());
+  if (detached_ || target_ == nullptr) {
+    if (detached_) {
+      if (!taking_.empty()) {
+        spdlog::debug("bridge: dropping {} events that arrived after the loop side detached",
+                      taking_.size());
+      }
+    } else {
+      spdlog::critical("bridge: events arrived before the loop side attached; dropping {}",
+                       taking_.size());
     }
     taking_.clear();
+    next_event_ = next_item_ = 0;
+    std::lock_guard lock(mu_);
+    in_transit_ = 0;
+    SignalRoomLocked();
     return;
   }
-  if (target_ == nullptr) {
-    spdlog::critical("bridge: events arrived before the loop side attached; dropping {}",
-                     taking_.size());
-    taking_.clear();
-    return;
-  }
-  for (Event& event : taking_) {
+  std::size_t handed = 0;  // messages handed to the loop side in this pass
+  while (next_event_ < taking_.size()) {
+    Event& event = taking_[next_event_];
     if (auto* d = std::get_if<std::vector<protocol::DeliverItem>>(&event)) {
-      target_->OnDeliveries(std::move(*d));
+      if (handed == kDispatchChunk) break;
+      const std::size_t n = std::min(d->size() - next_item_, kDispatchChunk - handed);
+      handed += n;
+      if (next_item_ == 0 && n == d->size()) {
+        target_->OnDeliveries(std::move(*d));
+      } else {
+        std::vector<protocol::DeliverItem> chunk(std::make_move_iterator(d->begin() + next_item_),
+                                                 std::make_move_iterator(d->begin() + next_item_ + n));
+        next_item_ += n;
+        target_->OnDeliveries(std::move(chunk));
+        if (next_item_ < d->size()) break;  // the chunk is full: the rest next pass
+        next_item_ = 0;
+      }
     } else if (auto* l = std::get_if<LeasesLost>(&event)) {
       target_->OnLeasesLost(l->leases);
     } else if (auto* s = std::get_if<SessionLost>(&event)) {
@@ -125,8 +142,26 @@ void Bridge::Dispatch() {
     } else if (auto* n = std::get_if<NetStopped>(&event)) {
       target_->OnNetStopped(n->reason, n->failed);
     }
+    ++next_event_;
   }
-  taking_.clear();
+  const bool more = next_event_ < taking_.size();
+  if (!more) {
+    taking_.clear();
+    next_event_ = 0;
+  }
+  std::lock_guard lock(mu_);
+  in_transit_ -= handed;
+  SignalRoomLocked();
+  // The rest waits for the next loop iteration, after the tasks just spawned have run.
+  if (more) ScheduleLocked();
+}
+
+void Bridge::SignalRoomLocked() {
+  if (!room_wanted_) return;
+  room_wanted_ = false;
+  room_signalled_ = true;
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = write(room_fd_, &one, sizeof one);
 }
 
 }  // namespace mandrill::worker

@@ -24,8 +24,8 @@ LeaseKeeper::LeaseKeeper(runtime::Loop& loop, Outbox& outbox)
     : loop_(loop), outbox_(outbox), timer_(loop) {}
 
 LeaseKeeper::~LeaseKeeper() {
-  assert(heap_.empty() && "LeaseKeeper destroyed while keeping leases");
-  for (Entry* e : heap_) e->index = Entry::kNone;
+  assert(size_ == 0 && "LeaseKeeper destroyed while keeping leases");
+  while (head_ != nullptr) Unlink(head_);
 }
 
 void LeaseKeeper::Add(Entry* e, std::uint64_t lease_id, runtime::Duration left,
@@ -38,18 +38,13 @@ void LeaseKeeper::Add(Entry* e, std::uint64_t lease_id, runtime::Duration left,
   e->extend_at = e->deadline - e->duration / 3;
   e->extensions = 0;
   e->capped = false;
-  Push(e);
+  Insert(e);
   Arm();
 }
 
 void LeaseKeeper::Remove(Entry* e) {
   if (!e->active()) return;
-  const std::size_t i = e->index;
-  const std::size_t last = heap_.size() - 1;
-  if (i != last) Swap(i, last);
-  heap_.pop_back();
-  e->index = Entry::kNone;
-  if (i < heap_.size()) Fix(i);
+  Unlink(e);
   // The timer stays armed; if it fires with nothing due it re-arms for the new earliest.
 }
 
@@ -70,13 +65,15 @@ void LeaseKeeper::OnExtended(Entry* e, runtime::Duration left) {
     // Asking again before the deadline cannot help: ask at the deadline (then "lease lost").
     e->extend_at = e->deadline;
   }
-  Fix(e->index);
+  Unlink(e);
+  Insert(e);
   Arm();
 }
 
 void LeaseKeeper::ExtendAllNow() {
   const auto now = loop_.Now();
-  for (Entry* e : heap_) e->extend_at = now;
+  // All equal: the list stays ordered.
+  for (Entry* e = head_; e != nullptr; e = e->next) e->extend_at = now;
   Arm();
 }
 
@@ -97,64 +94,51 @@ void LeaseKeeper::Extend(Entry* e, runtime::TimePoint now) {
 void LeaseKeeper::Fire() {
   armed_for_ = runtime::kNoDeadline;
   const auto now = loop_.Now();
-  // Everything due now, plus what would be due within a sixth of its duration: one batch.
-  while (!heap_.empty()) {
-    Entry* top = heap_.front();
+  // Everything due now, plus what would be due within a sixth of its duration: one batch. Each
+  // extended lease moves to its new place (later than now + a sixth), so the loop ends.
+  while (head_ != nullptr) {
+    Entry* top = head_;
     if (top->extend_at > now + top->duration / 6) break;
     Extend(top, now);
-    SiftDown(0);
+    Unlink(top);
+    Insert(top);
   }
   Arm();
 }
 
 void LeaseKeeper::Arm() {
-  if (heap_.empty()) return;
-  const auto when = heap_.front()->extend_at;
+  if (head_ == nullptr) return;
+  const auto when = head_->extend_at;
   if (timer_.armed() && armed_for_ <= when) return;
   armed_for_ = when;
   timer_.StartAt(when, [this] { Fire(); });
 }
 
-void LeaseKeeper::Push(Entry* e) {
-  e->index = heap_.size();
-  heap_.push_back(e);
-  SiftUp(e->index);
-}
-
-void LeaseKeeper::Swap(std::size_t a, std::size_t b) {
-  std::swap(heap_[a], heap_[b]);
-  heap_[a]->index = a;
-  heap_[b]->index = b;
-}
-
-void LeaseKeeper::SiftUp(std::size_t i) {
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
-    if (heap_[parent]->extend_at <= heap_[i]->extend_at) break;
-    Swap(i, parent);
-    i = parent;
-  }
-}
-
-void LeaseKeeper::SiftDown(std::size_t i) {
-  const std::size_t n = heap_.size();
-  while (true) {
-    std::size_t smallest = i;
-    const std::size_t l = 2 * i + 1, r = l + 1;
-    if (l < n && heap_[l]->extend_at < heap_[smallest]->extend_at) smallest = l;
-    if (r < n && heap_[r]->extend_at < heap_[smallest]->extend_at) smallest = r;
-    if (smallest == i) return;
-    Swap(i, smallest);
-    i = smallest;
-  }
-}
-
-void LeaseKeeper::Fix(std::size_t i) {
-  if (i > 0 && heap_[i]->extend_at < heap_[(i - 1) / 2]->extend_at) {
-    SiftUp(i);
+void LeaseKeeper::Insert(Entry* e) {
+  Entry* after = tail_;
+  while (after != nullptr && after->extend_at > e->extend_at) after = after->prev;
+  e->prev = after;
+  e->next = after != nullptr ? after->next : head_;
+  if (e->next != nullptr) {
+    e->next->prev = e;
   } else {
-    SiftDown(i);
+    tail_ = e;
   }
+  if (after != nullptr) {
+    after->next = e;
+  } else {
+    head_ = e;
+  }
+  e->linked = true;
+  ++size_;
+}
+
+void LeaseKeeper::Unlink(Entry* e) {
+  (e->prev != nullptr ? e->prev->next : head_) = e->next;
+  (e->next != nullptr ? e->next->prev : tail_) = e->prev;
+  e->prev = e->next = nullptr;
+  e->linked = false;
+  --size_;
 }
 
 }  // namespace mandrill::worker

@@ -2,10 +2,17 @@
 // LeaseKeeper: keeps every live lease alive while its message is being worked on.
 //
 // Each lease is extended about a third of its duration before its deadline, to now + its
-// duration (the broker caps it at its max lease). All leases go in one min-heap keyed by when
-// they want extending and ONE loop timer is set to the earliest (NATS's consumer design), so a
+// duration (the broker caps it at its max lease). All leases go in one list ordered by when they
+// want extending and ONE loop timer is set to the earliest (NATS's consumer design), so a
 // thousand leases cost one timer. When it fires, every lease due within the next sixth of its
 // duration is extended too, so extensions leave as batches (one EXTEND frame per duration).
+//
+// Why an ordered intrusive list and not a heap: leases arrive in deadline order (every lease of
+// a worker has the broker's one lease duration), so a new or extended lease belongs at the tail
+// and insertion, which walks back from the tail, is O(1); removal, once per message, is an
+// O(1) unlink. A heap paid a full sift-down of pointer-chasing compares per removal (~15% of
+// the loop's time per message with a no-op handler). A lease the broker capped moves towards
+// the front: a walk of at most the in-flight count (the credit), once per capped lease.
 //
 // The message task owns its Entry and removes it when it ends however it ends (Consumer does
 // this from the task's frame), so no extension outlives its message. EXTENDED answers refine the
@@ -18,7 +25,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "shared/runtime/clock.h"
 #include "shared/runtime/loop.h"
@@ -33,7 +39,7 @@ class LeaseKeeper {
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
     ~Entry();
-    bool active() const { return index != kNone; }
+    bool active() const { return linked; }
 
     std::uint64_t lease_id = 0;
     runtime::Duration duration{};      // what each extension asks for
@@ -45,8 +51,9 @@ class LeaseKeeper {
 
    private:
     friend class LeaseKeeper;
-    static constexpr std::size_t kNone = static_cast<std::size_t>(-1);
-    std::size_t index = kNone;  // position in the heap
+    Entry* prev = nullptr;
+    Entry* next = nullptr;
+    bool linked = false;
   };
 
   LeaseKeeper(runtime::Loop& loop, Outbox& outbox);
@@ -64,7 +71,7 @@ class LeaseKeeper {
   // "lease lost" for any lease it released meanwhile, so their handlers stop promptly).
   void ExtendAllNow();
 
-  std::size_t size() const { return heap_.size(); }
+  std::size_t size() const { return size_; }
   std::uint64_t extensions_sent() const { return extensions_sent_; }
   std::uint64_t capped_leases() const { return capped_; }
 
@@ -72,15 +79,15 @@ class LeaseKeeper {
   void Fire();
   void Arm();
   void Extend(Entry* e, runtime::TimePoint now);
-  void SiftUp(std::size_t i);
-  void SiftDown(std::size_t i);
-  void Fix(std::size_t i);
-  void Swap(std::size_t a, std::size_t b);
-  void Push(Entry* e);
+  // Links `e` after the last entry due no later than it (equal times stay in insertion order).
+  void Insert(Entry* e);
+  void Unlink(Entry* e);
 
   runtime::Loop& loop_;
   Outbox& outbox_;
-  std::vector<Entry*> heap_;  // min-heap by extend_at
+  Entry* head_ = nullptr;  // ordered by extend_at, earliest first
+  Entry* tail_ = nullptr;
+  std::size_t size_ = 0;
   runtime::Timer timer_;
   runtime::TimePoint armed_for_ = runtime::kNoDeadline;
   std::uint64_t extensions_sent_ = 0;

@@ -2,8 +2,9 @@
 // in this process. Prints nproc and the figures; run from a Release build.
 //
 //   worker_bench noop     [--messages N] [--concurrency C]       one worker, no-op handler, side
-//                                                                by side with e2e_bench's raw
-//                                                                client consumer (--workers 1)
+//                         [--rounds R]                           by side with e2e_bench's raw
+//                                                                client consumer (--workers 1),
+//                                                                alternating, R rounds (5)
 //   worker_bench mandrill [--messages N] [--workers 1,2,4,8]     the running example: 10 ms
 //                         [--restart-ms 10] [--concurrency 64]   restarts + SQLite ledger
 //
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +53,7 @@ struct Options {
   std::size_t payload = 100;
   std::size_t window = 20'000;
   std::size_t batch = 200;
+  int rounds = 5;  // noop: alternating raw/worker rounds
 };
 
 // A child process with its rusage collected at exit.
@@ -248,8 +251,9 @@ Run RunOnce(const std::string& dir, int nworkers, std::size_t n,
   return r;
 }
 
-// Runs e2e_bench --workers 1 and returns its publish->ack rate (0 if it cannot).
-double RawClientRate(const Options& o) {
+// Runs e2e_bench --workers 1 and returns its publish->ack rate (0 if it cannot); its output is
+// printed only for the first round.
+double RawClientRate(const Options& o, bool print) {
   const std::string cmd = testing::Binary("e2e_bench") + " --workers 1 --messages " +
                           std::to_string(o.messages) + " --credit " +
                           std::to_string(o.concurrency) + " 2>&1";
@@ -259,7 +263,7 @@ double RawClientRate(const Options& o) {
   char buf[512];
   while (std::fgets(buf, sizeof buf, p) != nullptr) out += buf;
   pclose(p);
-  std::printf("%s", out.c_str());
+  if (print) std::printf("%s", out.c_str());
   std::smatch m;
   if (std::regex_search(out, m, std::regex(R"(e2e: ([0-9.]+) messages/s)"))) {
     return std::stod(m[1]);
@@ -267,29 +271,63 @@ double RawClientRate(const Options& o) {
   return 0;
 }
 
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+std::string Join(const std::vector<double>& v, double scale) {
+  std::string out;
+  for (double x : v) out += (out.empty() ? "" : " ") + std::to_string(std::lround(x * scale));
+  return out;
+}
+
+// The raw client and mandrill-worker run in alternation, `rounds` times each, and the medians are
+// compared: on a 2-core machine whose speed drifts from one second to the next, one run of each
+// side can differ by +-30% for reasons that have nothing to do with either.
 int Noop(Options o) {
   if (o.messages == 0) o.messages = 200'000;
   if (o.concurrency == 0) o.concurrency = 2000;
   const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
-  std::printf("worker_bench noop: nproc=%ld messages=%zu payload=%zuB concurrency(credit)=%u\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.concurrency);
-  std::printf("--- raw client consumer (e2e_bench --workers 1) ---\n");
-  const double raw = RawClientRate(o);
-  std::printf("--- mandrill-worker --handler noop ---\n");
-  const Run r = RunOnce(dir + "/noop", 1, o.messages,
-                        {"--handler", "noop", "--concurrency", std::to_string(o.concurrency)}, o,
-                        false);
+  std::printf("worker_bench noop: nproc=%ld messages=%zu payload=%zuB concurrency(credit)=%u "
+              "rounds=%d (alternating)\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.concurrency, o.rounds);
+  std::vector<double> raw, rate, worker_us, loop_ns, net_ns, broker_us;
+  for (int round = 0; round < o.rounds; ++round) {
+    if (round == 0) std::printf("--- raw client consumer (e2e_bench --workers 1), first round ---\n");
+    const double r0 = RawClientRate(o, round == 0);
+    if (r0 > 0) raw.push_back(r0);
+    const Run r = RunOnce(dir + "/noop" + std::to_string(round), 1, o.messages,
+                          {"--handler", "noop", "--concurrency", std::to_string(o.concurrency)},
+                          o, false);
+    rate.push_back(r.rate);
+    worker_us.push_back(r.workers_cpu * 1e6 / static_cast<double>(o.messages));
+    broker_us.push_back(r.broker_cpu * 1e6 / static_cast<double>(o.messages));
+    if (r.loop_ns >= 0) loop_ns.push_back(r.loop_ns);
+    if (r.net_ns >= 0) net_ns.push_back(r.net_ns);
+  }
   std::filesystem::remove_all(dir);
-  std::printf("mandrill-worker noop: %.0f messages/s publish->ack (%.3f s)\n", r.rate, r.seconds);
-  std::printf("  worker process CPU %.2f s = %.2f us/message (all threads, user+sys)\n",
-              r.workers_cpu, r.workers_cpu * 1e6 / static_cast<double>(o.messages));
-  std::printf("  loop thread %.0f ns/message, net thread %.0f ns/message (thread CPU time)\n",
-              r.loop_ns, r.net_ns);
-  std::printf("  broker CPU %.2f s = %.2f us/message\n", r.broker_cpu,
-              r.broker_cpu * 1e6 / static_cast<double>(o.messages));
-  if (raw > 0) {
-    std::printf("raw client %.0f/s vs mandrill-worker %.0f/s: %.0f%% (target >= 80%%)\n", raw,
-                r.rate, 100.0 * r.rate / raw);
+  std::printf("--- medians of %d alternating rounds (each round's figure in brackets) ---\n",
+              o.rounds);
+  std::printf("raw client consumer: %.0f messages/s publish->ack [%s]\n", Median(raw),
+              Join(raw, 1).c_str());
+  std::printf("mandrill-worker noop: %.0f messages/s publish->ack [%s]\n", Median(rate),
+              Join(rate, 1).c_str());
+  std::printf("  worker process CPU %.2f us/message (all threads, user+sys) [%s ns]\n",
+              Median(worker_us), Join(worker_us, 1000).c_str());
+  std::printf("  loop thread %.0f ns/message, net thread %.0f ns/message (thread CPU time) "
+              "[loop %s] [net %s]\n",
+              Median(loop_ns), Median(net_ns), Join(loop_ns, 1).c_str(), Join(net_ns, 1).c_str());
+  std::printf("  broker CPU %.2f us/message\n", Median(broker_us));
+  if (!raw.empty()) {
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < std::min(raw.size(), rate.size()); ++i) {
+      ratios.push_back(100.0 * rate[i] / raw[i]);
+    }
+    std::printf("raw client %.0f/s vs mandrill-worker %.0f/s: %.0f%% (target >= 80%%); "
+                "per round [%s %%]\n",
+                Median(raw), Median(rate), 100.0 * Median(rate) / Median(raw),
+                Join(ratios, 1).c_str());
   } else {
     std::printf("raw client rate unavailable (build e2e_bench)\n");
   }
@@ -343,6 +381,8 @@ int main(int argc, char** argv) {
       o.concurrency = static_cast<std::uint32_t>(std::stoul(v));
     } else if (k == "--restart-ms") {
       o.restart_ms = std::stoi(v);
+    } else if (k == "--rounds") {
+      o.rounds = std::max(1, std::stoi(v));
     } else if (k == "--payload") {
       o.payload = std::stoul(v);
     } else if (k == "--workers") {

@@ -117,5 +117,67 @@ TEST(BridgeTest, BatchLargerThanCapacityIsTakenWhenNothingIsInTransit) {
   EXPECT_TRUE(bridge.OnDeliveries(big));  // never refused forever
 }
 
+// Hands each chunk's work to the loop before the next chunk: a callback queued by the loop side
+// while it handles a chunk runs before the next chunk arrives.
+class ChunkRecorder final : public LoopEvents {
+ public:
+  void OnDeliveries(std::vector<protocol::DeliverItem>&& items) override {
+    sizes.push_back(items.size());
+    for (const auto& i : items) log.push_back("deliver " + std::to_string(i.lease_id));
+    runtime::Loop::Current()->CallSoon([this] { log.push_back("tick"); });
+  }
+  void OnLeasesLost(const std::vector<std::uint64_t>& leases) override {
+    log.push_back("lost " + std::to_string(leases.front()));
+  }
+  void OnSessionLost(const std::string&) override {}
+  void OnExtended(const std::vector<protocol::ExtendedItem>&) override {}
+  void OnWelcome(const protocol::Welcome&) override {}
+  void OnNetStopped(const std::string&, bool) override { done.Close(); }
+  runtime::Task<void> WaitDone() { (void)co_await done.Receive(); }
+
+  std::vector<std::string> log;
+  std::vector<std::size_t> sizes;
+  runtime::Channel<int> done{0};
+};
+
+runtime::Task<void> RunUntilChunksDone(ChunkRecorder* r) { co_await r->WaitDone(); }
+
+TEST(BridgeTest, LargeBurstsReachTheLoopInChunksInOrder) {
+  constexpr std::size_t kChunk = Bridge::kDispatchChunk;
+  runtime::Loop loop;
+  Bridge bridge(loop, 10 * kChunk);
+  ChunkRecorder recorder;
+  bridge.Attach(&recorder);
+  std::uint64_t next = 1;
+  auto batch = [&next](std::size_t n) {
+    std::vector<protocol::DeliverItem> items;
+    for (std::size_t i = 0; i < n; ++i) items.push_back(Item(next++, "ok"));
+    return items;
+  };
+  auto big = batch(2 * kChunk + 10);
+  ASSERT_TRUE(bridge.OnDeliveries(big));
+  bridge.OnLeasesLost({777});  // between the deliveries: must stay between them
+  auto small = batch(5);
+  ASSERT_TRUE(bridge.OnDeliveries(small));
+  bridge.OnNetStopped("test", false);
+  loop.Run(RunUntilChunksDone(&recorder));
+
+  // Chunks of at most kChunk; the event after the big batch comes after all of it.
+  EXPECT_EQ(recorder.sizes, (std::vector<std::size_t>{kChunk, kChunk, 10, 5}));
+  std::vector<std::string> want;
+  std::uint64_t id = 1;
+  for (std::size_t n : {kChunk, kChunk}) {
+    for (std::size_t i = 0; i < n; ++i) want.push_back("deliver " + std::to_string(id++));
+    want.push_back("tick");  // the loop ran this chunk's callbacks before the next chunk
+  }
+  for (int i = 0; i < 10; ++i) want.push_back("deliver " + std::to_string(id++));
+  want.push_back("lost 777");
+  for (int i = 0; i < 5; ++i) want.push_back("deliver " + std::to_string(id++));
+  want.push_back("tick");
+  want.push_back("tick");
+  EXPECT_EQ(recorder.log, want);
+  EXPECT_EQ(bridge.stats().delivered, 2 * kChunk + 15);
+}
+
 }  // namespace
 }  // namespace mandrill::worker::testing

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 #include "tests/unit/worker/worker_test_util.h"
 
 namespace mandrill::worker::testing {
@@ -109,6 +112,66 @@ runtime::Task<void> Many() {
   for (auto& e : entries) k.keeper.Remove(&e);
 }
 TEST(LeaseKeeperTest, ThousandLeasesEachExtendedOnceInTime) { RunVirtual(Many()); }
+
+runtime::Task<void> Mixed() {
+  // Leases of three durations, added out of deadline order, a third removed before their first
+  // extension and one capped by the broker: each kept lease is extended inside its window
+  // [a third before its deadline minus a sixth, a third before its deadline], the removed ones
+  // never, and the capped one at its deadline.
+  KeeperHarness k;
+  constexpr std::size_t kLeases = 300;
+  std::vector<LeaseKeeper::Entry> entries(kLeases);
+  std::vector<long long> left_ms(kLeases), duration_ms(kLeases);
+  std::mt19937 rng(5);
+  for (std::size_t i = 0; i < kLeases; ++i) {
+    duration_ms[i] = 3000 * (1 + static_cast<long long>(rng() % 3));
+    left_ms[i] = 1000 + static_cast<long long>(rng() % 9000);
+    k.keeper.Add(&entries[i], i + 1, std::chrono::milliseconds(left_ms[i]),
+                 std::chrono::milliseconds(duration_ms[i]));
+  }
+  for (std::size_t i = 0; i < kLeases; i += 3) k.keeper.Remove(&entries[i]);
+  EXPECT_EQ(k.keeper.size(), kLeases - kLeases / 3);
+  co_await runtime::Sleep(1ms);
+  k.keeper.OnExtended(&entries[1], 100ms);  // capped: asked again at its deadline, 101 ms
+  co_await runtime::Sleep(1s);
+  EXPECT_EQ(k.out.ExtendTimes(2), (Times{0, 101}));
+  auto check_first = [&](std::size_t i, const Times& t) {
+    const long long due = std::max<long long>(0, left_ms[i] - duration_ms[i] / 3);
+    EXPECT_GE(t[0], due - duration_ms[i] / 6) << "lease " << i + 1;
+    EXPECT_LE(t[0], due) << "lease " << i + 1;
+    return due;
+  };
+  for (std::size_t i = 0; i < kLeases; ++i) {
+    if (i % 3 == 0 || i == 1) continue;
+    const Times t = k.out.ExtendTimes(i + 1);
+    // Due by now: extended. Not due: extended only within a sixth of its duration (a batch).
+    if (!t.empty()) {
+      check_first(i, t);
+    } else {
+      EXPECT_GT(left_ms[i] - duration_ms[i] / 3, 1001) << "lease " << i + 1 << " not extended";
+    }
+  }
+  co_await runtime::Sleep(10s);
+  for (std::size_t i = 0; i < kLeases; ++i) {
+    const Times t = k.out.ExtendTimes(i + 1);
+    if (i % 3 == 0) {
+      EXPECT_TRUE(t.empty()) << "removed lease " << i + 1 << " extended";
+      continue;
+    }
+    EXPECT_FALSE(t.empty()) << "lease " << i + 1 << " never extended";
+    if (t.empty() || i == 1) continue;
+    check_first(i, t);
+    for (std::size_t j = 1; j < t.size(); ++j) {
+      // Later extensions (optimistic deadline now + duration): two thirds apart, batched early
+      // by at most a sixth.
+      EXPECT_GE(t[j] - t[j - 1], duration_ms[i] / 2) << "lease " << i + 1;
+      EXPECT_LE(t[j] - t[j - 1], duration_ms[i] * 2 / 3) << "lease " << i + 1;
+    }
+  }
+  for (auto& e : entries) k.keeper.Remove(&e);
+  EXPECT_EQ(k.keeper.size(), 0u);
+}
+TEST(LeaseKeeperTest, MixedDurationsOutOfOrderEachExtendedInItsWindow) { RunVirtual(Mixed()); }
 
 }  // namespace
 }  // namespace mandrill::worker::testing
