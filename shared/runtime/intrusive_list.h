@@ -33,6 +33,17 @@ class IntrusiveList {
     head_.prev = h;
     ++size_;
   }
+  // Links `item` right after `pos`, or at the front if `pos` is null.
+  void InsertAfter(T* pos, T* item) {
+    Hook* h = item;
+    assert(!h->linked());
+    ListHook* p = pos == nullptr ? static_cast<ListHook*>(&head_) : static_cast<Hook*>(pos);
+    h->prev = p;
+    h->next = p->next;
+    p->next->prev = h;
+    p->next = h;
+    ++size_;
+  }
   static void Unlink(T* item) {
     Hook* h = item;
     if (!h->linked()) return;

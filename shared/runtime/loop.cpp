@@ -24,8 +24,6 @@ long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::millis
 
 }  // namespace
 
-// Callbacks scheduled with CallLater; owned by the timer queue's slot until they fire (or the
-// loop's destructor finds them there). Pooled: no malloc per CallLater.
 // Reports, from its own thread, a loop stuck in one step. The loop publishes when the current
 // step started (0 while idle).
 struct Loop::Watchdog {
@@ -80,7 +78,8 @@ Loop::~Loop() {
   root_.reset();
   while (!ready_callbacks_.empty()) ready_callbacks_.Pop();
   while (!ready_tasks_.empty()) ready_tasks_.Pop();
-  // CallLater callbacks that never fired.
+  // CallLater callbacks that never fired (detail::LaterNode, owned by the timer queue's slot
+  // until they fire): freed without running.
   std::vector<detail::TimerNode*> unfired;
   timers_.ForEachArmed([&unfired](detail::TimerNode* node) {
     if (node->loop_owned) unfired.push_back(node);
@@ -227,14 +226,14 @@ void Loop::RunOnce(std::optional<TimePoint> wait_limit) {
   if (posts_->TakeAll(post_batch_)) {
     for (auto& fn : post_batch_) {
       ++stats_.posts;
-      RunCallback(fn);
+      RunGuarded(fn);
     }
     post_batch_.clear();
   }
 
   for (std::size_t n = ready_callbacks_.size(); n > 0; --n) {
     UniqueFunction<void()> fn = ready_callbacks_.Pop();
-    RunCallback(fn);
+    RunGuarded(fn);
   }
   for (std::size_t n = ready_tasks_.size(); n > 0; --n) {
     detail::TaskCore* task = ready_tasks_.Pop();
@@ -296,12 +295,12 @@ void Loop::Drain() {
   while (posts_->TakeAll(post_batch_) || !ready_callbacks_.empty()) {
     for (auto& fn : post_batch_) {
       ++stats_.posts;
-      RunCallback(fn);
+      RunGuarded(fn);
     }
     post_batch_.clear();
     while (!ready_callbacks_.empty()) {
       UniqueFunction<void()> fn = ready_callbacks_.Pop();
-      RunCallback(fn);
+      RunGuarded(fn);
     }
   }
 }
@@ -396,7 +395,7 @@ void Timer::Cancel() {
 void Timer::Fire(detail::TimerNode* node) {
   Timer* self = static_cast<Node*>(node)->owner;
   UniqueFunction<void()> fn = std::move(self->fn_);
-  self->loop_->RunCallback(fn);
+  self->loop_->RunGuarded(fn);
 }
 
 namespace detail {

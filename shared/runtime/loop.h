@@ -199,7 +199,6 @@ class Loop {
 
   void RunMain(Task<void> main);
   void RunOnce(std::optional<TimePoint> wait_limit);
-  void RunCallback(UniqueFunction<void()>& fn) { RunGuarded(fn); }
   // Runs a callback on the loop thread: counted, timed, and any exception logged, never thrown.
   template <class F>
   void RunGuarded(F& fn) {

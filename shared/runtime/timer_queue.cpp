@@ -16,13 +16,7 @@ constexpr std::size_t kPrefetch = 64;
 
 TimerQueue::~TimerQueue() {
   for (auto& level : wheel_) {
-    for (Bucket& bucket : level) {
-      for (Block* b = bucket.head; b != nullptr;) {
-        Block* next = b->next;
-        delete b;
-        b = next;
-      }
-    }
+    for (Bucket& bucket : level) RecycleChain(bucket.head);
   }
   while (spare_blocks_ != nullptr) {
     Block* next = spare_blocks_->next;
@@ -82,6 +76,14 @@ void TimerQueue::RecycleBlock(Block* b) {
   b->next = spare_blocks_;
   spare_blocks_ = b;
   ++spare_count_;
+}
+
+void TimerQueue::RecycleChain(Block* b) {
+  while (b != nullptr) {
+    Block* next = b->next;
+    RecycleBlock(b);
+    b = next;
+  }
 }
 
 void TimerQueue::Append(Bucket& bucket, const Entry& e) {
@@ -182,7 +184,8 @@ void TimerQueue::Cascade(int level, int index) {
   std::size_t prefetch_end = std::min(near_.size(), near_before + kPrefetch);
   for (std::size_t i = near_before; i < prefetch_end; ++i) {
     __builtin_prefetch(&SlotAt(near_[i].slot));
-    // The node and the line after it: a CallLater node (callback stored inline) is ~80 bytes.
+    // The node and the line after it: a CallLater node stores its callable inline, so it may
+    // span two cache lines.
     __builtin_prefetch(near_[i].node);
     __builtin_prefetch(reinterpret_cast<const char*>(near_[i].node) + 64);
   }
@@ -215,21 +218,13 @@ void TimerQueue::CompactBucket(int level, int index) {
   }
   wheel_entries_ += kept;
   if (kept == 0) {
-    for (Block* b = bucket.head; b != nullptr;) {
-      Block* next = b->next;
-      RecycleBlock(b);
-      b = next;
-    }
+    RecycleChain(bucket.head);
     bucket = Bucket{};
     occupied_[level] &= ~(std::uint64_t{1} << index);
     return;
   }
   out->size = out_size;
-  for (Block* b = out->next; b != nullptr;) {
-    Block* next = b->next;
-    RecycleBlock(b);
-    b = next;
-  }
+  RecycleChain(out->next);
   out->next = nullptr;
   bucket.tail = out;
 }

@@ -129,6 +129,7 @@ class TimerQueue {
   void Append(Bucket& bucket, const Entry& e);
   Block* NewBlock();
   void RecycleBlock(Block* b);
+  void RecycleChain(Block* b);  // `b` and every block after it
   void CompactBucket(int level, int index);
   void PushNear(const Entry& e);
   void DropStaleNearTop();

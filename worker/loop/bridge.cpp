@@ -108,15 +108,16 @@ void Bridge::Dispatch() {
                        taking_.size());
     }
     taking_.clear();
-    next_event_ = next_item_ = 0;
+    next_item_ = 0;
     std::lock_guard lock(mu_);
     in_transit_ = 0;
     SignalRoomLocked();
     return;
   }
   std::size_t handed = 0;  // messages handed to the loop side in this pass
-  while (next_event_ < taking_.size()) {
-    Event& event = taking_[next_event_];
+  std::size_t next_event = 0;
+  for (; next_event < taking_.size(); ++next_event) {
+    Event& event = taking_[next_event];
     if (auto* d = std::get_if<std::vector<protocol::DeliverItem>>(&event)) {
       if (handed == kDispatchChunk) break;
       const std::size_t n = std::min(d->size() - next_item_, kDispatchChunk - handed);
@@ -142,13 +143,10 @@ void Bridge::Dispatch() {
     } else if (auto* n = std::get_if<NetStopped>(&event)) {
       target_->OnNetStopped(n->reason, n->failed);
     }
-    ++next_event_;
   }
-  const bool more = next_event_ < taking_.size();
-  if (!more) {
-    taking_.clear();
-    next_event_ = 0;
-  }
+  // Dispatched events go now, so the buffer holds only what is still to come.
+  taking_.erase(taking_.begin(), taking_.begin() + static_cast<std::ptrdiff_t>(next_event));
+  const bool more = !taking_.empty();
   std::lock_guard lock(mu_);
   in_transit_ -= handed;
   SignalRoomLocked();

@@ -106,9 +106,8 @@ class Bridge final : public DeliverySink {
   bool room_wanted_ = false;       // a batch was refused since the last Dispatch
   bool room_signalled_ = false;    // room_fd_ is readable
   BridgeStats stats_;              // guarded by mu_
-  std::vector<Event> taking_;      // loop thread only: taken, not yet all dispatched
-  std::size_t next_event_ = 0;     // loop thread only: first undispatched event in taking_
-  std::size_t next_item_ = 0;      // loop thread only: first undispatched item of that event
+  std::vector<Event> taking_;      // loop thread only: taken, not yet dispatched
+  std::size_t next_item_ = 0;      // loop thread only: first undispatched item of taking_[0]
 };
 
 }  // namespace mandrill::worker

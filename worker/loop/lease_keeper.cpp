@@ -24,8 +24,9 @@ LeaseKeeper::LeaseKeeper(runtime::Loop& loop, Outbox& outbox)
     : loop_(loop), outbox_(outbox), timer_(loop) {}
 
 LeaseKeeper::~LeaseKeeper() {
-  assert(size_ == 0 && "LeaseKeeper destroyed while keeping leases");
-  while (head_ != nullptr) Unlink(head_);
+  assert(list_.empty() && "LeaseKeeper destroyed while keeping leases");
+  // Release builds: unlink what is left, so no entry still points into a dead keeper.
+  while (!list_.empty()) list_.PopFront();
 }
 
 void LeaseKeeper::Add(Entry* e, std::uint64_t lease_id, runtime::Duration left,
@@ -43,8 +44,7 @@ void LeaseKeeper::Add(Entry* e, std::uint64_t lease_id, runtime::Duration left,
 }
 
 void LeaseKeeper::Remove(Entry* e) {
-  if (!e->active()) return;
-  Unlink(e);
+  list_.Remove(e);
   // The timer stays armed; if it fires with nothing due it re-arms for the new earliest.
 }
 
@@ -65,7 +65,7 @@ void LeaseKeeper::OnExtended(Entry* e, runtime::Duration left) {
     // Asking again before the deadline cannot help: ask at the deadline (then "lease lost").
     e->extend_at = e->deadline;
   }
-  Unlink(e);
+  list_.Remove(e);
   Insert(e);
   Arm();
 }
@@ -73,7 +73,7 @@ void LeaseKeeper::OnExtended(Entry* e, runtime::Duration left) {
 void LeaseKeeper::ExtendAllNow() {
   const auto now = loop_.Now();
   // All equal: the list stays ordered.
-  for (Entry* e = head_; e != nullptr; e = e->next) e->extend_at = now;
+  for (Entry* e = list_.Front(); e != nullptr; e = list_.Next(e)) e->extend_at = now;
   Arm();
 }
 
@@ -96,49 +96,28 @@ void LeaseKeeper::Fire() {
   const auto now = loop_.Now();
   // Everything due now, plus what would be due within a sixth of its duration: one batch. Each
   // extended lease moves to its new place (later than now + a sixth), so the loop ends.
-  while (head_ != nullptr) {
-    Entry* top = head_;
+  while (Entry* top = list_.Front()) {
     if (top->extend_at > now + top->duration / 6) break;
     Extend(top, now);
-    Unlink(top);
+    list_.Remove(top);
     Insert(top);
   }
   Arm();
 }
 
 void LeaseKeeper::Arm() {
-  if (head_ == nullptr) return;
-  const auto when = head_->extend_at;
+  const Entry* first = list_.Front();
+  if (first == nullptr) return;
+  const auto when = first->extend_at;
   if (timer_.armed() && armed_for_ <= when) return;
   armed_for_ = when;
   timer_.StartAt(when, [this] { Fire(); });
 }
 
 void LeaseKeeper::Insert(Entry* e) {
-  Entry* after = tail_;
-  while (after != nullptr && after->extend_at > e->extend_at) after = after->prev;
-  e->prev = after;
-  e->next = after != nullptr ? after->next : head_;
-  if (e->next != nullptr) {
-    e->next->prev = e;
-  } else {
-    tail_ = e;
-  }
-  if (after != nullptr) {
-    after->next = e;
-  } else {
-    head_ = e;
-  }
-  e->linked = true;
-  ++size_;
-}
-
-void LeaseKeeper::Unlink(Entry* e) {
-  (e->prev != nullptr ? e->prev->next : head_) = e->next;
-  (e->next != nullptr ? e->next->prev : tail_) = e->prev;
-  e->prev = e->next = nullptr;
-  e->linked = false;
-  --size_;
+  Entry* after = list_.Back();
+  while (after != nullptr && after->extend_at > e->extend_at) after = list_.Prev(after);
+  list_.InsertAfter(after, e);
 }
 
 }  // namespace mandrill::worker

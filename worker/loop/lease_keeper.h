@@ -27,6 +27,7 @@
 #include <string>
 
 #include "shared/runtime/clock.h"
+#include "shared/runtime/intrusive_list.h"
 #include "shared/runtime/loop.h"
 #include "worker/loop/outbox.h"
 
@@ -34,12 +35,12 @@ namespace mandrill::worker {
 
 class LeaseKeeper {
  public:
-  struct Entry {
+  struct Entry : runtime::detail::ListHook {
     Entry() = default;
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
     ~Entry();
-    bool active() const { return linked; }
+    bool active() const { return linked(); }
 
     std::uint64_t lease_id = 0;
     runtime::Duration duration{};      // what each extension asks for
@@ -48,12 +49,6 @@ class LeaseKeeper {
     std::uint32_t extensions = 0;
     bool capped = false;               // the broker's max lease stopped an extension
     const std::string* label = nullptr;  // for logs (the message id); optional
-
-   private:
-    friend class LeaseKeeper;
-    Entry* prev = nullptr;
-    Entry* next = nullptr;
-    bool linked = false;
   };
 
   LeaseKeeper(runtime::Loop& loop, Outbox& outbox);
@@ -71,7 +66,7 @@ class LeaseKeeper {
   // "lease lost" for any lease it released meanwhile, so their handlers stop promptly).
   void ExtendAllNow();
 
-  std::size_t size() const { return size_; }
+  std::size_t size() const { return list_.size(); }
   std::uint64_t extensions_sent() const { return extensions_sent_; }
   std::uint64_t capped_leases() const { return capped_; }
 
@@ -81,13 +76,10 @@ class LeaseKeeper {
   void Extend(Entry* e, runtime::TimePoint now);
   // Links `e` after the last entry due no later than it (equal times stay in insertion order).
   void Insert(Entry* e);
-  void Unlink(Entry* e);
 
   runtime::Loop& loop_;
   Outbox& outbox_;
-  Entry* head_ = nullptr;  // ordered by extend_at, earliest first
-  Entry* tail_ = nullptr;
-  std::size_t size_ = 0;
+  runtime::detail::IntrusiveList<Entry> list_;  // ordered by extend_at, earliest first
   runtime::Timer timer_;
   runtime::TimePoint armed_for_ = runtime::kNoDeadline;
   std::uint64_t extensions_sent_ = 0;
