@@ -71,6 +71,9 @@ runtime::Task<void> WorkerApp::Parts::StartNet(Parts* p) {
 }
 
 runtime::Task<void> WorkerApp::Parts::StopNet(Parts* p) {
+  // Deliveries still queued for the loop are handed over (and nacked) now; later ones are nacked
+  // by the network thread. Then the outbox holds the loop's last settlements.
+  p->bridge->Close();
   p->outbox->Flush();  // the last acks and nacks, then DISCONNECT
   p->settlements->RequestClose();
   NetThread* net = p->net;
@@ -194,9 +197,13 @@ int WorkerApp::Run() {
   const auto& t = parts.totals;
   const double per_message = t.received > 0 ? 1.0 / static_cast<double>(t.received) : 0;
   const auto net_cpu = net.counters().cpu_ns.load();
-  spdlog::info("worker {} stopped: {}; lease extensions {}; loop CPU {:.1f} ms ({:.0f} "
+  // Deliveries that came after the loop closed its side never reached it (NetThread, "Closing").
+  const auto late = net.counters().nacked_on_close.load();
+  const std::string late_note =
+      late > 0 ? "; " + std::to_string(late) + " more arrived while closing and were nacked" : "";
+  spdlog::info("worker {} stopped: {}{}; lease extensions {}; loop CPU {:.1f} ms ({:.0f} "
                "ns/message), net CPU {:.1f} ms ({:.0f} ns/message)",
-               options_.name, t.Summary(), parts.extensions, parts.loop_cpu_ns / 1e6,
+               options_.name, t.Summary(), late_note, parts.extensions, parts.loop_cpu_ns / 1e6,
                static_cast<double>(parts.loop_cpu_ns) * per_message, net_cpu / 1e6,
                static_cast<double>(net_cpu) * per_message);
   return rc;

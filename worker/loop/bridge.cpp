@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <cstdint>
 #include <iterator>
 #include <stdexcept>
 
@@ -23,6 +24,10 @@ Bridge::~Bridge() { close(room_fd_); }
 bool Bridge::OnDeliveries(std::vector<protocol::DeliverItem>& items) {
   if (items.empty()) return true;
   std::lock_guard lock(mu_);
+  if (closed_) {
+    ++stats_.refused;
+    return false;
+  }
   if (room_signalled_) {
     // Consume the room signal; if there is still no room it is written again later.
     room_signalled_ = false;
@@ -85,18 +90,20 @@ BridgeStats Bridge::stats() const {
   return stats_;
 }
 
-void Bridge::Dispatch() {
-  {
-    std::lock_guard lock(mu_);
-    // Leftovers of the previous pass (still counted in transit) go first, then what arrived.
-    if (taking_.empty()) {
-      taking_.swap(queue_);
-    } else {
-      for (Event& event : queue_) taking_.push_back(std::move(event));
-      queue_.clear();
-    }
-    scheduled_ = false;
+void Bridge::TakeQueued() {
+  std::lock_guard lock(mu_);
+  // Leftovers of the previous pass (still counted in transit) go first, then what arrived.
+  if (taking_.empty()) {
+    taking_.swap(queue_);
+  } else {
+    for (Event& event : queue_) taking_.push_back(std::move(event));
+    queue_.clear();
   }
+  scheduled_ = false;
+}
+
+void Bridge::Dispatch() {
+  TakeQueued();
   if (detached_ || target_ == nullptr) {
     if (detached_) {
       if (!taking_.empty()) {
@@ -114,13 +121,36 @@ void Bridge::Dispatch() {
     SignalRoomLocked();
     return;
   }
+  const std::size_t handed = DispatchTaken(kDispatchChunk);
+  const bool more = !taking_.empty();
+  std::lock_guard lock(mu_);
+  in_transit_ -= handed;
+  SignalRoomLocked();
+  // The rest waits for the next loop iteration, after the tasks just spawned have run.
+  if (more) ScheduleLocked();
+}
+
+void Bridge::Close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    room_wanted_ = false;  // no room will come: the network thread nacks what it holds
+  }
+  TakeQueued();
+  if (detached_ || target_ == nullptr) return;  // Dispatch drops them, as before
+  const std::size_t handed = DispatchTaken(SIZE_MAX);
+  std::lock_guard lock(mu_);
+  in_transit_ -= handed;
+}
+
+std::size_t Bridge::DispatchTaken(std::size_t limit) {
   std::size_t handed = 0;  // messages handed to the loop side in this pass
   std::size_t next_event = 0;
   for (; next_event < taking_.size(); ++next_event) {
     Event& event = taking_[next_event];
     if (auto* d = std::get_if<std::vector<protocol::DeliverItem>>(&event)) {
-      if (handed == kDispatchChunk) break;
-      const std::size_t n = std::min(d->size() - next_item_, kDispatchChunk - handed);
+      if (handed == limit) break;
+      const std::size_t n = std::min(d->size() - next_item_, limit - handed);
       handed += n;
       if (next_item_ == 0 && n == d->size()) {
         target_->OnDeliveries(std::move(*d));
@@ -146,12 +176,7 @@ void Bridge::Dispatch() {
   }
   // Dispatched events go now, so the buffer holds only what is still to come.
   taking_.erase(taking_.begin(), taking_.begin() + static_cast<std::ptrdiff_t>(next_event));
-  const bool more = !taking_.empty();
-  std::lock_guard lock(mu_);
-  in_transit_ -= handed;
-  SignalRoomLocked();
-  // The rest waits for the next loop iteration, after the tasks just spawned have run.
-  if (more) ScheduleLocked();
+  return handed;
 }
 
 void Bridge::SignalRoomLocked() {

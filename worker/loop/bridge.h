@@ -20,6 +20,11 @@
 // pauses the credit. Control events (lost leases, EXTENDED, WELCOME) are never refused: they are
 // bounded by the leases held.
 //
+// Closing: before the loop asks the network thread to close, it calls Close(), which hands
+// whatever is still queued to the loop side at once and refuses every later delivery. So no
+// delivery reaches the loop side after its last settlements went out: the network thread nacks
+// what arrives from then on itself (NetThread, "Closing"), and every NACK precedes DISCONNECT.
+//
 // Threading: DeliverySink methods on the network thread (any one thread); stats() anywhere.
 // Attach() on the loop thread before the network thread starts. The bridge must outlive the
 // network thread and the loop's last run of a posted callback.
@@ -39,7 +44,7 @@ namespace mandrill::worker {
 struct BridgeStats {
   std::uint64_t posts = 0;      // loop callbacks posted (one per batch of events)
   std::uint64_t delivered = 0;  // messages handed to the loop
-  std::uint64_t refused = 0;    // delivery batches refused (full)
+  std::uint64_t refused = 0;    // delivery batches refused (full, or after Close)
   std::uint64_t dropped = 0;    // events that arrived after the loop closed (logged)
 };
 
@@ -55,6 +60,9 @@ class Bridge final : public DeliverySink {
   // Loop thread, once the network thread has exited: events still queued are dropped (the
   // broker releases their leases when the connection closes). `target` may then go away.
   void Detach();
+  // Loop thread: dispatches everything queued now (in order, unchunked) and refuses deliveries
+  // from then on; other events still flow until Detach.
+  void Close();
 
   // DeliverySink (network thread).
   bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override;
@@ -90,6 +98,11 @@ class Bridge final : public DeliverySink {
   // Loop thread: takes everything queued and dispatches up to kDispatchChunk messages of it (and
   // every other event before the next undispatched delivery).
   void Dispatch();
+  // Loop thread: takes what is queued behind the leftovers of the previous pass.
+  void TakeQueued();
+  // Loop thread: hands taking_ to the loop side, up to `limit` messages; drops the rest of what
+  // it dispatched and returns how many messages it handed over.
+  std::size_t DispatchTaken(std::size_t limit);
   // Called with mu_ held: makes room_fd_ readable if the network thread is waiting for room.
   void SignalRoomLocked();
 
@@ -103,6 +116,7 @@ class Bridge final : public DeliverySink {
   std::vector<Event> queue_;       // guarded by mu_
   std::size_t in_transit_ = 0;     // messages not yet handed to the loop side; guarded by mu_
   bool scheduled_ = false;         // a Dispatch is posted and has not taken the queue yet
+  bool closed_ = false;            // Close() ran: deliveries are refused; guarded by mu_
   bool room_wanted_ = false;       // a batch was refused since the last Dispatch
   bool room_signalled_ = false;    // room_fd_ is readable
   BridgeStats stats_;              // guarded by mu_

@@ -29,6 +29,8 @@ std::int64_t ThreadCpuNs() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+constexpr const char* kClosingReason = "worker shutting down";
+
 std::uint64_t SeedOrRandom(std::uint64_t seed) {
   return seed != 0 ? seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ getpid();
 }
@@ -137,6 +139,10 @@ void NetThread::DrainMonitor() {
 }
 
 void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
+  if (closing_) {
+    NackOnClose(items);
+    return;
+  }
   if (!backlog_.empty()) {
     // Keep delivery order: behind what the sink already refused.
     for (auto& item : items) backlog_.push_back(std::move(item));
@@ -149,6 +155,15 @@ void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
   spdlog::warn("the loop has {}+ undelivered messages waiting (it is behind): holding {} here "
                "and asking the broker for no more until it catches up",
                credit_wanted_, backlog_.size());
+}
+
+void NetThread::NackOnClose(const std::vector<protocol::DeliverItem>& items) {
+  if (items.empty()) return;
+  for (const auto& item : items) unsent_.nacks.push_back({item.lease_id, 0, kClosingReason});
+  counters_.nacked_on_close += items.size();
+  spdlog::info("{} messages arrived after the loop stopped taking work: nacked for immediate "
+               "redelivery",
+               items.size());
 }
 
 void NetThread::RetryBacklog() {
@@ -308,6 +323,13 @@ void NetThread::Run() {
       if (fresh.credit) credit_wanted_ = *fresh.credit;
       fresh.credit.reset();
       unsent_.Merge(std::move(fresh));
+    }
+    if (closing_ && !backlog_.empty()) {
+      // The loop takes nothing more (its bridge is closed): these go back now, ahead of the
+      // DISCONNECT, rather than wait for the broker to notice the connection is gone.
+      NackOnClose(backlog_);
+      backlog_.clear();
+      paused_ = false;
     }
     if (welcomed_) {
       SyncCredit();

@@ -16,6 +16,12 @@
 //  - Closes (Settlements::RequestClose) only after the broker confirmed, by answering a STATS
 //    request sent after the last settlements, that it processed them; then says DISCONNECT.
 //
+// Closing: the loop closes its side of the sink before it requests the close, so its last
+// settlements are final. From the close request on, deliveries still arriving (sent before the
+// broker saw CREDIT 0) and any the sink refused are nacked here, delay 0, in the same pass that
+// received them: they go out before the DISCONNECT, so the broker counts them as nacked and
+// redelivers them at once instead of finding them in a connection it has to release.
+//
 // Full policy: the sink (the Bridge into the loop) may refuse a delivery batch when it already
 // holds `credit` undelivered messages (the loop is behind). The network thread then keeps the
 // batch itself (in order, never dropped), sends CREDIT 0 so the broker stops sending, and offers
@@ -56,7 +62,8 @@ struct NetOptions {
 // Written by the network thread, readable from any thread.
 struct NetCounters {
   std::atomic<std::uint64_t> delivered{0}, acks_sent{0}, nacks_sent{0}, extends_sent{0},
-      lease_lost{0}, reconnects{0}, errors{0}, refused_by_sink{0}, stale_dropped{0};
+      lease_lost{0}, reconnects{0}, errors{0}, refused_by_sink{0}, stale_dropped{0},
+      nacked_on_close{0};
   std::atomic<std::int64_t> cpu_ns{0};  // the thread's CPU time, set when it exits
 };
 
@@ -85,6 +92,7 @@ class NetThread {
   void HandleError(protocol::Error&& e);
   void OfferDeliveries(std::vector<protocol::DeliverItem>&& items);
   void RetryBacklog();
+  void NackOnClose(const std::vector<protocol::DeliverItem>& items);
   void SyncCredit();
   void SendSettlements();
   void SendReady();

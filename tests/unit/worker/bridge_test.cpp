@@ -117,6 +117,42 @@ TEST(BridgeTest, BatchLargerThanCapacityIsTakenWhenNothingIsInTransit) {
   EXPECT_TRUE(bridge.OnDeliveries(big));  // never refused forever
 }
 
+// Close() is the loop's last word before its settlements go out: whatever was queued reaches the
+// loop side at once, in order and past the chunk size, and nothing delivered later ever does
+// (the network thread keeps and nacks it), while control events still flow.
+TEST(BridgeTest, CloseHandsOverWhatIsQueuedAndRefusesLaterDeliveries) {
+  runtime::Loop loop;
+  Bridge bridge(loop, 1000);
+  Recorder recorder;
+  recorder.loop_thread = std::this_thread::get_id();
+  bridge.Attach(&recorder);
+  std::vector<protocol::DeliverItem> queued;
+  for (std::uint64_t id = 1; id <= Bridge::kDispatchChunk + 4; ++id) queued.push_back(Item(id, "ok"));
+  ASSERT_TRUE(bridge.OnDeliveries(queued));
+  bridge.OnLeasesLost({9});
+  std::vector<protocol::DeliverItem> tail = {Item(1000, "ok")};
+  ASSERT_TRUE(bridge.OnDeliveries(tail));
+
+  bridge.Close();  // as the loop does before it requests the close; the loop is not running
+  ASSERT_EQ(recorder.log.size(), Bridge::kDispatchChunk + 4 + 2);
+  EXPECT_EQ(recorder.log.front(), "deliver 1");
+  EXPECT_EQ(recorder.log[Bridge::kDispatchChunk + 3], "deliver " + std::to_string(Bridge::kDispatchChunk + 4));
+  EXPECT_EQ(recorder.log[Bridge::kDispatchChunk + 4], "lost 1");
+  EXPECT_EQ(recorder.log.back(), "deliver 1000");
+
+  std::vector<protocol::DeliverItem> late = {Item(2000, "ok"), Item(2001, "ok")};
+  EXPECT_FALSE(bridge.OnDeliveries(late));
+  EXPECT_EQ(late.size(), 2u) << "a refused batch stays with the network thread, untouched";
+  EXPECT_FALSE(Readable(bridge.room_fd())) << "no room is ever promised after Close";
+  bridge.OnNetStopped("closed on request", false);
+  loop.Run(RunUntilDone(&recorder));  // the posted Dispatch finds only the NetStopped
+  EXPECT_EQ(recorder.log.back(), "stopped closed on request");
+  EXPECT_EQ(recorder.log.size(), Bridge::kDispatchChunk + 4 + 3);
+  EXPECT_EQ(bridge.stats().delivered, Bridge::kDispatchChunk + 5);
+  EXPECT_EQ(bridge.stats().refused, 1u);
+  EXPECT_EQ(recorder.wrong_thread, 0);
+}
+
 // Hands each chunk's work to the loop before the next chunk: a callback queued by the loop side
 // while it handles a chunk runs before the next chunk arrives.
 class ChunkRecorder final : public LoopEvents {
