@@ -85,6 +85,11 @@ void Bridge::Detach() {
   target_ = nullptr;
 }
 
+bool Bridge::closed() const {
+  std::lock_guard lock(mu_);
+  return closed_;
+}
+
 BridgeStats Bridge::stats() const {
   std::lock_guard lock(mu_);
   return stats_;

@@ -67,6 +67,7 @@ class Bridge final : public DeliverySink {
   // DeliverySink (network thread).
   bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override;
   int room_fd() const override { return room_fd_; }
+  bool closed() const override;
   void OnLeasesLost(std::vector<std::uint64_t> leases) override;
   void OnSessionLost(std::string reason) override;
   void OnExtended(std::vector<protocol::ExtendedItem> items) override;

@@ -20,6 +20,9 @@ class DeliverySink {
   virtual bool OnDeliveries(std::vector<protocol::DeliverItem>& items) = 0;
   // Readable when a refused OnDeliveries may succeed now; -1 if the sink never refuses.
   virtual int room_fd() const { return -1; }
+  // True once the receiver takes no more deliveries at all (the loop is stopping): a refusal
+  // then is final, not back-pressure.
+  virtual bool closed() const { return false; }
 
   // The broker no longer knows these leases (expired, released, never issued): their messages
   // are or will be delivered again; finishing them is wasted work and settling them is refused.

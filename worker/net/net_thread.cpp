@@ -149,6 +149,10 @@ void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
     return;
   }
   if (sink_.OnDeliveries(items)) return;
+  if (sink_.closed()) {
+    NackOnClose(items);  // the loop is stopping and its close request is on its way
+    return;
+  }
   ++counters_.refused_by_sink;
   backlog_ = std::move(items);
   paused_ = true;

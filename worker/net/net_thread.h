@@ -17,10 +17,11 @@
 //    request sent after the last settlements, that it processed them; then says DISCONNECT.
 //
 // Closing: the loop closes its side of the sink before it requests the close, so its last
-// settlements are final. From the close request on, deliveries still arriving (sent before the
-// broker saw CREDIT 0) and any the sink refused are nacked here, delay 0, in the same pass that
-// received them: they go out before the DISCONNECT, so the broker counts them as nacked and
-// redelivers them at once instead of finding them in a connection it has to release.
+// settlements are final. From then on, what the loop will never take is nacked here (delay 0):
+// deliveries still arriving (sent before the broker saw CREDIT 0) as they arrive, and any held
+// by the full policy below when the close request comes. Those NACKs go out before the
+// DISCONNECT, so the broker counts them as nacked and redelivers them at once instead of finding
+// them on a connection it has to release.
 //
 // Full policy: the sink (the Bridge into the loop) may refuse a delivery batch when it already
 // holds `credit` undelivered messages (the loop is behind). The network thread then keeps the

@@ -23,12 +23,13 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What the loop side would be: takes deliveries until told to refuse (as a closed Bridge does).
+// What the loop side would be: takes deliveries until it is full (`refuse`) or closed (`close`,
+// as a Bridge is once the loop stops).
 class RecordingSink final : public worker::DeliverySink {
  public:
   bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override {
     std::lock_guard lock(mu_);
-    if (refuse) {
+    if (refuse || close) {
       ++refused_;
       return false;
     }
@@ -36,6 +37,7 @@ class RecordingSink final : public worker::DeliverySink {
     items.clear();
     return true;
   }
+  bool closed() const override { return close; }
   void OnLeasesLost(std::vector<std::uint64_t>) override {}
   void OnSessionLost(std::string) override {}
   void OnExtended(std::vector<protocol::ExtendedItem>) override {}
@@ -50,7 +52,7 @@ class RecordingSink final : public worker::DeliverySink {
     std::lock_guard lock(mu_);
     return refused_;
   }
-  std::atomic<bool> refuse{false};
+  std::atomic<bool> refuse{false}, close{false};
 
  private:
   std::mutex mu_;
@@ -83,8 +85,18 @@ class NetThreadCloseTest : public ::testing::Test {
     net_->Start();
   }
   void TearDown() override {
-    settlements_.RequestClose();  // bounded: the close waits at most a few heartbeats
-    net_.reset();
+    settlements_.RequestClose();
+    // Answer the close's STATS round trip (else it waits out its bound) until the goodbye.
+    while (!said_goodbye_ && !peer_.empty()) {
+      auto m = Next(2s);
+      if (!m) break;
+      if (auto* s = std::get_if<protocol::StatsRequest>(&*m)) {
+        protocol::StatsReply reply;
+        reply.request_id = s->request_id;
+        Send(std::move(reply));
+      }
+    }
+    net_.reset();  // joins
   }
 
   // The next frame from the worker other than a heartbeat, within `timeout`.
@@ -103,6 +115,7 @@ class NetThreadCloseTest : public ::testing::Test {
         return std::nullopt;
       }
       if (std::holds_alternative<protocol::Heartbeat>(decoded.value())) continue;
+      said_goodbye_ = said_goodbye_ || std::holds_alternative<protocol::Disconnect>(decoded.value());
       return std::move(decoded).value();
     }
   }
@@ -122,6 +135,7 @@ class NetThreadCloseTest : public ::testing::Test {
   zmq::context_t context_{1};
   zmq::socket_t router_{context_, zmq::socket_type::router};
   std::string endpoint_, peer_;
+  bool said_goodbye_ = false;
   worker::Settlements settlements_;
   RecordingSink sink_;
   std::unique_ptr<worker::NetThread> net_;
@@ -134,7 +148,8 @@ TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconn
   Send(protocol::Deliver{{Item(1)}});
   ASSERT_TRUE(Eventually([&] { return sink_.taken().size() == 1; }, 5s));
 
-  // The loop closed its bridge: lease 2 is refused and stays with the network thread.
+  // The loop is behind: lease 2 is refused and held by the network thread (back-pressure), and
+  // the close comes before the loop has room again.
   sink_.refuse = true;
   Send(protocol::Deliver{{Item(2)}});
   ASSERT_TRUE(Eventually([&] { return sink_.refused() == 1; }, 5s));
@@ -176,6 +191,26 @@ TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconn
   net_->Join();
   EXPECT_EQ(net_->counters().nacked_on_close.load(), 3u);
   EXPECT_EQ(sink_.taken(), std::vector<std::uint64_t>{1}) << "the closed loop side got more";
+}
+
+// The loop closed its side a moment before its close request reaches the network thread: a
+// delivery refused in between is nacked at once, not mistaken for back-pressure and held.
+TEST_F(NetThreadCloseTest, DeliveryRefusedByAClosedLoopIsNackedAtOnce) {
+  auto ready = Next();
+  ASSERT_TRUE(ready && std::holds_alternative<protocol::Ready>(*ready));
+  Send(protocol::Welcome{"fake-broker", 1000, 30000, 600000});
+  sink_.close = true;
+  Send(protocol::Deliver{{Item(5), Item(6)}});
+  std::vector<std::uint64_t> nacked;
+  while (nacked.empty()) {
+    auto m = Next();
+    ASSERT_TRUE(m) << "the refused deliveries were held, not nacked";
+    ASSERT_FALSE(std::holds_alternative<protocol::Credit>(*m)) << "treated as back-pressure";
+    if (auto* n = std::get_if<protocol::Nack>(&*m)) nacked = LeasesOf(*n);
+  }
+  EXPECT_EQ(nacked, (std::vector<std::uint64_t>{5, 6}));
+  EXPECT_EQ(net_->counters().refused_by_sink.load(), 0u);
+  EXPECT_EQ(net_->counters().nacked_on_close.load(), 2u);
 }
 
 }  // namespace
