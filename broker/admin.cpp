@@ -66,6 +66,7 @@ protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
                 {"broker.storage_failures", c.storage_failures},
                 {"broker.send_failures", c.send_failures},
                 {"broker.workers_disconnected", c.workers_disconnected},
+                {"broker.closes_ambiguous", c.closes_ambiguous},
                 {"broker.workers_timed_out", c.workers_timed_out},
                 {"broker.workers_left", c.workers_left},
                 {"broker.leases_released", c.leases_released},

@@ -106,7 +106,7 @@ void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& messag
   Worker* w = workers_.Find(peer);
   if (w != nullptr) {
     w->last_heard = clock_.Now();
-    if (fd >= 0) w->fd = fd;
+    if (fd >= 0) w->TieTo(fd, counters_.passes);
   }
   const auto command = static_cast<std::uint8_t>(protocol::CommandOf(message));
   // Worker commands need a READY first; answering kNotReady makes a worker that the broker
@@ -174,8 +174,19 @@ void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::
   ReplyError(peer, static_cast<protocol::ErrorCode>(error.code), error.message, command);
 }
 
-void Broker::OnConnectionClosed(int fd) {
+void Broker::OnConnectionClosed(int fd, bool fd_reused) {
   for (Worker* w : workers_.OnConnection(fd)) {
+    // A reused fd's new connection was accepted after the previous monitor drain, so only a frame
+    // read since then (in the previous pass, or this one) can have come over it.
+    if (fd_reused && w->fd_pass + 1 >= counters_.passes) {
+      ++counters_.closes_ambiguous;
+      w->fd = -1;
+      spdlog::info("a connection on fd {} closed and fd {} was reused at once: worker {} may be "
+                   "on the new connection, so it keeps its {} leases until it speaks again or "
+                   "misses its heartbeats",
+                   fd, fd, w->name, w->leases.size());
+      continue;
+    }
     ++counters_.workers_disconnected;
     WorkerGone(w, "closed its connection");
   }

@@ -43,6 +43,7 @@ struct BrokerCounters {
   std::int64_t storage_failures = 0;
   std::int64_t send_failures = 0;
   std::int64_t workers_disconnected = 0;  // connection closed (socket monitor)
+  std::int64_t closes_ambiguous = 0;      // closed fd reused at once: worker kept (see above)
   std::int64_t workers_timed_out = 0;     // heartbeats stopped
   std::int64_t workers_left = 0;          // sent DISCONNECT
   std::int64_t leases_released = 0;       // returned because their worker went away
@@ -62,8 +63,11 @@ class Broker {
   void OnFrame(const std::string& peer, int fd, protocol::Message&& message);
   // A frame that failed to decode: answered with ERROR, counted; the peer's session continues.
   void OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command);
-  // The socket monitor saw TCP connection `fd` close: its worker's leases return at once.
-  void OnConnectionClosed(int fd);
+  // The socket monitor saw TCP connection `fd` close: its worker's leases return at once. With
+  // `fd_reused` (broker/connection_events.h), a worker whose last frame was read since the
+  // previous monitor drain may be on the connection that reused `fd`: it is kept, untied from
+  // any connection, until it speaks again (tied anew) or misses its heartbeats.
+  void OnConnectionClosed(int fd, bool fd_reused = false);
   void OnStorageProgress(const StorageProgress& progress);
   // Lease expiry, deferred release, heartbeats, worker liveness, dedup pruning.
   void OnTimers();

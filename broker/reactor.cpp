@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <vector>
 
+#include "broker/connection_events.h"
 #include "shared/core/logging.h"
 #include "shared/protocol/transport.h"
 
@@ -62,9 +64,10 @@ protocol::SendResult Reactor::SendBody(const std::string& peer, protocol::Comman
 }
 
 void Reactor::DrainMonitor(bool notify_broker) {
+  std::vector<ConnectionEvent> events;
   while (true) {
     zmq::message_t event, address;
-    if (zmq_msg_recv(event.handle(), monitor_.handle(), ZMQ_DONTWAIT) < 0) return;
+    if (zmq_msg_recv(event.handle(), monitor_.handle(), ZMQ_DONTWAIT) < 0) break;
     if (event.more()) {
       zmq_msg_recv(address.handle(), monitor_.handle(), 0);
     }
@@ -74,12 +77,16 @@ void Reactor::DrainMonitor(bool notify_broker) {
     std::memcpy(&id, event.data(), 2);
     std::memcpy(&value, static_cast<const char*>(event.data()) + 2, 4);
     spdlog::debug("connection event {:#x} on fd {}", id, value);
-    if (id == ZMQ_EVENT_ACCEPTED) ++open_connections_;
-    if (id == ZMQ_EVENT_DISCONNECTED) {
+    if (id == ZMQ_EVENT_ACCEPTED) {
+      ++open_connections_;
+      events.push_back({ConnectionEvent::kAccepted, static_cast<int>(value)});
+    } else if (id == ZMQ_EVENT_DISCONNECTED) {
       open_connections_ = std::max(0, open_connections_ - 1);
-      if (notify_broker) broker_->OnConnectionClosed(static_cast<int>(value));
+      events.push_back({ConnectionEvent::kClosed, static_cast<int>(value)});
     }
   }
+  if (!notify_broker) return;
+  for (const ConnectionClose& c : ClosesOf(events)) broker_->OnConnectionClosed(c.fd, c.fd_reused);
 }
 
 void Reactor::DrainRouter() {

@@ -27,7 +27,7 @@ void Broker::HandleReady(const std::string& peer, int fd, protocol::Ready&& read
   w->queues.clear();
   for (const auto& name : ready.queues) w->queues.push_back(GetOrCreateQueue(name));
   w->credit = ready.credit;
-  if (fd >= 0) w->fd = fd;
+  if (fd >= 0) w->TieTo(fd, counters_.passes);
   w->last_heard = clock_.Now();
   // A worker that re-announces itself (a reconnect the broker did not notice) keeps its leases.
   spdlog::info("worker {} {} on fd {}: queues [{}], credit {}, {} leases held", w->name,

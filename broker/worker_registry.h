@@ -20,12 +20,17 @@ struct Worker {
   std::vector<Queue*> queues;
   std::uint32_t credit = 0;
   WorkerLeases leases;  // in flight to this worker
-  int fd = -1;                                // TCP connection it last spoke on (ZMQ_SRCFD)
+  int fd = -1;            // TCP connection it last spoke on (ZMQ_SRCFD)
+  std::int64_t fd_pass = 0;  // the broker pass whose frame set `fd` (Broker::OnConnectionClosed)
   core::SteadyTime last_heard{};
   core::SteadyTime last_sent{};
   std::size_t next_queue = 0;  // round-robin position among `queues`
   std::uint64_t delivered = 0, acked = 0, nacked = 0;
 
+  void TieTo(int connection_fd, std::int64_t pass) {
+    fd = connection_fd;
+    fd_pass = pass;
+  }
   std::uint32_t free_credit() const {
     return leases.size() >= credit ? 0 : credit - static_cast<std::uint32_t>(leases.size());
   }

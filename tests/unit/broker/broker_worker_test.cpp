@@ -216,6 +216,55 @@ TEST_F(BrokerWorkerTest, ClosedConnectionOfAnUnknownFdChangesNothing) {
   EXPECT_TRUE(HasWorker("w1"));
 }
 
+// The monitor drain held a close of fd 7 and then an accept of fd 7 (its reuse). A worker heard
+// on fd 7 in the previous pass may be on the new connection: dropping it would redeliver work it
+// is doing. It is kept, untied, until it speaks again; one heard earlier is released as before.
+TEST_F(BrokerWorkerTest, CloseOfAReusedFdKeepsAWorkerHeardSinceTheLastDrain) {
+  Start();
+  ReadyAndPass("fresh", 2, {kQueue}, /*fd=*/7);
+  Publish({"a", "b"});
+  Pass();
+  ASSERT_EQ(TakeDeliveries("fresh").size(), 2u);
+  Send("fresh", protocol::Heartbeat{}, /*fd=*/7);
+  Pass();  // the reactor's pass that read the heartbeat
+
+  broker().OnConnectionClosed(7, /*fd_reused=*/true);
+  EXPECT_TRUE(HasWorker("fresh"));
+  EXPECT_EQ(QueueStats().in_flight, 2u);
+  EXPECT_EQ(broker().counters().closes_ambiguous, 1);
+  EXPECT_EQ(broker().counters().leases_released, 0);
+  broker().OnConnectionClosed(7, /*fd_reused=*/false);
+  EXPECT_TRUE(HasWorker("fresh")) << "untied: a later close of fd 7 is not its connection's";
+
+  Send("fresh", protocol::Heartbeat{}, /*fd=*/7);  // speaks again: tied to fd 7 anew
+  Pass();
+  Pass();
+  broker().OnConnectionClosed(7, /*fd_reused=*/true);  // heard two passes ago: it was the old one
+  EXPECT_FALSE(HasWorker("fresh"));
+  EXPECT_EQ(broker().counters().leases_released, 2);
+  EXPECT_EQ(QueueStats().ready, 2u);
+}
+
+TEST_F(BrokerWorkerTest, AWorkerKeptOnAnAmbiguousCloseThatNeverSpeaksIsReleasedByItsHeartbeats) {
+  Start();
+  ReadyAndPass("silent", 1, {kQueue}, /*fd=*/7);
+  Publish({"a"});
+  Pass();
+  ASSERT_EQ(TakeDeliveries("silent").size(), 1u);
+  Send("silent", protocol::Heartbeat{}, /*fd=*/7);
+  Pass();
+  broker().OnConnectionClosed(7, /*fd_reused=*/true);
+  ASSERT_TRUE(HasWorker("silent"));
+  Advance(2s);
+  Pass();
+  EXPECT_TRUE(HasWorker("silent"));
+  Advance(2s);  // 4 s silent > 3 heartbeats of 1 s
+  Pass();
+  EXPECT_FALSE(HasWorker("silent"));
+  EXPECT_EQ(broker().counters().workers_timed_out, 1);
+  EXPECT_EQ(QueueStats().ready, 1u);
+}
+
 TEST_F(BrokerWorkerTest, DisconnectFromAWorkerReturnsItsLeases) {
   Start();
   ReadyAndPass("w1", 2);
