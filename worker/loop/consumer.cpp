@@ -153,6 +153,7 @@ void Consumer::OnDeliveries(std::vector<protocol::DeliverItem>&& items) {
                              : lease_duration_;
     keeper_.Add(&f->lease, f->item.lease_id, left, lease_duration_);
     f->lease.label = &f->item.id;
+    spdlog::debug("message {} (attempt {}) held by the loop", f->item.id, f->item.attempt);
     // A refused spawn (impossible while open) drops the task unstarted, which retires `f` at
     // once (NACK, delay 0): then `f` is gone and the handle empty.
     runtime::TaskHandle handle =

@@ -150,7 +150,10 @@ void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
   }
   if (sink_.OnDeliveries(items)) return;
   if (sink_.closed()) {
-    NackOnClose(items);  // the loop is stopping and its close request is on its way
+    // The loop is stopping and its close request is on its way. CREDIT 0 goes first (this pass's
+    // SyncCredit), so the broker does not hand the nacked messages straight back to us.
+    sink_closed_ = true;
+    NackOnClose(items);
     return;
   }
   ++counters_.refused_by_sink;

@@ -98,7 +98,9 @@ class NetThread {
   void SendSettlements();
   void SendReady();
   bool SendNow(const protocol::Message& m);
-  std::uint32_t EffectiveCredit() const { return closing_ || paused_ ? 0 : credit_wanted_; }
+  std::uint32_t EffectiveCredit() const {
+    return closing_ || sink_closed_ || paused_ ? 0 : credit_wanted_;
+  }
 
   NetOptions options_;
   zmq::context_t& context_;
@@ -115,6 +117,7 @@ class NetThread {
   bool connected_ = false;  // handshake done, not disconnected since
   bool welcomed_ = false;   // READY answered on this connection
   bool closing_ = false;
+  bool sink_closed_ = false;  // the sink refused as closed: the close request is on its way
   // Closing: a STATS round trip proves the broker processed our last settlements (see Run).
   static constexpr std::uint64_t kCloseSyncRequest = 0x6d616e6472696c6cULL;  // "mandrill"
   bool sync_sent_ = false;

@@ -15,12 +15,7 @@ TEST_F(WorkerTest, WorkerReconnectsToARestartedBrokerAndCarriesOn) {
   // In flight when the broker dies: its lease dies with the broker, so the worker must cancel
   // the handler, not ack it to the new broker.
   Publish("in-flight", "restart cattle-slow");
-  ASSERT_TRUE(Eventually(
-      [&] {
-        auto ws = WorkerNamed("survivor");
-        return ws && ws->in_flight == 1;
-      },
-      10s));
+  ASSERT_TRUE(w.WaitForLog("message in-flight (attempt 1) held by the loop", 10s)) << w.Log();
 
   broker_->Kill();
   publisher_ = nullptr;
