@@ -87,8 +87,9 @@ class NetThreadCloseTest : public ::testing::Test {
   void TearDown() override {
     settlements_.RequestClose();
     // Answer the close's STATS round trip (else it waits out its bound) until the goodbye.
+    const auto until = In(5s);
     while (!said_goodbye_ && !peer_.empty()) {
-      auto m = Next(2s);
+      auto m = Next(until);
       if (!m) break;
       if (auto* s = std::get_if<protocol::StatsRequest>(&*m)) {
         protocol::StatsReply reply;
@@ -99,9 +100,12 @@ class NetThreadCloseTest : public ::testing::Test {
     net_.reset();  // joins
   }
 
-  // The next frame from the worker other than a heartbeat, within `timeout`.
-  std::optional<protocol::Message> Next(std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+  using Deadline = std::chrono::steady_clock::time_point;
+  static Deadline In(std::chrono::milliseconds d) { return std::chrono::steady_clock::now() + d; }
+
+  // The next frame from the worker other than a heartbeat, before `deadline` (shared by a loop of
+  // calls, so a peer that keeps sending other frames cannot stretch the wait).
+  std::optional<protocol::Message> Next(Deadline deadline) {
     while (true) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
@@ -142,7 +146,7 @@ class NetThreadCloseTest : public ::testing::Test {
 };
 
 TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconnect) {
-  auto ready = Next();
+  auto ready = Next(In(5s));
   ASSERT_TRUE(ready && std::holds_alternative<protocol::Ready>(*ready));
   Send(protocol::Welcome{"fake-broker", 1000, 30000, 600000});
   Send(protocol::Deliver{{Item(1)}});
@@ -159,8 +163,8 @@ TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconn
   // Up to the close's STATS round trip: the loop's ACK and the held delivery's NACK.
   std::vector<std::uint64_t> acked, nacked;
   std::optional<std::uint64_t> sync_id;
-  while (!sync_id) {
-    auto m = Next();
+  for (const auto until = In(5s); !sync_id;) {
+    auto m = Next(until);
     ASSERT_TRUE(m) << "no STATS request: the close never asked the broker to confirm";
     if (auto* a = std::get_if<protocol::Ack>(&*m)) acked.insert(acked.end(), a->leases.begin(), a->leases.end());
     if (auto* n = std::get_if<protocol::Nack>(&*m)) {
@@ -179,8 +183,8 @@ TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconn
   Send(std::move(reply));
   nacked.clear();
   bool said_goodbye = false;
-  while (!said_goodbye) {
-    auto m = Next();
+  for (const auto until = In(5s); !said_goodbye;) {
+    auto m = Next(until);
     ASSERT_TRUE(m) << "no DISCONNECT after the sync";
     if (auto* n = std::get_if<protocol::Nack>(&*m)) {
       for (auto id : LeasesOf(*n)) nacked.push_back(id);
@@ -196,7 +200,7 @@ TEST_F(NetThreadCloseTest, DeliveriesTheLoopWillNotTakeAreNackedBeforeTheDisconn
 // The loop closed its side a moment before its close request reaches the network thread: a
 // delivery refused in between is nacked at once, not mistaken for back-pressure and held.
 TEST_F(NetThreadCloseTest, DeliveryRefusedByAClosedLoopIsNackedAtOnce) {
-  auto ready = Next();
+  auto ready = Next(In(5s));
   ASSERT_TRUE(ready && std::holds_alternative<protocol::Ready>(*ready));
   Send(protocol::Welcome{"fake-broker", 1000, 30000, 600000});
   sink_.close = true;
@@ -205,8 +209,8 @@ TEST_F(NetThreadCloseTest, DeliveryRefusedByAClosedLoopIsNackedAtOnce) {
   // NACK, with no back-pressure hold in between.
   std::vector<std::uint64_t> nacked;
   bool credit_zero_first = false;
-  while (nacked.empty()) {
-    auto m = Next();
+  for (const auto until = In(5s); nacked.empty();) {
+    auto m = Next(until);
     ASSERT_TRUE(m) << "the refused deliveries were held, not nacked";
     if (auto* c = std::get_if<protocol::Credit>(&*m)) credit_zero_first = c->credit == 0;
     if (auto* n = std::get_if<protocol::Nack>(&*m)) nacked = LeasesOf(*n);
