@@ -61,7 +61,7 @@ TEST_F(BrokerTest, ExtendKeepsLeasePastItsFirstDeadline) {
 }
 
 TEST_F(BrokerTest, AckAfterExpiryIsAnsweredLeaseLost) {
-  StartBroker({"--lease-ms", "200", "--heartbeat-ms", "2000"});
+  StartBroker({"--lease-ms", "500", "--heartbeat-ms", "2000"});
   Client& worker = NewClient();
   worker.Ready("restarts", 2);
   NewClient().PublishConfirmed("restarts", "m-1");
@@ -69,6 +69,9 @@ TEST_F(BrokerTest, AckAfterExpiryIsAnsweredLeaseLost) {
   ASSERT_EQ(first.size(), 1u);
   auto second = worker.Deliveries(1, 5s);  // proves the first lease expired
   ASSERT_EQ(second.size(), 1u);
+  // The live lease must outlast the exchange below even on a loaded machine (a 200 ms lease once
+  // expired before its ack arrived under TSan).
+  worker.Send(protocol::Extend{30'000, {second[0].lease_id}});
   worker.Send(protocol::Ack{{first[0].lease_id}});
   auto err = worker.Expect<protocol::Error>(2s);
   ASSERT_TRUE(err.has_value());

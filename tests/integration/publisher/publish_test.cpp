@@ -73,7 +73,8 @@ TEST_F(PublishTest, LostConfirmIsResentWithTheSameIdAndListedOnce) {
   FakeBrokerScript script;
   script.drop_first_confirm = {"lost-3", "lost-7"};
   FakeBroker broker(endpoint_, script);
-  auto p = StartPublish({"--count", "10", "--id-prefix", "lost", "--confirm-timeout", "200ms",
+  // Long enough that no confirm but the two dropped ones is late, even on a loaded machine.
+  auto p = StartPublish({"--count", "10", "--id-prefix", "lost", "--confirm-timeout", "1s",
                          "--confirmed-out", Path("confirmed.txt")});
   ASSERT_EQ(ExitCode(p), 0) << p.Log();
   const auto times = broker.times_received();
