@@ -139,8 +139,8 @@ void NetThread::DrainMonitor() {
 }
 
 void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
-  if (closing_) {
-    NackOnClose(items);
+  if (closing_ || sink_closed_) {
+    NackOnClose(items);  // the loop takes nothing more: no need to offer (and be refused) again
     return;
   }
   if (!backlog_.empty()) {
