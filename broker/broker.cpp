@@ -171,7 +171,11 @@ void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& messag
 void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command) {
   ++counters_.bad_frames;
   spdlog::warn("bad frame from peer {}: {}", protocol::PrintableId(peer), error.message);
-  ReplyError(peer, static_cast<protocol::ErrorCode>(error.code), error.message, command);
+  // Decode errors are protocol errors; anything else is our bug, answered as such.
+  const auto code = error.Is<protocol::ErrorCode>()
+                        ? static_cast<protocol::ErrorCode>(error.code.value())
+                        : protocol::ErrorCode::kInternal;
+  ReplyError(peer, code, error.message, command);
 }
 
 void Broker::OnConnectionClosed(int fd, bool fd_reused) {

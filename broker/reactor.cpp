@@ -38,13 +38,13 @@ core::Status Reactor::Start() {
       "inproc://mandrill-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
   if (zmq_socket_monitor(router_.handle(), monitor_endpoint.c_str(),
                          ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-    return core::Error{1, std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
+    return core::Error{core::Errc::kInternal, std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
   }
   monitor_.connect(monitor_endpoint);
   try {
     router_.bind(options_.bind);
   } catch (const zmq::error_t& e) {
-    return core::Error{1, "cannot bind " + options_.bind + ": " + e.what() +
+    return core::Error{core::Errc::kUnavailable, "cannot bind " + options_.bind + ": " + e.what() +
                               " (is another broker running? pick another --bind)"};
   }
   spdlog::info("mandrill-broker {} listening on {} (lease {} ms, max deliveries {}, queue limit "

@@ -15,7 +15,29 @@ long RemainingMs(Clock::time_point deadline) {
   return left.count() > 0 ? static_cast<long>(left.count()) : 0;
 }
 
+class CtlErrorCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "mandrill.ctl"; }
+  std::string message(int value) const override {
+    switch (static_cast<CtlErrc>(value)) {
+      case CtlErrc::kBrokerError: return "the broker refused or answered wrongly";
+      case CtlErrc::kNoAnswer: return "no answer from the broker";
+      case CtlErrc::kUsage: return "bad command line";
+    }
+    return "ctl error " + std::to_string(value);
+  }
+};
+
 }  // namespace
+
+const std::error_category& CtlCategory() {
+  static const CtlErrorCategory category;
+  return category;
+}
+
+int CtlExitCode(const core::Error& error) {
+  return error.Is<CtlErrc>() ? error.code.value() : kCtlBrokerError;
+}
 
 std::uint64_t ReplyRequestId(const protocol::Message& m) {
   return std::visit(
@@ -45,7 +67,7 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
   try {
     socket.connect(endpoint_);
   } catch (const zmq::error_t& e) {
-    return core::Error{kCtlUsage, "--broker '" + endpoint_ + "': " + e.what() +
+    return core::Error{CtlErrc::kUsage, "--broker '" + endpoint_ + "': " + e.what() +
                                       " (use an endpoint like tcp://127.0.0.1:5555)"};
   }
 
@@ -54,14 +76,14 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
     const auto r = protocol::Send(socket, request);
     if (r == protocol::SendResult::kSent) break;
     if (r != protocol::SendResult::kWouldBlock) {
-      return core::Error{kCtlNoAnswer, std::string("cannot send to ") + endpoint_ + ": " +
+      return core::Error{CtlErrc::kNoAnswer, std::string("cannot send to ") + endpoint_ + ": " +
                                            zmq_strerror(zmq_errno())};
     }
     zmq_pollitem_t item{socket.handle(), 0, ZMQ_POLLOUT, 0};
     const long wait = RemainingMs(deadline);
-    if (wait == 0) return core::Error{kCtlNoAnswer, no_answer};
+    if (wait == 0) return core::Error{CtlErrc::kNoAnswer, no_answer};
     if (zmq_poll(&item, 1, wait) < 0 && zmq_errno() != EINTR) {
-      return core::Error{kCtlNoAnswer, std::string("poll failed: ") + zmq_strerror(zmq_errno())};
+      return core::Error{CtlErrc::kNoAnswer, std::string("poll failed: ") + zmq_strerror(zmq_errno())};
     }
   }
 
@@ -70,20 +92,20 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
   while (true) {
     zmq_pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
     const long wait = RemainingMs(deadline);
-    if (wait == 0) return core::Error{kCtlNoAnswer, no_answer};
+    if (wait == 0) return core::Error{CtlErrc::kNoAnswer, no_answer};
     if (zmq_poll(&item, 1, wait) < 0) {
       if (zmq_errno() == EINTR) continue;
-      return core::Error{kCtlNoAnswer, std::string("poll failed: ") + zmq_strerror(zmq_errno())};
+      return core::Error{CtlErrc::kNoAnswer, std::string("poll failed: ") + zmq_strerror(zmq_errno())};
     }
     while (protocol::Receive(socket, received)) {
       auto reply = protocol::DecodeReceived(received, 0, limits);
       if (!reply.ok()) {
-        return core::Error{kCtlBrokerError,
+        return core::Error{CtlErrc::kBrokerError,
                            "undecodable reply from " + endpoint_ + ": " + reply.error().message};
       }
       const protocol::Message& m = *reply;
       if (const auto* bye = std::get_if<protocol::Disconnect>(&m)) {
-        return core::Error{kCtlNoAnswer,
+        return core::Error{CtlErrc::kNoAnswer,
                            "broker at " + endpoint_ + " is going away: " + bye->reason};
       }
       if (std::holds_alternative<protocol::Heartbeat>(m)) continue;
@@ -93,7 +115,7 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
         const bool ours =
             id == request_id || (id == 0 && err->answers == static_cast<std::uint8_t>(command));
         if (!ours) continue;
-        return core::Error{kCtlBrokerError,
+        return core::Error{CtlErrc::kBrokerError,
                            err->reason + " (code " + std::to_string(static_cast<int>(err->code)) +
                                " " + std::string(protocol::ErrorCodeName(err->code)) + ")"};
       }

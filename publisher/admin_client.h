@@ -3,10 +3,10 @@
 // the request once the connection is up, and waits for the reply carrying the same request
 // id, all within one deadline. Replies to other (older) requests are skipped.
 //
-// Errors are values whose code is mandrill-ctl's exit code:
-//   kCtlBrokerError (1): the broker answered ERROR, or with something undecodable/unexpected;
-//   kCtlNoAnswer (2): no connection or no reply before the deadline, or the broker went away;
-//   kCtlUsage (64): the endpoint is not a valid ZeroMQ endpoint.
+// Errors are values whose code is a CtlErrc, each of which is one of mandrill-ctl's exit codes:
+//   kBrokerError (1): the broker answered ERROR, or with something undecodable/unexpected;
+//   kNoAnswer (2): no connection or no reply before the deadline, or the broker went away;
+//   kUsage (64): the endpoint is not a valid ZeroMQ endpoint.
 // The message is the one line mandrill-ctl prints after "mandrill-ctl: ".
 #include <chrono>
 #include <cstdint>
@@ -17,11 +17,25 @@
 #include "shared/protocol/messages.h"
 
 namespace mandrill::publisher {
+enum class CtlErrc { kBrokerError = 1, kNoAnswer = 2, kUsage = 64 };
+}
+template <>
+struct std::is_error_code_enum<mandrill::publisher::CtlErrc> : std::true_type {};
 
+namespace mandrill::publisher {
+
+const std::error_category& CtlCategory();
+inline std::error_code make_error_code(CtlErrc e) {  // NOLINT: found by ADL, std's spelling
+  return {static_cast<int>(e), CtlCategory()};
+}
+
+// mandrill-ctl's exit codes.
 inline constexpr int kCtlOk = 0;
-inline constexpr int kCtlBrokerError = 1;
-inline constexpr int kCtlNoAnswer = 2;
-inline constexpr int kCtlUsage = 64;
+inline constexpr int kCtlBrokerError = static_cast<int>(CtlErrc::kBrokerError);
+inline constexpr int kCtlNoAnswer = static_cast<int>(CtlErrc::kNoAnswer);
+inline constexpr int kCtlUsage = static_cast<int>(CtlErrc::kUsage);
+// The exit code for a failed Call (kCtlBrokerError for an error of another layer).
+int CtlExitCode(const core::Error& error);
 
 class AdminClient {
  public:

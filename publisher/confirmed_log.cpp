@@ -15,7 +15,7 @@ ConfirmedLog::~ConfirmedLog() {
 core::Status ConfirmedLog::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return core::Error{errno, "cannot open '" + path + "': " + std::strerror(errno)};
+    return core::ErrnoError(errno, "cannot open '" + path + "': " + std::strerror(errno));
   }
   if (fd_ >= 0) ::close(fd_);
   fd_ = fd;
@@ -37,7 +37,7 @@ core::Status ConfirmedLog::Flush() {
       if (errno == EINTR) continue;
       const int err = errno;
       buffer_.erase(0, done);
-      return core::Error{err, "cannot write '" + path_ + "': " + std::strerror(err)};
+      return core::ErrnoError(err, "cannot write '" + path_ + "': " + std::strerror(err));
     }
     done += static_cast<std::size_t>(n);
   }

@@ -71,7 +71,7 @@ int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std:
   auto reply = client.Call(request, id);
   if (!reply.ok()) {
     err << "mandrill-ctl: " << reply.error().message << std::endl;
-    return reply.error().code;
+    return CtlExitCode(reply.error());
   }
   const std::string text = Render(o, *reply);
   if (text.empty()) {

@@ -9,7 +9,7 @@
 namespace mandrill::publisher {
 namespace {
 core::Error Bad(std::string_view flag, std::string_view text, std::string_view expected) {
-  return core::Error{1,
+  return core::Error{core::Errc::kInvalidArgument,
                      std::string(flag) + " '" + std::string(text) + "': " + std::string(expected)};
 }
 }  // namespace
@@ -43,7 +43,7 @@ core::Result<double> ParseNonNegativeFlag(std::string_view flag, std::string_vie
 core::Result<std::chrono::milliseconds> ParseDurationFlag(std::string_view flag,
                                                           std::string_view text, bool allow_zero) {
   auto d = core::ParseDuration(text);
-  if (!d.ok()) return core::Error{1, std::string(flag) + ": " + d.error().message};
+  if (!d.ok()) return core::Error{core::Errc::kInvalidArgument, std::string(flag) + ": " + d.error().message};
   if (!allow_zero && d->count() == 0) {
     return Bad(flag, text, "must be longer than zero (e.g. 250ms, 5s)");
   }

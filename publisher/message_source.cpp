@@ -123,7 +123,7 @@ core::Status LineSource::Fill() {
     const int err = errno;
     splitter_.Commit(0);
     if (err == EINTR || err == EAGAIN) return core::Status::Ok();
-    return core::Error{err, std::string("cannot read input: ") + std::strerror(err)};
+    return core::ErrnoError(err, std::string("cannot read input: ") + std::strerror(err));
   }
   splitter_.Commit(static_cast<std::size_t>(n));
   if (n == 0) {

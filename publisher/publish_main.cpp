@@ -43,7 +43,7 @@ int Main(int argc, char** argv) {
   auto report = publisher.Run();
   if (!report.ok()) {
     std::cerr << "mandrill-publish: " << report.error().message << std::endl;
-    return report.error().code;
+    return kExitUsage;  // the run could not start (Publisher::Run)
   }
   std::cerr << "mandrill-publish: " << FormatSummaryLine(*report) << std::endl;
   if (o.json_summary) std::cout << FormatSummaryJson(*report) << std::endl;

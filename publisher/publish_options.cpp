@@ -41,14 +41,14 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
     return core::Status::Ok();
   };
   if (auto e = protocol::CheckQueueName(o.queue); !e.empty()) {
-    return core::Error{1, "--queue '" + o.queue + "': " + e};
+    return core::Error{core::Errc::kInvalidArgument, "--queue '" + o.queue + "': " + e};
   }
   if (app.count("--id") > 0) {
     if (auto e = protocol::CheckMessageId(raw.id); !e.empty()) {
-      return core::Error{1, "--id '" + raw.id + "': " + e};
+      return core::Error{core::Errc::kInvalidArgument, "--id '" + raw.id + "': " + e};
     }
     if (o.payloads.size() != 1) {
-      return core::Error{1, "--id names one message: give exactly one PAYLOAD argument with it"};
+      return core::Error{core::Errc::kInvalidArgument, "--id names one message: give exactly one PAYLOAD argument with it"};
     }
     o.id = raw.id;
   }
@@ -58,7 +58,7 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
       return st;
     }
     if (!o.payloads.empty()) {
-      return core::Error{1, "--count generates messages: do not also give PAYLOAD arguments"};
+      return core::Error{core::Errc::kInvalidArgument, "--count generates messages: do not also give PAYLOAD arguments"};
     }
     o.count = n;
   }
@@ -109,14 +109,15 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
     if (auto e = protocol::CheckMessageId(o.id_prefix + "-1");
         !e.empty() || o.id_prefix.empty() || o.id_prefix.size() > 200) {
       return core::Error{
-          1, "--id-prefix '" + o.id_prefix + "': use 1 to 200 printable characters without spaces"};
+          core::Errc::kInvalidArgument,
+          "--id-prefix '" + o.id_prefix + "': use 1 to 200 printable characters without spaces"};
     }
   } else {
     std::mt19937_64 rng(RandomSeed());
     o.id_prefix = RandomToken(rng, 8);
   }
   if (o.broker.empty())
-    return core::Error{1, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
+    return core::Error{core::Errc::kInvalidArgument, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
   return core::Status::Ok();
 }
 

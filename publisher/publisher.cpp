@@ -55,14 +55,14 @@ class Publisher::Loop {
   core::Status Start() {
     if (!o_.confirmed_out.empty()) {
       if (auto st = confirmed_.Open(o_.confirmed_out); !st) {
-        return core::Error{kExitUsage, "--confirmed-out: " + st.message()};
+        return core::Error{core::Errc::kInvalidArgument, "--confirmed-out: " + st.message()};
       }
     }
     protocol::ConfigureDealer(socket_, protocol::DealerOptions{});
     try {
       socket_.connect(o_.broker);
     } catch (const zmq::error_t& e) {
-      return core::Error{kExitUsage, "--broker '" + o_.broker + "': " + e.what() +
+      return core::Error{core::Errc::kInvalidArgument, "--broker '" + o_.broker + "': " + e.what() +
                                          " (use an endpoint like tcp://127.0.0.1:5555)"};
     }
     spdlog::info("publishing to queue '{}' at {} (ids {}-N, seed {}, window {}, batch {})",

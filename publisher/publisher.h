@@ -31,7 +31,7 @@ class Publisher {
   Publisher(const PublishOptions& options, MessageSource& source, zmq::context_t& context,
             StopSignal* stop, const core::Clock& clock);
 
-  // Publishes until the run ends (see above) and reports what happened. An Error (code
+  // Publishes until the run ends (see above) and reports what happened. An Error (exit code
   // kExitUsage) means the run could not start: bad endpoint, unwritable --confirmed-out.
   core::Result<PublishReport> Run();
 

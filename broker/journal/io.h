@@ -8,7 +8,7 @@
 // (everything after recovery); implementations must be thread-safe. A file object is used by
 // one thread at a time.
 //
-// Failures are values: an Error whose code is a JournalErrorCode and whose message names the
+// Failures are values: an Error whose code is a JournalErrc and whose message names the
 // operation, the path and the OS reason ("write /d/journal-000000000003.seg: No space left on
 // device").
 #include <sys/uio.h>
@@ -23,8 +23,14 @@
 #include "shared/core/result.h"
 
 namespace mandrill::broker::journal {
+enum class JournalErrc;
+}
+template <>
+struct std::is_error_code_enum<mandrill::broker::journal::JournalErrc> : std::true_type {};
 
-enum JournalErrorCode : int {
+namespace mandrill::broker::journal {
+
+enum class JournalErrc {
   kIoError = 1,             // any other OS error (EIO, EACCES, ...)
   kDiskFull = 2,            // ENOSPC or EDQUOT
   kCorrupt = 3,             // bytes on disk are not a journal (recovery refuses to guess)
@@ -33,6 +39,11 @@ enum JournalErrorCode : int {
   kInUse = 6,               // another process holds the data dir's LOCK
   kClosed = 7,              // the journal was closed or never opened
 };
+using enum JournalErrc;
+const std::error_category& JournalCategory();
+inline std::error_code make_error_code(JournalErrc e) {  // NOLINT: found by ADL, std's spelling
+  return {static_cast<int>(e), JournalCategory()};
+}
 
 // An Error for a failed system call: code kDiskFull for ENOSPC/EDQUOT, else kIoError.
 core::Error OsError(std::string_view op, std::string_view path, int err);

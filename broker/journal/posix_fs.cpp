@@ -14,8 +14,34 @@
 
 namespace mandrill::broker::journal {
 
+namespace {
+
+class JournalErrorCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "mandrill.journal"; }
+  std::string message(int value) const override {
+    switch (static_cast<JournalErrc>(value)) {
+      case kIoError: return "i/o error";
+      case kDiskFull: return "disk full";
+      case kCorrupt: return "corrupt journal";
+      case kUnsupportedVersion: return "unsupported journal version";
+      case kBadOptions: return "bad journal options";
+      case kInUse: return "data dir in use";
+      case kClosed: return "journal closed";
+    }
+    return "journal error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const std::error_category& JournalCategory() {
+  static const JournalErrorCategory category;
+  return category;
+}
+
 core::Error OsError(std::string_view op, std::string_view path, int err) {
-  const int code = (err == ENOSPC || err == EDQUOT) ? kDiskFull : kIoError;
+  const JournalErrc code = (err == ENOSPC || err == EDQUOT) ? kDiskFull : kIoError;
   std::string msg;
   msg.reserve(op.size() + path.size() + 40);
   msg.append(op).append(" ").append(path).append(": ").append(std::strerror(err));

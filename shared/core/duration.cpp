@@ -8,7 +8,7 @@ namespace mandrill::core {
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto bad = [&](const char* why) {
-    return Error{1, "invalid duration '" + std::string(text) + "': " + why +
+    return Error{Errc::kInvalidArgument, "invalid duration '" + std::string(text) + "': " + why +
                         " (use e.g. 250ms, 30s, 5m, 1h; a bare number is milliseconds)"};
   };
   if (text.empty()) return bad("empty");

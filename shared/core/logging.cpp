@@ -23,7 +23,7 @@ Status Install() {
           g_program, std::make_shared<spdlog::sinks::basic_file_sink_mt>(g_file, false));
     }
   } catch (const spdlog::spdlog_ex& e) {
-    return Error{1, "cannot open log file '" + g_file + "': " + e.what()};
+    return Error{Errc::kInvalidArgument, "cannot open log file '" + g_file + "': " + e.what()};
   }
   const auto level = spdlog::level::from_str(g_level);
   logger->set_level(level);
@@ -40,7 +40,7 @@ Status InitLogging(const std::string& program, const std::string& level,
   bool known = false;
   for (const char* l : kLevels) known = known || level == l;
   if (!known) {
-    return Error{1, "unknown log level '" + level +
+    return Error{Errc::kInvalidArgument, "unknown log level '" + level +
                         "' (use trace, debug, info, warn, error, critical or off)"};
   }
   g_program = program;

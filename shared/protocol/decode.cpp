@@ -377,13 +377,13 @@ core::Result<Message> ParseAs(Reader& r, const Obj& body, std::string_view name)
   std::size_t n;
   if (!r.Array(body, 0, "body", &fields, &n) || !Parse(r, fields, n, m)) {
     if (r.reason().empty()) r.Fail(ErrorCode::kMalformed, "missing fields");
-    return core::Error{static_cast<int>(r.code()), std::string(name) + ": " + r.reason()};
+    return core::Error{r.code(), std::string(name) + ": " + r.reason()};
   }
   return Message(std::move(m));
 }
 
 core::Error Err(ErrorCode code, std::string reason) {
-  return core::Error{static_cast<int>(code), std::move(reason)};
+  return core::Error{code, std::move(reason)};
 }
 
 // Counts the elements a body declares, building nothing, so a body of millions of tiny elements

@@ -2,6 +2,7 @@
 // Stable error codes carried by ERROR replies. Never renumber; add at the end of a range.
 #include <cstdint>
 #include <string_view>
+#include <system_error>
 
 namespace mandrill::protocol {
 
@@ -21,9 +22,20 @@ enum class ErrorCode : std::uint16_t {
   kNotReady = 203,       // worker command from a peer that has not sent READY (send READY)
   kStorageFailed = 204,  // the journal could not write/sync: the publish was NOT confirmed
   kShuttingDown = 205,   // the broker is stopping: retry elsewhere or later
+  kBrokerFull = 206,     // the broker's memory budget (--max-memory) is spent: back off and retry
+  kLimitReached = 207,   // a broker-wide bound (queues, peers, dead letters) refuses this request
   kInternal = 299,       // a bug: reported and counted by the broker
 };
 
 std::string_view ErrorCodeName(ErrorCode code);
 
+// ErrorCode as a std::error_code (category "mandrill.protocol"), for core::Error.
+const std::error_category& ProtocolCategory();
+inline std::error_code make_error_code(ErrorCode e) {  // NOLINT: found by ADL, std's spelling
+  return {static_cast<int>(e), ProtocolCategory()};
+}
+
 }  // namespace mandrill::protocol
+
+template <>
+struct std::is_error_code_enum<mandrill::protocol::ErrorCode> : std::true_type {};

@@ -51,9 +51,26 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kNotReady: return "not ready";
     case ErrorCode::kStorageFailed: return "storage failed";
     case ErrorCode::kShuttingDown: return "shutting down";
+    case ErrorCode::kBrokerFull: return "broker full";
+    case ErrorCode::kLimitReached: return "limit reached";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";
+}
+
+namespace {
+class ProtocolErrorCategory final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "mandrill.protocol"; }
+  std::string message(int value) const override {
+    return std::string(ErrorCodeName(static_cast<ErrorCode>(value)));
+  }
+};
+}  // namespace
+
+const std::error_category& ProtocolCategory() {
+  static const ProtocolErrorCategory category;
+  return category;
 }
 
 Command CommandOf(const Message& m) {

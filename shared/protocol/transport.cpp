@@ -148,12 +148,12 @@ bool Receive(zmq::socket_t& socket, Received& out) {
 core::Result<Message> DecodeReceived(const Received& in, std::size_t skip, const Limits& limits) {
   const std::size_t total = in.frames.size() + in.extra_frames;
   if (total != skip + 3) {
-    return core::Error{static_cast<int>(ErrorCode::kMalformed),
+    return core::Error{ErrorCode::kMalformed,
                        "expected 3 frames (version, command, body), got " +
                            std::to_string(total >= skip ? total - skip : 0)};
   }
   if (in.frames.size() != total) {  // Receive kept only the first kMaxFrames parts
-    return core::Error{static_cast<int>(ErrorCode::kMalformed),
+    return core::Error{ErrorCode::kMalformed,
                        std::to_string(skip) + " routing ids leave no room for the 3 frames " +
                            "Received keeps (kMaxFrames = " + std::to_string(Received::kMaxFrames) +
                            ")"};

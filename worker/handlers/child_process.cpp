@@ -52,18 +52,18 @@ struct SpawnSetup {
 core::Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     const std::string& command, const std::vector<std::string>& extra_env) {
   int in[2], err[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return core::Error{1, Errno("pipe2", errno)};
+  if (pipe2(in, O_CLOEXEC) != 0) return core::ErrnoError(errno, Errno("pipe2", errno));
   if (pipe2(err, O_CLOEXEC) != 0) {
     const int e = errno;
     ::close(in[0]);
     ::close(in[1]);
-    return core::Error{1, Errno("pipe2", e)};
+    return core::ErrnoError(e, Errno("pipe2", e));
   }
   // Our ends non-blocking; the child's ends stay blocking (they are separate open files).
   if (!SetNonBlocking(in[1]) || !SetNonBlocking(err[0])) {
     const int e = errno;
     for (int fd : {in[0], in[1], err[0], err[1]}) ::close(fd);
-    return core::Error{1, Errno("fcntl(O_NONBLOCK)", e)};
+    return core::ErrnoError(e, Errno("fcntl(O_NONBLOCK)", e));
   }
 
   SpawnSetup setup;
@@ -100,7 +100,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   if (rc != 0) {
     ::close(in[1]);
     ::close(err[0]);
-    return core::Error{1, Errno("posix_spawn /bin/sh", rc)};
+    return core::ErrnoError(rc, Errno("posix_spawn /bin/sh", rc));
   }
   std::unique_ptr<ChildProcess> child(new ChildProcess());
   child->pid_ = pid;
@@ -109,7 +109,7 @@ core::Result<std::unique_ptr<ChildProcess>> ChildProcess::Start(
   child->pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (child->pidfd_ < 0) {
     const int e = errno;
-    return core::Error{1, Errno("pidfd_open", e)};  // the destructor kills and reaps it
+    return core::ErrnoError(e, Errno("pidfd_open", e));  // the destructor kills and reaps it
   }
   fcntl(child->pidfd_, F_SETFD, FD_CLOEXEC);
   return child;

@@ -70,7 +70,7 @@ std::string Trimmed(std::string s) {
 
 core::Result<std::unique_ptr<Handler>> ExecHandler::Create(const HandlerConfig& config) {
   if (config.exec_command.empty()) {
-    return core::Error{1, "--handler exec needs --exec 'COMMAND'"};
+    return core::Error{core::Errc::kInvalidArgument, "--handler exec needs --exec 'COMMAND'"};
   }
   return std::unique_ptr<Handler>(new ExecHandler(config.exec_command, config.kill_grace));
 }

@@ -15,15 +15,15 @@ std::int64_t WallMs() {
 
 core::Result<std::unique_ptr<Handler>> MandrillHandler::Create(const HandlerConfig& config) {
   if (config.restart_max < config.restart_min) {
-    return core::Error{1, "--restart-ms: MAX is below MIN"};
+    return core::Error{core::Errc::kInvalidArgument, "--restart-ms: MAX is below MIN"};
   }
   if (config.fail_rate < 0 || config.fail_rate > 1) {
-    return core::Error{1, "--fail-rate must be between 0 and 1"};
+    return core::Error{core::Errc::kInvalidArgument, "--fail-rate must be between 0 and 1"};
   }
   std::unique_ptr<Ledger> ledger;
   if (!config.ledger_path.empty()) {
     auto opened = Ledger::Open(config.ledger_path, config.worker_name);
-    if (!opened.ok()) return core::Error{1, "--ledger: " + opened.error().message};
+    if (!opened.ok()) return core::Error{core::Errc::kInvalidArgument, "--ledger: " + opened.error().message};
     ledger = std::move(opened).value();
   }
   return std::unique_ptr<Handler>(new MandrillHandler(config, std::move(ledger)));

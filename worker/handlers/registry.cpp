@@ -31,7 +31,7 @@ core::Result<std::unique_ptr<Handler>> HandlerRegistry::Create(const std::string
   if (it == entries_.end()) {
     std::string known;
     for (const auto& n : Names()) known += (known.empty() ? "" : ", ") + n;
-    return core::Error{1, "--handler '" + name + "': no such handler (known: " + known + ")"};
+    return core::Error{core::Errc::kInvalidArgument, "--handler '" + name + "': no such handler (known: " + known + ")"};
   }
   return it->second.factory(config);
 }

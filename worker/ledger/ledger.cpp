@@ -10,7 +10,7 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path,
   if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
-    return core::Error{1, "cannot open ledger '" + path + "': " + why};
+    return core::Error{core::Errc::kIo, "cannot open ledger '" + path + "': " + why};
   }
   sqlite3_busy_timeout(db, 5000);  // several workers may share one ledger file
   const char* setup =
@@ -23,7 +23,7 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path,
     std::string why = err ? err : "unknown";
     sqlite3_free(err);
     sqlite3_close(db);
-    return core::Error{1, "cannot set up ledger '" + path + "': " + why};
+    return core::Error{core::Errc::kIo, "cannot set up ledger '" + path + "': " + why};
   }
   sqlite3_stmt* insert = nullptr;
   if (sqlite3_prepare_v2(db,
@@ -32,7 +32,7 @@ core::Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path,
                          -1, &insert, nullptr) != SQLITE_OK) {
     std::string why = sqlite3_errmsg(db);
     sqlite3_close(db);
-    return core::Error{1, "cannot prepare ledger insert: " + why};
+    return core::Error{core::Errc::kIo, "cannot prepare ledger insert: " + why};
   }
   return std::unique_ptr<Ledger>(new Ledger(db, insert, worker));
 }
@@ -47,7 +47,7 @@ core::Status Ledger::Exec(const char* sql) {
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string why = err ? err : sqlite3_errmsg(db_);
     sqlite3_free(err);
-    return core::Error{1, std::string(sql) + ": " + why};
+    return core::Error{core::Errc::kIo, std::string(sql) + ": " + why};
   }
   return core::Status::Ok();
 }
@@ -66,7 +66,7 @@ core::Status Ledger::Write(const std::vector<LedgerRow>& rows) {
     if (sqlite3_step(insert_) != SQLITE_DONE) {
       std::string why = sqlite3_errmsg(db_);
       (void)Exec("ROLLBACK");
-      return core::Error{1, "ledger insert failed: " + why};
+      return core::Error{core::Errc::kIo, "ledger insert failed: " + why};
     }
   }
   return Exec("COMMIT");

@@ -43,7 +43,7 @@ runtime::Task<void> LedgerWriter::Record(LedgerRow row) {
 void LedgerWriter::FailQueued(const std::string& why) {
   for (auto& batch : queue_) {
     stats_.failed_rows += batch->rows.size();
-    batch->status = core::Error{1, why};
+    batch->status = core::Error{core::Errc::kIo, why};
     batch->done.Close();
   }
   queue_.clear();

@@ -215,7 +215,12 @@ void CheckDecode(std::string_view version, std::string_view command, std::string
   const ErrorCode frame_error = ExpectedFrameError(version, command, body, limits);
   if (!r.ok()) {
     const auto& e = r.error();
-    switch (static_cast<ErrorCode>(e.code)) {
+    if (!e.Is<ErrorCode>()) {
+      Fail("error of category " + std::string(e.code.category().name()) +
+               " is not one Decode may return: " + e.message,
+           version, command, body);
+    }
+    switch (static_cast<ErrorCode>(e.code.value())) {
       case ErrorCode::kMalformed:
       case ErrorCode::kUnsupportedVersion:
       case ErrorCode::kUnknownCommand:
@@ -223,18 +228,18 @@ void CheckDecode(std::string_view version, std::string_view command, std::string
       case ErrorCode::kInvalidArgument:
         break;
       default:
-        Fail("error code " + std::to_string(e.code) + " is not one Decode may return: " + e.message,
+        Fail("error code " + std::to_string(e.code.value()) + " is not one Decode may return: " + e.message,
              version, command, body);
     }
     if (e.message.empty()) Fail("error with an empty reason", version, command, body);
-    if (frame_error != ErrorCode::kNone && e.code != static_cast<int>(frame_error)) {
+    if (frame_error != ErrorCode::kNone && e.code != frame_error) {
       Fail("frame error should be code " + std::to_string(static_cast<int>(frame_error)) +
-               ", got " + std::to_string(e.code) + ": " + e.message,
+               ", got " + std::to_string(e.code.value()) + ": " + e.message,
            version, command, body);
     }
     if (frame_error == ErrorCode::kNone &&
-        (e.code == static_cast<int>(ErrorCode::kUnsupportedVersion) ||
-         e.code == static_cast<int>(ErrorCode::kUnknownCommand))) {
+        (e.code == ErrorCode::kUnsupportedVersion ||
+         e.code == ErrorCode::kUnknownCommand)) {
       Fail("frames are fine but got " + e.message, version, command, body);
     }
     return;

@@ -300,9 +300,9 @@ TEST_F(BrokerAdminTest, StatsGaugesAndCountersMatchWhatHappened) {
 TEST_F(BrokerAdminTest, BadFrameIsAnsweredWithItsCodeAndCommandByteAndTheSessionGoesOn) {
   Start();
   broker().OnBadFrame(kPublisher,
-                      core::Error{static_cast<int>(ErrorCode::kTooLarge), "payload too large"},
+                      core::Error{ErrorCode::kTooLarge, "payload too large"},
                       static_cast<std::uint8_t>(Command::kPublish));
-  broker().OnBadFrame("someone", core::Error{static_cast<int>(ErrorCode::kMalformed), "bad"}, 0);
+  broker().OnBadFrame("someone", core::Error{ErrorCode::kMalformed, "bad"}, 0);
   Publish({"a"});
   Pass();
   auto errors = Errors(kPublisher);

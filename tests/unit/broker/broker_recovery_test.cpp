@@ -184,7 +184,7 @@ TEST_F(BrokerRecoveryTest, RecoveredMessagesCountAgainstTheQueueLimit) {
 }
 
 TEST_F(BrokerRecoveryTest, RecoverFailureIsReturnedToTheCaller) {
-  storage_.set_recover_error(core::Error{5, "data dir is not writable"});
+  storage_.set_recover_error(core::Error{core::Errc::kIo, "data dir is not writable"});
   Broker broker(options_, storage_, clock_, transport_);
   const auto st = broker.Recover();
   ASSERT_FALSE(st.ok());

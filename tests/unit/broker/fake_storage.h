@@ -25,7 +25,7 @@ class FakeStorage final : public Storage {
 
   core::Result<Recovered> Recover() override {
     ++recover_calls_;
-    if (recover_error_.code != 0) return recover_error_;
+    if (recover_error_.code) return recover_error_;
     return recovered_;
   }
   Ticket Append(const Record& record) override {

@@ -113,7 +113,7 @@ TEST(ParseDurationTest, ErrorTellsHowToWriteADuration) {
   const auto r = ParseDuration("soon");
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message.find("250ms"), std::string::npos) << r.error().message;
-  EXPECT_NE(r.error().code, 0);
+  EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
 }
 
 TEST(ParseDurationTest, EmbeddedNulIsRejected) {

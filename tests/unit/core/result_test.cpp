@@ -1,18 +1,20 @@
 // Result<T> and Status: expected failures as values.
 #include <gtest/gtest.h>
 
+#include <cerrno>
 #include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "shared/core/result.h"
+#include "shared/protocol/error_code.h"
 
 namespace mandrill::core {
 namespace {
 
 Result<int> Half(int x) {
-  if (x % 2 != 0) return MakeError(7, std::to_string(x) + " is odd");
+  if (x % 2 != 0) return Error{Errc::kInvalidArgument, std::to_string(x) + " is odd"};
   return x / 2;
 }
 
@@ -28,14 +30,14 @@ TEST(ResultTest, HoldsAnError) {
   const auto r = Half(3);
   ASSERT_FALSE(r.ok());
   EXPECT_FALSE(static_cast<bool>(r));
-  EXPECT_EQ(r.error().code, 7);
+  EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
   EXPECT_EQ(r.error().message, "3 is odd");
 }
 
 TEST(ResultTest, ErrorWithCodeZeroIsStillAnError) {
   const Result<int> r = Error{};
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, 0);
+  EXPECT_FALSE(r.error().code);
 }
 
 TEST(ResultTest, ArrowAndStarReachTheValue) {
@@ -60,7 +62,7 @@ TEST(ResultTest, ValueSurvivesCopyAndMove) {
   Result<std::vector<int>> c = std::move(a);
   EXPECT_EQ(b.value(), (std::vector<int>{1, 2, 3}));
   EXPECT_EQ(c.value(), (std::vector<int>{1, 2, 3}));
-  Result<std::vector<int>> e = MakeError(1, "x");
+  Result<std::vector<int>> e = Error{Errc::kIo, "x"};
   e = c;
   EXPECT_TRUE(e.ok());
 }
@@ -80,26 +82,44 @@ TEST(StatusTest, DefaultIsOk) {
 }
 
 TEST(StatusTest, FromAnErrorIsNotOk) {
-  const Status s = MakeError(204, "fdatasync failed: EIO");
+  const Status s = ErrnoError(EIO, "fdatasync failed: EIO");
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(static_cast<bool>(s));
-  EXPECT_EQ(s.error().code, 204);
+  EXPECT_EQ(s.error().code, std::errc::io_error);
   EXPECT_EQ(s.message(), "fdatasync failed: EIO");
 }
 
 TEST(StatusTest, ErrorsPropagateThroughFunctions) {
   const auto check = [](int x) -> Status {
-    if (x < 0) return Error{3, "negative"};
+    if (x < 0) return Error{Errc::kInvalidArgument, "negative"};
     return {};
   };
   EXPECT_TRUE(check(1).ok());
   EXPECT_EQ(check(-1).error().message, "negative");
 }
 
-TEST(MakeErrorTest, FillsCodeAndMessage) {
-  const Error e = MakeError(101, "version 2 is not supported");
-  EXPECT_EQ(e.code, 101);
+TEST(ErrorTest, CodeNamesItsLayer) {
+  const Error e{protocol::ErrorCode::kUnsupportedVersion, "version 2 is not supported"};
+  EXPECT_EQ(e.code, protocol::ErrorCode::kUnsupportedVersion);
+  EXPECT_TRUE(e.Is<protocol::ErrorCode>());
+  EXPECT_FALSE(e.Is<Errc>());
+  EXPECT_STREQ(e.code.category().name(), "mandrill.protocol");
+  EXPECT_EQ(e.code.message(), "unsupported version");
   EXPECT_EQ(e.message, "version 2 is not supported");
+}
+
+TEST(ErrorTest, SameNumberInTwoLayersIsNotTheSameError) {
+  // protocol kTooLarge is 103; a core error with value 103 must not compare equal to it.
+  const Error a{protocol::ErrorCode::kTooLarge, "x"};
+  const Error b{std::error_code(103, CoreCategory()), "x"};
+  EXPECT_NE(a.code, b.code);
+  EXPECT_NE(b.code, protocol::ErrorCode::kTooLarge);
+}
+
+TEST(ErrorTest, ErrnoErrorsCompareWithStdErrc) {
+  const Error e = ErrnoError(ENOSPC, "write: No space left on device");
+  EXPECT_EQ(e.code, std::errc::no_space_on_device);
+  EXPECT_FALSE(e.Is<Errc>());
 }
 
 }  // namespace

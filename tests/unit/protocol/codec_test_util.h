@@ -50,8 +50,8 @@ inline void PackBin(Packer& p, std::string_view s) {
 
 inline std::string Describe(const core::Result<Message>& r) {
   if (r.ok()) return "success (" + std::string(CommandName(CommandOf(*r))) + ")";
-  return "error " + std::to_string(r.error().code) + " (" +
-         std::string(ErrorCodeName(static_cast<ErrorCode>(r.error().code))) + "): " +
+  return "error " + std::to_string(r.error().code.value()) + " (" +
+         r.error().code.category().name() + " " + r.error().code.message() + "): " +
          r.error().message;
 }
 
@@ -60,7 +60,7 @@ inline ::testing::AssertionResult IsError(const core::Result<Message>& r, ErrorC
                                           std::string_view needle = {}) {
   if (r.ok()) return ::testing::AssertionFailure() << "expected an error, got " << Describe(r);
   const auto& e = r.error();
-  if (e.code != static_cast<int>(code)) {
+  if (e.code != code) {
     return ::testing::AssertionFailure()
            << "expected code " << static_cast<int>(code) << " (" << ErrorCodeName(code)
            << "), got " << Describe(r);
@@ -76,7 +76,10 @@ inline ::testing::AssertionResult IsError(const core::Result<Message>& r, ErrorC
 // Success if `r` is an error with any of the codes Decode may return and a non-empty reason.
 inline ::testing::AssertionResult IsAnyDecodeError(const core::Result<Message>& r) {
   if (r.ok()) return ::testing::AssertionFailure() << "expected an error, got " << Describe(r);
-  switch (static_cast<ErrorCode>(r.error().code)) {
+  if (!r.error().Is<ErrorCode>()) {
+    return ::testing::AssertionFailure() << "not a protocol error: " << Describe(r);
+  }
+  switch (static_cast<ErrorCode>(r.error().code.value())) {
     case ErrorCode::kMalformed:
     case ErrorCode::kUnsupportedVersion:
     case ErrorCode::kUnknownCommand:
