@@ -37,22 +37,20 @@ Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock
 
 Broker::~Broker() = default;
 
-core::Status Broker::Recover() {
-  auto recovered = storage_.Recover();
-  if (!recovered.ok()) return recovered.error();
-  const auto now = clock_.Now();
-  const auto wall = clock_.WallMs();
-  std::size_t ready = 0, deferred = 0, dead = 0;
-  for (auto& r : recovered->messages) {
-    Queue* q = GetOrCreateQueue(r.publish.queue);
+// Builds the queues from what storage recovered, one message at a time.
+class Broker::Restorer final : public RecoverySink {
+ public:
+  explicit Restorer(Broker* b) : b_(b), now_(b->clock_.Now()), wall_(b->clock_.WallMs()) {}
+  void OnMessage(const RecoveredMessageView& r) override {
+    Queue* q = b_->GetOrCreateQueue(std::string(r.queue));
     auto m = std::make_unique<StoredMessage>();
-    m->seq = r.publish.seq;
-    m->id = std::move(r.publish.id);
-    m->payload = std::move(r.publish.payload);
-    m->headers = std::move(r.publish.headers);
-    m->published_unix_ms = r.publish.published_unix_ms;
+    m->seq = r.seq;
+    m->id = std::string(r.id);
+    m->payload = std::string(r.payload);
+    m->headers = *r.headers;
+    m->published_unix_ms = r.published_unix_ms;
     m->attempts = r.attempts;
-    m->last_error = std::move(r.last_error);
+    m->last_error = std::string(r.last_error);
     StoredMessage* sm = q->Adopt(std::move(m));
     switch (r.state) {
       case RecoveredMessage::State::kReady:
@@ -60,8 +58,8 @@ core::Status Broker::Recover() {
         ++ready;
         break;
       case RecoveredMessage::State::kDeferred:
-        q->Defer(sm, now + std::chrono::milliseconds(std::max<std::int64_t>(
-                               0, r.not_before_unix_ms - wall)));
+        q->Defer(sm, now_ + std::chrono::milliseconds(
+                                std::max<std::int64_t>(0, r.not_before_unix_ms - wall_)));
         ++deferred;
         break;
       case RecoveredMessage::State::kDead:
@@ -70,18 +68,34 @@ core::Status Broker::Recover() {
         break;
     }
   }
-  for (const auto& s : recovered->settled_ids) {
-    const auto left = s.published_unix_ms + options_.dedup_window.count() - wall;
+  void OnSettledId(std::string_view queue, std::string_view id,
+                   std::int64_t settled_unix_ms) override {
+    ++ids;
+    const auto left = settled_unix_ms + b_->options_.dedup_window.count() - wall_;
     if (left > 0) {
-      GetOrCreateQueue(s.queue)->dedup.AddSettled(s.id, now + std::chrono::milliseconds(left));
+      b_->GetOrCreateQueue(std::string(queue))
+          ->dedup.AddSettled(id, now_ + std::chrono::milliseconds(left));
     }
   }
-  next_seq_ = recovered->max_seq + 1;
-  if (!recovered->messages.empty() || !recovered->settled_ids.empty()) {
+  std::size_t ready = 0, deferred = 0, dead = 0, ids = 0;
+
+ private:
+  Broker* b_;
+  core::SteadyTime now_;
+  std::int64_t wall_;
+};
+
+core::Status Broker::Recover() {
+  Restorer restorer(this);
+  auto max_seq = storage_.Recover(restorer);
+  if (!max_seq.ok()) return max_seq.error();
+  next_seq_ = *max_seq + 1;
+  const std::size_t live = restorer.ready + restorer.deferred + restorer.dead;
+  if (live > 0 || restorer.ids > 0) {
     spdlog::info("recovered {} live messages ({} ready, {} deferred, {} dead) in {} queues, {} "
                  "settled ids in the dedup window",
-                 recovered->messages.size(), ready, deferred, dead, queues_.size(),
-                 recovered->settled_ids.size());
+                 live, restorer.ready, restorer.deferred, restorer.dead, queues_.size(),
+                 restorer.ids);
   }
   return core::Status::Ok();
 }

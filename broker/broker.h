@@ -92,6 +92,7 @@ class Broker {
   std::size_t lease_count() const { return leases_.size(); }
 
  private:
+  class Restorer;
   // publish.cpp
   void HandlePublish(const std::string& peer, protocol::Publish&& publish);
   void MarkDurable(StoredMessage* m);

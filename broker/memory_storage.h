@@ -7,7 +7,7 @@ namespace mandrill::broker {
 
 class MemoryStorage final : public Storage {
  public:
-  core::Result<Recovered> Recover() override { return Recovered{}; }
+  core::Result<std::uint64_t> Recover(RecoverySink&) override { return std::uint64_t{0}; }
   Ticket Append(const Record&) override { return ++last_; }
   void Commit() override {}
   int WakeFd() const override { return -1; }

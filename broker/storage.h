@@ -7,6 +7,7 @@
 // own threads (the journal's writer) and signals progress through WakeFd().
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -36,9 +37,10 @@ struct DeliverRecord {
   std::uint32_t attempt = 0;
   bool operator==(const DeliverRecord&) const = default;
 };
-// Settled: the message is gone (its id stays in the dedup window).
+// Settled: the message is gone (its id stays in the dedup window, counted from the settle).
 struct AckRecord {
   std::uint64_t seq = 0;
+  std::int64_t settled_unix_ms = 0;  // 0 in records of older brokers: use the publish time
   bool operator==(const AckRecord&) const = default;
 };
 // Negative ack: back to the queue, not before `not_before_unix_ms`.
@@ -65,6 +67,7 @@ struct RequeueRecord {
 // Operator deleted a dead letter.
 struct PurgeRecord {
   std::uint64_t seq = 0;
+  std::int64_t settled_unix_ms = 0;  // as in AckRecord
   bool operator==(const PurgeRecord&) const = default;
 };
 
@@ -86,11 +89,38 @@ struct RecoveredId {
   std::string queue;
   std::string id;
   std::int64_t published_unix_ms = 0;
+  std::int64_t settled_unix_ms = 0;  // the dedup window counts from here (0: unknown, use published)
 };
 struct Recovered {
   std::vector<RecoveredMessage> messages;  // in publish (seq) order
-  std::vector<RecoveredId> settled_ids;    // published within the dedup window, in seq order
+  std::vector<RecoveredId> settled_ids;    // settled within the dedup window, in seq order
   std::uint64_t max_seq = 0;
+};
+
+// One live message as Storage::Recover hands it over: views into the storage's own buffers,
+// valid only during the call that receives them (copy what is kept).
+struct RecoveredMessageView {
+  std::uint64_t seq = 0;
+  std::string_view queue;
+  std::string_view id;
+  std::string_view payload;
+  const Headers* headers = nullptr;  // never null (empty when the message has none)
+  std::int64_t published_unix_ms = 0;
+  std::uint32_t attempts = 0;
+  RecoveredMessage::State state = RecoveredMessage::State::kReady;
+  std::int64_t not_before_unix_ms = 0;  // kDeferred
+  std::string_view last_error;
+  std::int64_t dead_at_unix_ms = 0;  // kDead
+};
+
+// Receives what recovery found, on the caller's thread, before Recover returns: every live
+// message once, in seq order, then every settled id still in the dedup window.
+class RecoverySink {
+ public:
+  virtual ~RecoverySink() = default;
+  virtual void OnMessage(const RecoveredMessageView& m) = 0;
+  virtual void OnSettledId(std::string_view queue, std::string_view id,
+                           std::int64_t settled_unix_ms) = 0;
 };
 
 // Ticket numbers are assigned by Append in increasing order starting at 1.
@@ -111,9 +141,10 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // Called once, before anything else. Returns what survived, or an error that stops start-up
-  // (e.g. the data dir is unusable). Corrupt records are reported in the log and skipped.
-  virtual core::Result<Recovered> Recover() = 0;
+  // Called once, before anything else. Hands what survived to `sink` and returns the highest
+  // seq ever assigned, or an error that stops start-up (e.g. the data dir is unusable). Corrupt
+  // records are reported in the log and skipped.
+  virtual core::Result<std::uint64_t> Recover(RecoverySink& sink) = 0;
 
   // Queues a record and returns its ticket. Never blocks on disk.
   virtual Ticket Append(const Record& record) = 0;
@@ -136,5 +167,9 @@ class Storage {
   // Figures for `mandrill-ctl stats` (e.g. journal.segments, journal.bytes).
   virtual protocol::Counters Stats() const = 0;
 };
+
+// Recover() into a Recovered (for tests and tools; the broker streams instead). For a settled
+// id, `published_unix_ms` is left 0 and `settled_unix_ms` is what storage reported.
+core::Result<Recovered> RecoverAll(Storage& storage);
 
 }  // namespace mandrill::broker

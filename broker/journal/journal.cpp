@@ -46,7 +46,7 @@ Journal::~Journal() {
   }
 }
 
-core::Result<Recovered> Journal::Recover() {
+core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   if (state_ != State::kNew) {
     return core::Error{kClosed, "journal Recover() called twice or after Close()"};
   }
@@ -79,7 +79,26 @@ core::Result<Recovered> Journal::Recover() {
   last_handoff_ms_ = now_ms;
   spdlog::info("journal: open in {} (fsync {}, segments of {} bytes)", options_.data_dir,
                options_.fsync.ToString(), options_.segment_bytes);
-  return std::move(r.recovered);
+  for (const RecoveredMessage& m : r.recovered.messages) {
+    RecoveredMessageView v;
+    v.seq = m.publish.seq;
+    v.queue = m.publish.queue;
+    v.id = m.publish.id;
+    v.payload = m.publish.payload;
+    v.headers = &m.publish.headers;
+    v.published_unix_ms = m.publish.published_unix_ms;
+    v.attempts = m.attempts;
+    v.state = m.state;
+    v.not_before_unix_ms = m.not_before_unix_ms;
+    v.last_error = m.last_error;
+    v.dead_at_unix_ms = m.dead_at_unix_ms;
+    sink.OnMessage(v);
+  }
+  for (const RecoveredId& id : r.recovered.settled_ids) {
+    sink.OnSettledId(id.queue, id.id,
+                     id.settled_unix_ms != 0 ? id.settled_unix_ms : id.published_unix_ms);
+  }
+  return r.max_seq;
 }
 
 Ticket Journal::Append(const Record& record) {

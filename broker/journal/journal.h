@@ -5,7 +5,7 @@
 //   JournalOptions options;                 // options.h: data_dir, fsync, segment size, ...
 //   options.data_dir = "/var/lib/mandrill";
 //   std::unique_ptr<Storage> storage = OpenJournal(options);
-//   auto recovered = storage->Recover();    // replays the data dir, starts the writer thread
+//   auto max_seq = storage->Recover(sink);  // replays the data dir, starts the writer thread
 //   Ticket t = storage->Append(PublishRecord{...});
 //   storage->Commit();                      // end of a reactor pass
 //   ... poll WakeFd(); storage->Poll() reports durable_upto >= t (or a failure) ...
@@ -41,7 +41,7 @@ class Journal final : public Storage {
   // Validates the options, creates the data dir if needed, takes its LOCK, replays every
   // segment, opens a new head segment and starts the writer thread. Errors: bad options,
   // the dir is locked by another process, an I/O error, or a segment of a newer format.
-  core::Result<Recovered> Recover() override;
+  core::Result<std::uint64_t> Recover(RecoverySink& sink) override;
   // Serialises the record into the current batch; returns its ticket. Never blocks on disk.
   // Before Recover() succeeded (or after Close()), the ticket is reported failed at Commit.
   Ticket Append(const Record& record) override;

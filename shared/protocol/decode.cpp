@@ -172,18 +172,21 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, Error& m) {
 bool Parse(Reader& r, const Obj* f, std::size_t n, Ready& m) {
   if (n < 3) return r.Fail(ErrorCode::kMalformed, "READY: expected 3 fields");
   if (!r.Str(f[0], "worker name", &m.worker) || !r.Strings(f[1], "queues", &m.queues, kMaxQueueNameBytes) ||
-      !r.Uint(f[2], "credit", &m.credit)) {
+      !r.Uint(f[2], "credit", &m.credit) ||
+      (n > 3 && !r.Str(f[3], "instance", &m.instance, kMaxMessageIdBytes))) {
     return false;
   }
   if (m.queues.empty()) return r.Fail(ErrorCode::kInvalidArgument, "READY: no queues");
   return true;
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, Welcome& m) {
-  return n >= 4 ? r.Str(f[0], "broker id", &m.broker_id) &&
-                      r.Uint(f[1], "heartbeat_ms", &m.heartbeat_ms) &&
-                      r.Uint(f[2], "lease_ms", &m.lease_ms) &&
-                      r.Uint(f[3], "max_lease_ms", &m.max_lease_ms)
-                : r.Fail(ErrorCode::kMalformed, "WELCOME: expected 4 fields");
+  if (n < 4) return r.Fail(ErrorCode::kMalformed, "WELCOME: expected 4 fields");
+  return r.Str(f[0], "broker id", &m.broker_id) &&
+         r.Uint(f[1], "heartbeat_ms", &m.heartbeat_ms) && r.Uint(f[2], "lease_ms", &m.lease_ms) &&
+         r.Uint(f[3], "max_lease_ms", &m.max_lease_ms) &&
+         (n < 7 || (r.Uint(f[4], "max_payload_bytes", &m.max_payload_bytes) &&
+                    r.Uint(f[5], "max_body_bytes", &m.max_body_bytes) &&
+                    r.Uint(f[6], "max_batch", &m.max_batch)));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, Credit& m) {
   return n >= 1 ? r.Uint(f[0], "credit", &m.credit)
@@ -259,8 +262,10 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, Disconnect& m) {
                 : r.Fail(ErrorCode::kMalformed, "DISCONNECT: expected 1 field");
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, StatsRequest& m) {
-  return n >= 1 ? r.Uint(f[0], "request id", &m.request_id)
-                : r.Fail(ErrorCode::kMalformed, "STATS: expected 1 field");
+  if (n < 1) return r.Fail(ErrorCode::kMalformed, "STATS: expected 1 field");
+  return r.Uint(f[0], "request id", &m.request_id) &&
+         (n < 3 || (r.Str(f[1], "after", &m.after, kMaxQueueNameBytes) &&
+                    r.Uint(f[2], "limit", &m.limit)));
 }
 bool ParseQueueStats(Reader& r, const Obj& o, QueueStats& q) {
   const Obj* g;
@@ -312,15 +317,20 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, StatsReply& m) {
       return false;
     }
   }
-  return true;
+  return n < 9 || (r.Str(f[6], "next", &m.next, kMaxQueueNameBytes) &&
+                   r.Uint(f[7], "queues_total", &m.queues_total) &&
+                   r.Uint(f[8], "workers_total", &m.workers_total));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, QueuesRequest& m) {
-  return n >= 1 ? r.Uint(f[0], "request id", &m.request_id)
-                : r.Fail(ErrorCode::kMalformed, "QUEUES: expected 1 field");
+  if (n < 1) return r.Fail(ErrorCode::kMalformed, "QUEUES: expected 1 field");
+  return r.Uint(f[0], "request id", &m.request_id) &&
+         (n < 3 || (r.Str(f[1], "after", &m.after, kMaxQueueNameBytes) &&
+                    r.Uint(f[2], "limit", &m.limit)));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, QueuesReply& m) {
-  return n >= 2 ? r.Uint(f[0], "request id", &m.request_id) && r.Strings(f[1], "queues", &m.names)
-                : r.Fail(ErrorCode::kMalformed, "QUEUES_REPLY: expected 2 fields");
+  if (n < 2) return r.Fail(ErrorCode::kMalformed, "QUEUES_REPLY: expected 2 fields");
+  return r.Uint(f[0], "request id", &m.request_id) && r.Strings(f[1], "queues", &m.names) &&
+         (n < 3 || r.Str(f[2], "next", &m.next, kMaxQueueNameBytes));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, DlqListRequest& m) {
   return n >= 3 ? r.Uint(f[0], "request id", &m.request_id) &&

@@ -61,17 +61,21 @@ void Pack(Packer& p, const Error& m) {
   p.pack_uint64(m.request_id);
 }
 void Pack(Packer& p, const Ready& m) {
-  Arr(p, 3);
+  Arr(p, 4);
   Str(p, m.worker);
   Pack(p, m.queues);
   p.pack_uint32(m.credit);
+  Str(p, m.instance);
 }
 void Pack(Packer& p, const Welcome& m) {
-  Arr(p, 4);
+  Arr(p, 7);
   Str(p, m.broker_id);
   p.pack_uint32(m.heartbeat_ms);
   p.pack_uint32(m.lease_ms);
   p.pack_uint32(m.max_lease_ms);
+  p.pack_uint32(m.max_payload_bytes);
+  p.pack_uint64(m.max_body_bytes);
+  p.pack_uint32(m.max_batch);
 }
 void Pack(Packer& p, const Credit& m) {
   Arr(p, 1);
@@ -126,8 +130,10 @@ void Pack(Packer& p, const Disconnect& m) {
   Str(p, m.reason);
 }
 void Pack(Packer& p, const StatsRequest& m) {
-  Arr(p, 1);
+  Arr(p, 3);
   p.pack_uint64(m.request_id);
+  Str(p, m.after);
+  p.pack_uint32(m.limit);
 }
 void Pack(Packer& p, const QueueStats& q) {
   Arr(p, 13);
@@ -150,7 +156,7 @@ void Pack(Packer& p, const WorkerStats& w) {
   p.pack_int64(w.idle_ms);
 }
 void Pack(Packer& p, const StatsReply& m) {
-  Arr(p, 6);
+  Arr(p, 9);
   p.pack_uint64(m.request_id);
   Str(p, m.broker_id);
   p.pack_int64(m.uptime_ms);
@@ -164,15 +170,21 @@ void Pack(Packer& p, const StatsReply& m) {
     Str(p, k);
     p.pack_int64(v);
   }
+  Str(p, m.next);
+  p.pack_uint64(m.queues_total);
+  p.pack_uint64(m.workers_total);
 }
 void Pack(Packer& p, const QueuesRequest& m) {
-  Arr(p, 1);
+  Arr(p, 3);
   p.pack_uint64(m.request_id);
+  Str(p, m.after);
+  p.pack_uint32(m.limit);
 }
 void Pack(Packer& p, const QueuesReply& m) {
-  Arr(p, 2);
+  Arr(p, 3);
   p.pack_uint64(m.request_id);
   Pack(p, m.names);
+  Str(p, m.next);
 }
 void Pack(Packer& p, const DlqListRequest& m) {
   Arr(p, 3);

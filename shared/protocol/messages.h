@@ -46,6 +46,10 @@ struct Ready {  // worker -> broker: subscribe and set credit; re-sent after eve
   std::string worker;               // human name, shown in stats
   std::vector<std::string> queues;  // consume from these
   std::uint32_t credit = 0;         // most messages it may hold at once
+  // Random per worker process, kept across its reconnects and never shown: a READY from a new
+  // connection with the same instance is the same worker, which keeps its leases. Empty: a new
+  // worker on every READY from a new connection.
+  std::string instance;
   bool operator==(const Ready&) const = default;
 };
 struct Welcome {  // broker -> worker, answers READY
@@ -53,6 +57,11 @@ struct Welcome {  // broker -> worker, answers READY
   std::uint32_t heartbeat_ms = 0;
   std::uint32_t lease_ms = 0;
   std::uint32_t max_lease_ms = 0;
+  // The broker's limits, so the worker's decoder accepts every DELIVER the broker may send
+  // (0: not sent by an older broker; use the defaults in limits.h).
+  std::uint32_t max_payload_bytes = 0;
+  std::uint64_t max_body_bytes = 0;
+  std::uint32_t max_batch = 0;
   bool operator==(const Welcome&) const = default;
 };
 struct Credit {  // worker -> broker: new credit (0 = send nothing more, e.g. draining)
@@ -114,6 +123,10 @@ struct Disconnect {  // either way: the sender is going away (or, from the broke
 // ---- admin ----
 struct StatsRequest {
   std::uint64_t request_id = 0;
+  // Paging: queues named after `after` (in name order), at most `limit` of them (0: the
+  // broker's page size). Workers are listed on the first page (empty `after`) only.
+  std::string after;
+  std::uint32_t limit = 0;
   bool operator==(const StatsRequest&) const = default;
 };
 struct QueueStats {
@@ -142,15 +155,21 @@ struct StatsReply {
   std::vector<QueueStats> queues;
   std::vector<WorkerStats> workers;
   Counters counters;
+  std::string next;  // non-empty: more queues follow; ask again with after = next
+  std::uint64_t queues_total = 0;
+  std::uint64_t workers_total = 0;  // may exceed workers.size(): the list is capped
   bool operator==(const StatsReply&) const = default;
 };
 struct QueuesRequest {
   std::uint64_t request_id = 0;
+  std::string after;        // names after this one, in name order
+  std::uint32_t limit = 0;  // at most this many (0: the broker's page size)
   bool operator==(const QueuesRequest&) const = default;
 };
 struct QueuesReply {
   std::uint64_t request_id = 0;
   std::vector<std::string> names;
+  std::string next;  // non-empty: more names follow; ask again with after = next
   bool operator==(const QueuesReply&) const = default;
 };
 struct DlqListRequest {

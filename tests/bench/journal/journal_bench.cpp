@@ -121,7 +121,7 @@ void Throughput(const Args& args, const std::string& mode, bool mixed) {
   o.data_dir = dir;
   o.fsync = ParseFsyncPolicy(mode).value();
   Journal j(o);
-  if (auto r = j.Recover(); !r.ok()) {
+  if (auto r = RecoverAll(j); !r.ok()) {
     std::fprintf(stderr, "recover: %s\n", r.error().message.c_str());
     std::exit(1);
   }
@@ -189,7 +189,7 @@ void Recovery(const Args& args) {
   std::uint64_t id_bytes = 0;
   {
     Journal j(o);
-    if (!j.Recover().ok()) std::exit(1);
+    if (!RecoverAll(j).ok()) std::exit(1);
     Ticket last = 0, durable = 0;
     std::uint64_t failures = 0;
     for (std::uint64_t i = 1; i <= args.recovery_messages; ++i) {
@@ -214,7 +214,7 @@ void Recovery(const Args& args) {
   Journal j(o);
   const auto t0 = Clock::now();
   const double cpu0 = ThreadCpuSeconds();
-  auto r = j.Recover();
+  auto r = RecoverAll(j);
   const double cpu = ThreadCpuSeconds() - cpu0;
   const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!r.ok() || r->messages.size() != args.recovery_messages) {

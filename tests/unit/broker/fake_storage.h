@@ -23,10 +23,29 @@ class FakeStorage final : public Storage {
   void set_recovered(Recovered r) { recovered_ = std::move(r); }
   void set_recover_error(core::Error e) { recover_error_ = std::move(e); }
 
-  core::Result<Recovered> Recover() override {
+  core::Result<std::uint64_t> Recover(RecoverySink& sink) override {
     ++recover_calls_;
     if (recover_error_.code) return recover_error_;
-    return recovered_;
+    for (const RecoveredMessage& m : recovered_.messages) {
+      RecoveredMessageView v;
+      v.seq = m.publish.seq;
+      v.queue = m.publish.queue;
+      v.id = m.publish.id;
+      v.payload = m.publish.payload;
+      v.headers = &m.publish.headers;
+      v.published_unix_ms = m.publish.published_unix_ms;
+      v.attempts = m.attempts;
+      v.state = m.state;
+      v.not_before_unix_ms = m.not_before_unix_ms;
+      v.last_error = m.last_error;
+      v.dead_at_unix_ms = m.dead_at_unix_ms;
+      sink.OnMessage(v);
+    }
+    for (const RecoveredId& id : recovered_.settled_ids) {
+      sink.OnSettledId(id.queue, id.id,
+                       id.settled_unix_ms != 0 ? id.settled_unix_ms : id.published_unix_ms);
+    }
+    return recovered_.max_seq;
   }
   Ticket Append(const Record& record) override {
     records_.push_back(record);

@@ -262,7 +262,7 @@ TEST_F(JournalRecoveryTest, SegmentFromANewerFormatIsRefused) {
   EncodeSegmentHeader(SegmentHeader{kFormatVersion + 1, 50, 0, 0}, h);
   WriteFileBytes(dir_.File(SegmentFileName(50)), std::string(h, sizeof(h)));
   Journal j(Opts());
-  auto r = j.Recover();
+  auto r = RecoverAll(j);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(kUnsupportedVersion, r.error().code);
   EXPECT_NE(std::string::npos, r.error().message.find("format version 2")) << r.error().message;
@@ -271,7 +271,7 @@ TEST_F(JournalRecoveryTest, SegmentFromANewerFormatIsRefused) {
 TEST_F(JournalRecoveryTest, SecondJournalOnTheSameDirIsRefused) {
   auto first = Open();
   Journal second(Opts());
-  auto r = second.Recover();
+  auto r = RecoverAll(second);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(kInUse, r.error().code);
 }
@@ -279,7 +279,7 @@ TEST_F(JournalRecoveryTest, SecondJournalOnTheSameDirIsRefused) {
 TEST_F(JournalRecoveryTest, UnusableDataDirIsAnError) {
   WriteFileBytes(dir_.File("plain-file"), "x");
   Journal j(Options(dir_.File("plain-file") + "/sub", &clock_));
-  auto r = j.Recover();
+  auto r = RecoverAll(j);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(std::string::npos, r.error().message.find("plain-file")) << r.error().message;
 }

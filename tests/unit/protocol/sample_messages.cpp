@@ -77,8 +77,9 @@ std::vector<Message> OnePerCommand() {
                       static_cast<std::uint8_t>(Command::kAck), "restarts",
                       {"cattle-x7q2", "cattle-x7q3"}, {0, 7, kU64Max}, kU64Max});
   out.push_back(Ready{"worker-1@host-a", {"restarts", "saves", QueueName(kMaxQueueNameBytes)},
-                      kU32Max});
-  out.push_back(Welcome{std::string("broker-\0\xfe", 9), 2500, 30'000, kU32Max});
+                      kU32Max, "9f3a51c2e07b44d8a1c6f0e25b7d3e19"});
+  out.push_back(Welcome{std::string("broker-\0\xfe", 9), 2500, 30'000, kU32Max, 1u << 20,
+                        kU64Max, kU32Max});
   out.push_back(Credit{kU32Max});
 
   DeliverItem d1{kU64Max, "cattle-x7q2", "restarts", std::string("\0\0\0", 3),
@@ -96,7 +97,7 @@ std::vector<Message> OnePerCommand() {
                       {6, 250, ""}}});
   out.push_back(Heartbeat{});
   out.push_back(Disconnect{"draining before maintenance (SIGTERM)"});
-  out.push_back(StatsRequest{kU64Max});
+  out.push_back(StatsRequest{kU64Max, QueueName(kMaxQueueNameBytes), kU32Max});
 
   StatsReply stats;
   stats.request_id = 42;
@@ -115,10 +116,13 @@ std::vector<Message> OnePerCommand() {
   w.idle_ms = kI64Min;
   stats.workers = {w, WorkerStats{}};
   stats.counters = {{"journal.syncs", 500}, {"errors", -1}, {"", kI64Max}, {"min", kI64Min}};
+  stats.next = "saves";
+  stats.queues_total = kU64Max;
+  stats.workers_total = 2;
   out.push_back(stats);
 
-  out.push_back(QueuesRequest{7});
-  out.push_back(QueuesReply{kU64Max, {"restarts", "saves", "restarts.dlq"}});
+  out.push_back(QueuesRequest{7, "restarts", 500});
+  out.push_back(QueuesReply{kU64Max, {"restarts", "saves", "restarts.dlq"}, "saves"});
   out.push_back(DlqListRequest{9, "restarts", kU32Max});
   out.push_back(DlqListReply{
       9, "restarts", kU64Max,
