@@ -21,8 +21,25 @@ void Broker::HandleReady(const std::string& peer, int fd, protocol::Ready&& read
     Reply(peer, protocol::Disconnect{"the broker is shutting down"});
     return;
   }
+  // A connection speaks for one worker process. The same process on a new connection (its
+  // instance token names it) keeps its leases: the old connection is dead or dying.
+  Worker* w = workers_.Find(peer);
+  if (w != nullptr && w->instance != ready.instance) {
+    ++counters_.workers_left;
+    WorkerGone(w, "re-announced as another worker process");
+    w = nullptr;
+  }
   bool created = false;
-  Worker* w = workers_.Upsert(peer, &created);
+  if (w == nullptr) {
+    w = workers_.FindInstance(ready.instance);
+    if (w != nullptr) {
+      spdlog::info("worker {} reconnected (new connection on fd {})", w->name, fd);
+      workers_.Rekey(w, peer);
+    } else {
+      w = workers_.Add(peer, ready.instance);
+      created = true;
+    }
+  }
   w->name = ready.worker.empty() ? protocol::PrintableId(peer) : ready.worker;
   w->queues.clear();
   for (const auto& name : ready.queues) w->queues.push_back(GetOrCreateQueue(name));
@@ -38,6 +55,9 @@ void Broker::HandleReady(const std::string& peer, int fd, protocol::Ready&& read
   welcome.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
   welcome.lease_ms = static_cast<std::uint32_t>(options_.lease.count());
   welcome.max_lease_ms = static_cast<std::uint32_t>(options_.max_lease.count());
+  welcome.max_payload_bytes = static_cast<std::uint32_t>(options_.limits.max_payload_bytes);
+  welcome.max_body_bytes = options_.limits.max_body_bytes;
+  welcome.max_batch = static_cast<std::uint32_t>(options_.limits.max_batch);
   Reply(peer, std::move(welcome));
 }
 

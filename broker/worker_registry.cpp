@@ -9,18 +9,36 @@ Worker* WorkerRegistry::Find(const std::string& routing_id) const {
   return it == workers_.end() ? nullptr : it->second.get();
 }
 
-Worker* WorkerRegistry::Upsert(const std::string& routing_id, bool* created) {
+Worker* WorkerRegistry::FindInstance(const std::string& instance) const {
+  if (instance.empty()) return nullptr;
+  auto it = by_instance_.find(instance);
+  return it == by_instance_.end() ? nullptr : it->second;
+}
+
+Worker* WorkerRegistry::Add(const std::string& routing_id, const std::string& instance) {
   auto& slot = workers_[routing_id];
-  *created = slot == nullptr;
-  if (!slot) {
-    slot = std::make_unique<Worker>();
-    slot->routing_id = routing_id;
-  }
+  assert(slot == nullptr);
+  slot = std::make_unique<Worker>();
+  slot->routing_id = routing_id;
+  slot->instance = instance;
+  if (!instance.empty()) by_instance_[instance] = slot.get();
   return slot.get();
+}
+
+void WorkerRegistry::Rekey(Worker* w, const std::string& routing_id) {
+  auto it = workers_.find(w->routing_id);
+  assert(it != workers_.end() && it->second.get() == w);
+  std::unique_ptr<Worker> owned = std::move(it->second);
+  workers_.erase(it);
+  w->routing_id = routing_id;
+  auto& slot = workers_[routing_id];
+  assert(slot == nullptr);
+  slot = std::move(owned);
 }
 
 void WorkerRegistry::Remove(Worker* w) {
   assert(w->leases.empty());
+  if (!w->instance.empty()) by_instance_.erase(w->instance);
   workers_.erase(w->routing_id);
 }
 

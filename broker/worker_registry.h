@@ -15,7 +15,8 @@ namespace mandrill::broker {
 class Queue;
 
 struct Worker {
-  std::string routing_id;
+  std::string routing_id;  // the connection it was last READY on (assigned by the ROUTER)
+  std::string instance;    // the worker process's token (Ready::instance); empty: none
   std::string name;
   std::vector<Queue*> queues;
   std::uint32_t credit = 0;
@@ -39,8 +40,12 @@ struct Worker {
 class WorkerRegistry {
  public:
   Worker* Find(const std::string& routing_id) const;
-  // Registers a new worker or returns the existing one with that routing id.
-  Worker* Upsert(const std::string& routing_id, bool* created);
+  // The worker whose process sent READY with `instance`, or nullptr (always for "").
+  Worker* FindInstance(const std::string& instance) const;
+  // Registers a new worker for `routing_id` with `instance` (which must be unknown).
+  Worker* Add(const std::string& routing_id, const std::string& instance);
+  // The worker's process reconnected: it now speaks on `routing_id` (which must be unused).
+  void Rekey(Worker* w, const std::string& routing_id);
   // Forgets a worker; its leases must already be released.
   void Remove(Worker* w);
   // Workers whose last frame came over TCP connection `fd`.
@@ -55,6 +60,7 @@ class WorkerRegistry {
 
  private:
   std::unordered_map<std::string, std::unique_ptr<Worker>> workers_;
+  std::unordered_map<std::string, Worker*> by_instance_;
 };
 
 }  // namespace mandrill::broker

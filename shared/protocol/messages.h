@@ -49,7 +49,7 @@ struct Ready {  // worker -> broker: subscribe and set credit; re-sent after eve
   // Random per worker process, kept across its reconnects and never shown: a READY from a new
   // connection with the same instance is the same worker, which keeps its leases. Empty: a new
   // worker on every READY from a new connection.
-  std::string instance;
+  std::string instance{};
   bool operator==(const Ready&) const = default;
 };
 struct Welcome {  // broker -> worker, answers READY
@@ -125,7 +125,7 @@ struct StatsRequest {
   std::uint64_t request_id = 0;
   // Paging: queues named after `after` (in name order), at most `limit` of them (0: the
   // broker's page size). Workers are listed on the first page (empty `after`) only.
-  std::string after;
+  std::string after{};
   std::uint32_t limit = 0;
   bool operator==(const StatsRequest&) const = default;
 };
@@ -155,21 +155,21 @@ struct StatsReply {
   std::vector<QueueStats> queues;
   std::vector<WorkerStats> workers;
   Counters counters;
-  std::string next;  // non-empty: more queues follow; ask again with after = next
+  std::string next{};  // non-empty: more queues follow; ask again with after = next
   std::uint64_t queues_total = 0;
   std::uint64_t workers_total = 0;  // may exceed workers.size(): the list is capped
   bool operator==(const StatsReply&) const = default;
 };
 struct QueuesRequest {
   std::uint64_t request_id = 0;
-  std::string after;        // names after this one, in name order
+  std::string after{};      // names after this one, in name order
   std::uint32_t limit = 0;  // at most this many (0: the broker's page size)
   bool operator==(const QueuesRequest&) const = default;
 };
 struct QueuesReply {
   std::uint64_t request_id = 0;
   std::vector<std::string> names;
-  std::string next;  // non-empty: more names follow; ask again with after = next
+  std::string next{};  // non-empty: more names follow; ask again with after = next
   bool operator==(const QueuesReply&) const = default;
 };
 struct DlqListRequest {

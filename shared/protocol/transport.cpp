@@ -69,7 +69,6 @@ SendResult SendParts(zmq::socket_t& socket, Command command, zmq_msg_t* body,
 
 void ConfigureRouter(zmq::socket_t& s, const RouterOptions& o) {
   SetInt(s, ZMQ_ROUTER_MANDATORY, 1);
-  SetInt(s, ZMQ_ROUTER_HANDOVER, 1);
   SetInt(s, ZMQ_LINGER, o.linger_ms);
   SetInt(s, ZMQ_SNDHWM, 100'000);
   SetInt(s, ZMQ_RCVHWM, 100'000);

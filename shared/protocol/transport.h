@@ -20,13 +20,16 @@ struct RouterOptions {
   std::size_t max_frame_bytes = 64u << 20;
   int linger_ms = 1000;
 };
-// The broker's ROUTER: ROUTER_MANDATORY (no silent drops to unknown/full peers), ROUTER_HANDOVER
-// (a restarted worker with the same identity takes over), bounded linger, large HWMs (credit,
-// not the HWM, is the flow control), MAXMSGSIZE, ZMTP heartbeats to cut dead TCP connections.
+// The broker's ROUTER: ROUTER_MANDATORY (no silent drops to unknown/full peers), bounded linger,
+// large HWMs (credit, not the HWM, is the flow control), MAXMSGSIZE, ZMTP heartbeats to cut dead
+// TCP connections. No ROUTER_HANDOVER: libzmq 4.3.4 aborts when a connection whose routing id
+// was handed over sends and then closes (issue 10), so a peer that claims a routing id already
+// in use is ignored instead; our clients let the ROUTER assign ids and name their process in
+// READY (Ready::instance).
 void ConfigureRouter(zmq::socket_t& socket, const RouterOptions& options);
 
 struct DealerOptions {
-  std::string identity;  // empty: let the ROUTER assign one
+  std::string identity;  // empty (our clients): let the ROUTER assign one
   int heartbeat_ms = 1000;
   int linger_ms = 2000;
   int reconnect_ms = 100;

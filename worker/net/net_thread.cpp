@@ -14,11 +14,13 @@
 namespace mandrill::worker {
 namespace {
 
-std::string MakeIdentity(const std::string& name) {
+// 128 random bits: the broker recognises this process by it across reconnects, so it must not
+// be guessable (it is never printed or sent anywhere but READY).
+std::string MakeInstance() {
   std::random_device rd;
-  char suffix[16];
-  std::snprintf(suffix, sizeof suffix, "%08x", rd());
-  return name + "/" + std::to_string(getpid()) + "/" + suffix;
+  char buf[33];
+  std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
 }
 
 core::SteadyTime Now() { return std::chrono::steady_clock::now(); }
@@ -43,7 +45,7 @@ NetThread::NetThread(NetOptions options, zmq::context_t& context, Settlements& s
       context_(context),
       settlements_(settlements),
       sink_(sink),
-      identity_(MakeIdentity(options_.name)),
+      instance_(MakeInstance()),
       credit_wanted_(options_.credit),
       heartbeat_(options_.heartbeat),
       backoff_(options_.reconnect_min, options_.reconnect_max, SeedOrRandom(options_.seed)) {}
@@ -70,7 +72,6 @@ void NetThread::OpenSocket() {
   CloseSocket();
   socket_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::dealer);
   protocol::DealerOptions o;
-  o.identity = identity_;
   o.heartbeat_ms = static_cast<int>(options_.heartbeat.count());
   // A random base per socket: ZeroMQ adds at most one base interval of jitter to its own
   // exponential re-dial, so workers that lost the same broker would otherwise retry together.
@@ -106,7 +107,7 @@ bool NetThread::SendNow(const protocol::Message& m) {
 }
 
 void NetThread::SendReady() {
-  protocol::Ready ready{options_.name, options_.queues, EffectiveCredit()};
+  protocol::Ready ready{options_.name, options_.queues, EffectiveCredit(), instance_};
   last_ready_ = Now();
   if (SendNow(ready)) {
     credit_announced_ = ready.credit;

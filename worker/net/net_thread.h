@@ -80,7 +80,6 @@ class NetThread {
   // could, said DISCONNECT). Any thread but the network thread.
   void Join();
   const NetCounters& counters() const { return counters_; }
-  const std::string& identity() const { return identity_; }
 
  private:
   void Run();
@@ -106,7 +105,7 @@ class NetThread {
   zmq::context_t& context_;
   Settlements& settlements_;
   DeliverySink& sink_;
-  std::string identity_;
+  std::string instance_;  // Ready::instance: names this process to the broker across reconnects
   std::thread thread_;
   NetCounters counters_;
 
