@@ -1,162 +1,240 @@
-// Operator commands: STATS, QUEUES and the dead-letter queue (list, requeue, purge).
+#include "broker/admin.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
-#include "broker/broker.h"
 #include "shared/protocol/transport.h"
 
 namespace mandrill::broker {
 namespace {
+
 constexpr std::size_t kPayloadPreviewBytes = 256;
 
-// The dead letters named by `ids` (all of them when empty); counts names that are not dead here.
-std::vector<StoredMessage*> SelectDead(const Queue& q, const std::vector<std::string>& ids,
-                                       std::size_t* missing) {
-  std::vector<StoredMessage*> chosen;
-  if (ids.empty()) {
-    for (const auto& [seq, m] : q.dead()) chosen.push_back(m);
-    return chosen;
-  }
-  for (const auto& id : ids) {
-    StoredMessage* m = q.FindDead(id);
-    if (m == nullptr) {
-      ++*missing;
-    } else if (std::find(chosen.begin(), chosen.end(), m) == chosen.end()) {  // named twice
-      chosen.push_back(m);
-    }
-  }
-  return chosen;
+const char* Verb(AdminOp::Kind k) { return k == AdminOp::Kind::kRequeue ? "requeued" : "purged"; }
+
+std::size_t PageSize(std::uint32_t asked, std::size_t most) {
+  return asked == 0 ? most : std::min<std::size_t>(asked, most);
 }
+
 }  // namespace
 
-protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
-  const auto now = clock_.Now();
-  protocol::StatsReply r;
-  r.request_id = request_id;
-  r.broker_id = broker_id_;
-  r.uptime_ms = core::ToMillis(now - started_);
-  for (const auto& [name, q] : queues_) {
-    protocol::QueueStats s = q->counters;
-    s.ready = q->ready_count();
-    s.deferred = q->deferred_count();
-    s.dead = q->dead().size();
-    r.queues.push_back(std::move(s));
+protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
+  const auto now = ctx_.clock.Now();
+  protocol::StatsReply reply;
+  reply.request_id = r.request_id;
+  reply.broker_id = broker_id_;
+  reply.uptime_ms = core::ToMillis(now - started_);
+  const auto& queues = ctx_.store.queues();
+  const std::size_t page = PageSize(r.limit, ctx_.options.stats_page);
+  for (auto it = queues.upper_bound(r.after); it != queues.end(); ++it) {
+    if (reply.queues.size() == page) {
+      reply.next = reply.queues.back().name;
+      break;
+    }
+    const Queue& q = *it->second;
+    protocol::QueueStats s = q.counters;
+    s.ready = q.ready_count();
+    s.in_flight = q.leased;
+    s.deferred = q.deferred;
+    s.dead = q.dead_count();
+    reply.queues.push_back(std::move(s));
   }
-  workers_.ForEach([&](const Worker* w) {
-    protocol::WorkerStats s;
-    s.name = w->name;
-    s.peer = protocol::PrintableId(w->routing_id);
-    for (const Queue* q : w->queues) s.queues.push_back(q->name());
-    s.credit = w->credit;
-    s.in_flight = static_cast<std::uint32_t>(w->leases.size());
-    s.delivered = w->delivered;
-    s.acked = w->acked;
-    s.nacked = w->nacked;
-    s.idle_ms = core::ToMillis(now - w->last_heard);
-    r.workers.push_back(std::move(s));
-  });
-  std::size_t dedup_ids = 0;
-  for (const auto& [name, q] : queues_) dedup_ids += q->dedup.size();
-  const auto& c = counters_;
-  r.counters = {{"broker.frames_in", c.frames_in},
-                {"broker.bad_frames", c.bad_frames},
-                {"broker.lease_lost", c.lease_lost},
-                {"broker.not_ready", c.not_ready},
-                {"broker.storage_failures", c.storage_failures},
-                {"broker.send_failures", c.send_failures},
-                {"broker.workers_disconnected", c.workers_disconnected},
-                {"broker.closes_ambiguous", c.closes_ambiguous},
-                {"broker.workers_timed_out", c.workers_timed_out},
-                {"broker.workers_left", c.workers_left},
-                {"broker.leases_released", c.leases_released},
-                {"broker.leases", static_cast<std::int64_t>(leases_.size())},
-                {"broker.pending_durable", static_cast<std::int64_t>(pending_.size())},
-                {"broker.dedup_ids", static_cast<std::int64_t>(dedup_ids)}};
-  for (auto& kv : storage_.Stats()) r.counters.push_back(std::move(kv));
-  return r;
+  reply.queues_total = queues.size();
+  reply.workers_total = sessions_.size();
+  if (r.after.empty()) {
+    sessions_.ForEach([&](const Session* s) {
+      protocol::WorkerStats w;
+      w.name = s->name;
+      w.peer = protocol::PrintableId(s->routing_id);
+      for (const auto& sub : s->subscriptions) w.queues.push_back(sub->queue->name());
+      w.credit = s->credit;
+      w.in_flight = static_cast<std::uint32_t>(s->leases.size());
+      w.delivered = s->delivered;
+      w.acked = s->acked;
+      w.nacked = s->nacked;
+      w.idle_ms = core::ToMillis(now - s->last_heard);
+      reply.workers.push_back(std::move(w));
+    });
+    std::sort(reply.workers.begin(), reply.workers.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
+    if (reply.workers.size() > ctx_.options.stats_page) reply.workers.resize(ctx_.options.stats_page);
+    reply.counters = Counters();
+  }
+  return reply;
 }
 
-void Broker::HandleQueues(const std::string& peer, const protocol::QueuesRequest& r) {
+protocol::Counters Admin::Counters() const {
+  const auto& c = ctx_.counters;
+  const auto& store = ctx_.store;
+  auto n = [](auto v) { return static_cast<std::int64_t>(v); };
+  protocol::Counters out = {
+      {"broker.frames_in", c.frames_in},
+      {"broker.bad_frames", c.bad_frames},
+      {"broker.internal_errors", c.internal_errors},
+      {"broker.lease_lost", c.lease_lost},
+      {"broker.not_ready", c.not_ready},
+      {"broker.storage_failures", c.storage_failures},
+      {"broker.storage_failed_records", n(ctx_.durability.failed_records())},
+      {"broker.settle_rewrites", c.settle_rewrites},
+      {"broker.send_failures", ctx_.outbox.send_failures()},
+      {"broker.workers_disconnected", c.workers_disconnected},
+      {"broker.closes_ambiguous", c.closes_ambiguous},
+      {"broker.workers_timed_out", c.workers_timed_out},
+      {"broker.workers_left", c.workers_left},
+      {"broker.workers_reconnected", c.workers_reconnected},
+      {"broker.leases_released", c.leases_released},
+      {"broker.redelivered_elsewhere", c.redelivered_elsewhere},
+      {"broker.refused_full", c.refused_full},
+      {"broker.refused_memory", c.refused_memory},
+      {"broker.refused_queues", c.refused_queues},
+      {"broker.refused_peers", c.refused_peers},
+      {"broker.refused_too_large", c.refused_too_large},
+      {"broker.dead_letters_dropped", c.dead_letters_dropped},
+      {"broker.leases", n(leases_.size())},
+      {"broker.pending_durable", n(ctx_.durability.pending_publishes())},
+      {"broker.messages", n(store.message_count())},
+      {"broker.queues", n(store.queues().size())},
+      {"broker.queues_removed", n(store.queues_removed())},
+      {"broker.workers", n(sessions_.size())},
+      {"broker.dedup_ids", n(store.dedup.size())},
+      {"broker.dedup_evicted", store.dedup.evicted()},
+      {"broker.memory_bytes", n(store.memory_used())},
+      {"broker.max_memory_bytes", n(ctx_.options.max_memory)},
+      {"broker.passes", c.passes}};
+  for (auto& kv : ctx_.storage.Stats()) out.push_back(std::move(kv));
+  return out;
+}
+
+void Admin::Queues(const std::string& peer, const protocol::QueuesRequest& r) {
   protocol::QueuesReply reply;
   reply.request_id = r.request_id;
-  for (const auto& [name, q] : queues_) reply.names.push_back(name);
-  Reply(peer, std::move(reply));
+  const auto& queues = ctx_.store.queues();
+  const std::size_t page = PageSize(r.limit, ctx_.options.queues_page);
+  for (auto it = queues.upper_bound(r.after); it != queues.end(); ++it) {
+    if (reply.names.size() == page) {
+      reply.next = reply.names.back();
+      break;
+    }
+    reply.names.push_back(it->first);
+  }
+  ctx_.outbox.Reply(peer, std::move(reply));
 }
 
-void Broker::HandleDlqList(const std::string& peer, const protocol::DlqListRequest& r) {
-  Queue* q = FindQueue(r.queue);
+void Admin::DlqList(const std::string& peer, const protocol::DlqListRequest& r) {
+  const Queue* q = ctx_.store.Find(r.queue);
   if (q == nullptr) {
-    ReplyError(peer, protocol::ErrorCode::kUnknownQueue, "no queue named '" + r.queue + "'",
-               static_cast<std::uint8_t>(protocol::Command::kDlqList), r.request_id);
+    ctx_.outbox.Error(peer, protocol::ErrorCode::kUnknownQueue, "no queue named '" + r.queue + "'",
+                      static_cast<std::uint8_t>(protocol::Command::kDlqList), r.request_id);
     return;
   }
   protocol::DlqListReply reply;
   reply.request_id = r.request_id;
   reply.queue = r.queue;
-  reply.total = q->dead().size();
-  const std::size_t limit = std::min<std::size_t>(r.limit, options_.limits.max_batch);
-  for (const auto& [seq, m] : q->dead()) {
-    if (reply.items.size() >= limit) break;
-    reply.items.push_back({m->id, m->attempts, m->last_error, m->dead_at_unix_ms,
-                           m->payload.substr(0, kPayloadPreviewBytes)});
+  reply.total = q->dead_count();
+  const std::size_t limit = std::min<std::size_t>(r.limit, ctx_.options.limits.max_batch);
+  for (const Message* m = q->OldestDead(); m != nullptr && reply.items.size() < limit;
+       m = q->NextDead(m)) {
+    reply.items.push_back({std::string(m->id()), m->attempts, std::string(m->last_error()),
+                           m->dead_at_unix_ms(),
+                           std::string(m->payload().substr(0, kPayloadPreviewBytes))});
   }
-  Reply(peer, std::move(reply));
+  ctx_.outbox.Reply(peer, std::move(reply));
 }
 
-void Broker::HandleDlqRequeue(const std::string& peer, const protocol::DlqRequeueRequest& r) {
-  Queue* q = FindQueue(r.queue);
-  const auto byte = static_cast<std::uint8_t>(protocol::Command::kDlqRequeue);
+void Admin::DlqChange(const std::string& peer, AdminOp::Kind kind, std::uint64_t request_id,
+                      const std::string& queue, const std::vector<std::string>& ids) {
+  const auto byte = static_cast<std::uint8_t>(kind == AdminOp::Kind::kRequeue
+                                                  ? protocol::Command::kDlqRequeue
+                                                  : protocol::Command::kDlqPurge);
+  Queue* q = ctx_.store.Find(queue);
   if (q == nullptr) {
-    ReplyError(peer, protocol::ErrorCode::kUnknownQueue, "no queue named '" + r.queue + "'", byte,
-               r.request_id);
+    ctx_.outbox.Error(peer, protocol::ErrorCode::kUnknownQueue, "no queue named '" + queue + "'",
+                      byte, request_id);
     return;
   }
-  std::size_t missing = 0;
-  const auto chosen = SelectDead(*q, r.ids, &missing);
-  for (StoredMessage* m : chosen) {
-    q->Exhume(m->seq);
-    storage_.Append(RequeueRecord{m->seq});
-    m->attempts = 0;
-    q->PushReady(m, /*front=*/false);
+  AdminOp op;
+  op.kind = kind;
+  op.peer = peer;
+  op.request_id = request_id;
+  op.queue = queue;
+  auto take = [&](const Message* m) {
+    for (const auto& t : op.targets) {
+      if (t.seq == m->seq) return;  // named twice
+    }
+    op.targets.push_back({m->seq, std::string(m->id())});
+  };
+  if (ids.empty()) {
+    for (const Message* m = q->OldestDead(); m != nullptr; m = q->NextDead(m)) take(m);
+  } else {
+    for (const auto& id : ids) {
+      const auto hit = ctx_.store.dedup.Find(q, id);
+      if (hit.live != nullptr && hit.live->state == MessageState::kDead) {
+        take(hit.live);
+      } else {
+        ++op.missing;
+      }
+    }
   }
-  spdlog::info("requeued {} dead letters of '{}' ({} ids not found)", chosen.size(), r.queue,
-               missing);
-  protocol::AdminOk ok;
-  ok.request_id = r.request_id;
-  ok.count = chosen.size();
-  ok.message = "requeued " + std::to_string(chosen.size()) + " message(s) from the dead-letter "
-               "queue of '" + r.queue + "'" +
-               (missing ? "; " + std::to_string(missing) + " id(s) were not dead letters" : "");
-  Reply(peer, std::move(ok));
+  if (op.targets.empty()) {
+    Durable(std::move(op));  // nothing to write
+    return;
+  }
+  const auto wall = ctx_.clock.WallMs();
+  Ticket first = 0, last = 0;
+  for (const auto& t : op.targets) {
+    last = kind == AdminOp::Kind::kRequeue ? ctx_.storage.Append(RequeueRecord{t.seq})
+                                           : ctx_.storage.Append(PurgeRecord{t.seq, wall});
+    if (first == 0) first = last;
+  }
+  ctx_.durability.AddAdmin(first, last, std::move(op));
 }
 
-void Broker::HandleDlqPurge(const std::string& peer, const protocol::DlqPurgeRequest& r) {
-  Queue* q = FindQueue(r.queue);
-  const auto byte = static_cast<std::uint8_t>(protocol::Command::kDlqPurge);
-  if (q == nullptr) {
-    ReplyError(peer, protocol::ErrorCode::kUnknownQueue, "no queue named '" + r.queue + "'", byte,
-               r.request_id);
-    return;
+void Admin::Durable(AdminOp op) {
+  Queue* q = ctx_.store.Find(op.queue);
+  std::size_t applied = 0;
+  for (const auto& t : op.targets) {
+    // Still the same dead letter? (An earlier operation or the dead-letter bound may have
+    // taken it since.)
+    const auto hit = q == nullptr ? DedupIndex::Hit{} : ctx_.store.dedup.Find(q, t.id);
+    Message* m = hit.live;
+    if (m == nullptr || m->seq != t.seq || m->state != MessageState::kDead) {
+      ++op.missing;
+      continue;
+    }
+    q->Exhume(m);
+    ++applied;
+    if (op.kind == AdminOp::Kind::kRequeue) {
+      m->attempts = 0;
+      q->PushReady(m, /*front=*/false);
+      dispatcher_.MessageReady(q);
+    } else {
+      leasing_.Forget(m);
+    }
   }
-  std::size_t missing = 0;
-  const auto chosen = SelectDead(*q, r.ids, &missing);
-  const auto now = clock_.Now();
-  for (StoredMessage* m : chosen) {
-    q->Exhume(m->seq);
-    storage_.Append(PurgeRecord{m->seq});
-    q->dedup.Settle(m, now);
-    m->state = MessageState::kSettled;
-    q->Erase(m);
-  }
-  spdlog::info("purged {} dead letters of '{}'", chosen.size(), r.queue);
+  spdlog::info("{} {} dead letters of '{}' ({} ids not found)", Verb(op.kind), applied, op.queue,
+               op.missing);
   protocol::AdminOk ok;
-  ok.request_id = r.request_id;
-  ok.count = chosen.size();
-  ok.message = "purged " + std::to_string(chosen.size()) + " message(s) from the dead-letter "
-               "queue of '" + r.queue + "'" +
-               (missing ? "; " + std::to_string(missing) + " id(s) were not dead letters" : "");
-  Reply(peer, std::move(ok));
+  ok.request_id = op.request_id;
+  ok.count = applied;
+  ok.message = std::string(Verb(op.kind)) + " " + std::to_string(applied) +
+               " message(s) from the dead-letter queue of '" + op.queue + "'" +
+               (op.missing ? "; " + std::to_string(op.missing) + " id(s) were not dead letters"
+                           : "");
+  ctx_.outbox.Reply(op.peer, std::move(ok));
+}
+
+void Admin::Failed(AdminOp op, const std::string& error) {
+  ctx_.storage_log.Log(spdlog::level::err, "{} of {} dead letters of '{}' not done: {}",
+                       op.kind == AdminOp::Kind::kRequeue ? "requeue" : "purge",
+                       op.targets.size(), op.queue, error);
+  const auto byte = static_cast<std::uint8_t>(op.kind == AdminOp::Kind::kRequeue
+                                                  ? protocol::Command::kDlqRequeue
+                                                  : protocol::Command::kDlqPurge);
+  ctx_.outbox.Error(op.peer, protocol::ErrorCode::kStorageFailed,
+                    "the broker could not record the operation (" + error +
+                        "): nothing was changed, retry",
+                    byte, op.request_id);
 }
 
 }  // namespace mandrill::broker

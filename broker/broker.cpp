@@ -21,382 +21,294 @@ std::string MakeBrokerId(std::uint32_t epoch, std::int64_t wall_ms) {
   return buf;
 }
 
+std::uint8_t Byte(protocol::Command c) { return static_cast<std::uint8_t>(c); }
+
 }  // namespace
 
 Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock,
                Transport& transport)
     : options_(std::move(options)),
-      storage_(storage),
       clock_(clock),
-      transport_(transport),
       started_(clock.Now()),
-      leases_(RandomEpoch()) {
-  broker_id_ = MakeBrokerId(static_cast<std::uint32_t>(leases_.NextId() >> 40), clock.WallMs());
-  next_heartbeat_check_ = started_ + options_.heartbeat;
-}
+      store_(options_, clock_),
+      outbox_(transport, options_.limits),
+      ctx_(options_, clock_, storage, store_, outbox_, durability_, counters_),
+      leases_(RandomEpoch()),
+      broker_id_(MakeBrokerId(leases_.epoch(), clock.WallMs())),
+      dispatcher_(ctx_, leases_),
+      leasing_(ctx_, leases_, dispatcher_),
+      workers_(ctx_, sessions_, leasing_, dispatcher_, peers_, broker_id_),
+      publishing_(ctx_, dispatcher_),
+      admin_(ctx_, sessions_, leases_, leasing_, dispatcher_, broker_id_, started_),
+      next_housekeeping_(started_ + options_.heartbeat / 2) {}
 
-Broker::~Broker() = default;
-
-// Builds the queues from what storage recovered, one message at a time.
-class Broker::Restorer final : public RecoverySink {
- public:
-  explicit Restorer(Broker* b) : b_(b), now_(b->clock_.Now()), wall_(b->clock_.WallMs()) {}
-  void OnMessage(const RecoveredMessageView& r) override {
-    Queue* q = b_->GetOrCreateQueue(std::string(r.queue));
-    auto m = std::make_unique<StoredMessage>();
-    m->seq = r.seq;
-    m->id = std::string(r.id);
-    m->payload = std::string(r.payload);
-    m->headers = *r.headers;
-    m->published_unix_ms = r.published_unix_ms;
-    m->attempts = r.attempts;
-    m->last_error = std::string(r.last_error);
-    StoredMessage* sm = q->Adopt(std::move(m));
-    switch (r.state) {
-      case RecoveredMessage::State::kReady:
-        q->PushReady(sm, false);
-        ++ready;
-        break;
-      case RecoveredMessage::State::kDeferred:
-        q->Defer(sm, now_ + std::chrono::milliseconds(
-                                std::max<std::int64_t>(0, r.not_before_unix_ms - wall_)));
-        ++deferred;
-        break;
-      case RecoveredMessage::State::kDead:
-        q->Bury(sm, sm->last_error, r.dead_at_unix_ms);
-        ++dead;
-        break;
-    }
+Broker::~Broker() {
+  // Leased and pending messages belong to no queue list; the rest go with their owners.
+  std::vector<Message*> held;
+  leases_.ForEach([&](Lease* l) { held.push_back(l->message); });
+  for (Message* m : held) {
+    m->lease->session->leases.Remove(m);
+    leases_.End(m->lease);
+    FreeMessage(m);
   }
-  void OnSettledId(std::string_view queue, std::string_view id,
-                   std::int64_t settled_unix_ms) override {
-    ++ids;
-    const auto left = settled_unix_ms + b_->options_.dedup_window.count() - wall_;
-    if (left > 0) {
-      b_->GetOrCreateQueue(std::string(queue))
-          ->dedup.AddSettled(id, now_ + std::chrono::milliseconds(left));
-    }
-  }
-  std::size_t ready = 0, deferred = 0, dead = 0, ids = 0;
-
- private:
-  Broker* b_;
-  core::SteadyTime now_;
-  std::int64_t wall_;
-};
-
-core::Status Broker::Recover() {
-  Restorer restorer(this);
-  auto max_seq = storage_.Recover(restorer);
-  if (!max_seq.ok()) return max_seq.error();
-  next_seq_ = *max_seq + 1;
-  const std::size_t live = restorer.ready + restorer.deferred + restorer.dead;
-  if (live > 0 || restorer.ids > 0) {
-    spdlog::info("recovered {} live messages ({} ready, {} deferred, {} dead) in {} queues, {} "
-                 "settled ids in the dedup window",
-                 live, restorer.ready, restorer.deferred, restorer.dead, queues_.size(),
-                 restorer.ids);
-  }
-  return core::Status::Ok();
-}
-
-Queue* Broker::GetOrCreateQueue(const std::string& name) {
-  auto& slot = queues_[name];
-  if (!slot) {
-    slot = std::make_unique<Queue>(name, options_.dedup_window);
-    slot->counters.name = name;
-    spdlog::info("queue '{}' created", name);
-  }
-  return slot.get();
-}
-
-Queue* Broker::FindQueue(const std::string& name) const {
-  auto it = queues_.find(name);
-  return it == queues_.end() ? nullptr : it->second.get();
+  durability_.ForEachPending([](Message* m) { FreeMessage(m); });
 }
 
 void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& message) {
   ++counters_.frames_in;
-  Worker* w = workers_.Find(peer);
-  if (w != nullptr) {
-    w->last_heard = clock_.Now();
-    if (fd >= 0) w->TieTo(fd, counters_.passes);
+  const protocol::Command command = protocol::CommandOf(message);
+  try {
+    Session* s = workers_.Heard(peer, fd);
+    std::visit([&](auto&& m) { Handle(peer, fd, s, std::move(m)); }, std::move(message));
+  } catch (const std::exception& e) {
+    // A bug (or memory exhaustion): what the handler did before it threw stands.
+    ++counters_.internal_errors;
+    spdlog::critical("internal error handling {} from {}: {}", protocol::CommandName(command),
+                     protocol::PrintableId(peer), e.what());
+    outbox_.Error(peer, protocol::ErrorCode::kInternal,
+                  std::string("internal broker error: ") + e.what(), Byte(command));
   }
-  const auto command = static_cast<std::uint8_t>(protocol::CommandOf(message));
-  // Worker commands need a READY first; answering kNotReady makes a worker that the broker
-  // forgot (restart, timeout) announce itself again.
-  auto require_worker = [&](std::vector<std::uint64_t> leases = {}) {
-    if (w != nullptr) return true;
-    ++counters_.not_ready;
-    protocol::Error e;
-    e.code = protocol::ErrorCode::kNotReady;
-    e.reason = "unknown worker: send READY first (the broker restarted or timed you out)";
-    e.answers = command;
-    e.leases = std::move(leases);
-    Reply(peer, std::move(e));
-    return false;
-  };
+}
 
-  if (auto* p = std::get_if<protocol::Publish>(&message)) {
-    HandlePublish(peer, std::move(*p));
-  } else if (auto* r = std::get_if<protocol::Ready>(&message)) {
-    HandleReady(peer, fd, std::move(*r));
-  } else if (auto* c = std::get_if<protocol::Credit>(&message)) {
-    if (require_worker()) HandleCredit(w, *c);
-  } else if (auto* a = std::get_if<protocol::Ack>(&message)) {
-    if (require_worker(a->leases)) HandleAck(peer, w, *a);
-  } else if (auto* x = std::get_if<protocol::Extend>(&message)) {
-    if (require_worker(x->leases)) HandleExtend(peer, w, *x);
-  } else if (auto* n = std::get_if<protocol::Nack>(&message)) {
-    std::vector<std::uint64_t> ids;
-    for (const auto& it : n->items) ids.push_back(it.lease_id);
-    if (require_worker(std::move(ids))) HandleNack(peer, w, std::move(*n));
-  } else if (std::holds_alternative<protocol::Heartbeat>(message)) {
-    require_worker();
-  } else if (std::holds_alternative<protocol::Disconnect>(message)) {
-    if (w != nullptr) {
-      ++counters_.workers_left;
-      WorkerGone(w, "sent DISCONNECT");
-    }
-  } else if (auto* s = std::get_if<protocol::StatsRequest>(&message)) {
-    RememberPeer(peer);
-    Reply(peer, Stats(s->request_id));
-  } else if (auto* q = std::get_if<protocol::QueuesRequest>(&message)) {
-    RememberPeer(peer);
-    HandleQueues(peer, *q);
-  } else if (auto* l = std::get_if<protocol::DlqListRequest>(&message)) {
-    RememberPeer(peer);
-    HandleDlqList(peer, *l);
-  } else if (auto* rq = std::get_if<protocol::DlqRequeueRequest>(&message)) {
-    RememberPeer(peer);
-    HandleDlqRequeue(peer, *rq);
-  } else if (auto* pg = std::get_if<protocol::DlqPurgeRequest>(&message)) {
-    RememberPeer(peer);
-    HandleDlqPurge(peer, *pg);
-  } else {
-    ++counters_.bad_frames;
-    ReplyError(peer, protocol::ErrorCode::kUnexpectedCommand,
-               std::string(protocol::CommandName(protocol::CommandOf(message))) +
-                   " is sent by the broker, not to it",
-               command);
+bool Broker::AdmitPeer(const std::string& peer, protocol::Command command) {
+  if (!peers_.Known(peer) && sessions_.size() + peers_.size() >= options_.max_peers) {
+    ++counters_.refused_peers;
+    ctx_.peer_log.Log(spdlog::level::warn, "{} from {} refused: {} peers known (--max-peers)",
+                      protocol::CommandName(command), protocol::PrintableId(peer),
+                      options_.max_peers);
+    outbox_.Error(peer, protocol::ErrorCode::kLimitReached,
+                  "the broker serves " + std::to_string(options_.max_peers) +
+                      " peers (--max-peers): retry later",
+                  Byte(command));
+    return false;
   }
+  peers_.Heard(peer, clock_.Now());
+  return true;
+}
+
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Publish&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kPublish)) return;
+  publishing_.Publish(peer, std::move(m));
+}
+void Broker::Handle(const std::string& peer, int fd, Session* s, protocol::Ready&& m) {
+  workers_.Ready(peer, fd, s, std::move(m));
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Credit&& m) {
+  if (s == nullptr) return workers_.NotReady(peer, protocol::Command::kCredit, {});
+  workers_.Credit(s, m);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Ack&& m) {
+  if (s == nullptr) return workers_.NotReady(peer, protocol::Command::kAck, std::move(m.leases));
+  leasing_.Ack(peer, s, m);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Extend&& m) {
+  if (s == nullptr) {
+    return workers_.NotReady(peer, protocol::Command::kExtend, std::move(m.leases));
+  }
+  leasing_.Extend(peer, s, m);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Nack&& m) {
+  if (s == nullptr) {
+    std::vector<std::uint64_t> ids;
+    for (const auto& it : m.items) ids.push_back(it.lease_id);
+    return workers_.NotReady(peer, protocol::Command::kNack, std::move(ids));
+  }
+  leasing_.Nack(peer, s, std::move(m));
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Heartbeat&&) {
+  if (s == nullptr) workers_.NotReady(peer, protocol::Command::kHeartbeat, {});
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Disconnect&&) {
+  if (s != nullptr) {
+    workers_.Disconnect(s);
+  } else {
+    peers_.Forget(peer);
+  }
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::StatsRequest&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kStats)) return;
+  outbox_.Reply(peer, admin_.Stats(m));
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::QueuesRequest&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kQueues)) return;
+  admin_.Queues(peer, m);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqListRequest&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kDlqList)) return;
+  admin_.DlqList(peer, m);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqRequeueRequest&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kDlqRequeue)) return;
+  admin_.DlqChange(peer, AdminOp::Kind::kRequeue, m.request_id, m.queue, m.ids);
+}
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqPurgeRequest&& m) {
+  if (s == nullptr && !AdmitPeer(peer, protocol::Command::kDlqPurge)) return;
+  admin_.DlqChange(peer, AdminOp::Kind::kPurge, m.request_id, m.queue, m.ids);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::Confirm&&) {
+  Unexpected(peer, protocol::Command::kConfirm);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::Error&&) {
+  Unexpected(peer, protocol::Command::kError);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::Welcome&&) {
+  Unexpected(peer, protocol::Command::kWelcome);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::Deliver&&) {
+  Unexpected(peer, protocol::Command::kDeliver);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::Extended&&) {
+  Unexpected(peer, protocol::Command::kExtended);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::StatsReply&&) {
+  Unexpected(peer, protocol::Command::kStatsReply);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::QueuesReply&&) {
+  Unexpected(peer, protocol::Command::kQueuesReply);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::DlqListReply&&) {
+  Unexpected(peer, protocol::Command::kDlqListReply);
+}
+void Broker::Handle(const std::string& peer, int, Session*, protocol::AdminOk&&) {
+  Unexpected(peer, protocol::Command::kAdminOk);
+}
+
+void Broker::Unexpected(const std::string& peer, protocol::Command command) {
+  ++counters_.bad_frames;
+  outbox_.Error(peer, protocol::ErrorCode::kUnexpectedCommand,
+                std::string(protocol::CommandName(command)) + " is sent by the broker, not to it",
+                Byte(command));
 }
 
 void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command) {
   ++counters_.bad_frames;
-  spdlog::warn("bad frame from peer {}: {}", protocol::PrintableId(peer), error.message);
+  ctx_.bad_frame_log.Log(spdlog::level::warn, "bad frame from peer {}: {}",
+                         protocol::PrintableId(peer), error.message);
   // Decode errors are protocol errors; anything else is our bug, answered as such.
   const auto code = error.Is<protocol::ErrorCode>()
                         ? static_cast<protocol::ErrorCode>(error.code.value())
                         : protocol::ErrorCode::kInternal;
-  ReplyError(peer, code, error.message, command);
+  outbox_.Error(peer, code, error.message, command);
 }
 
-void Broker::OnConnectionClosed(int fd, bool fd_reused) {
-  for (Worker* w : workers_.OnConnection(fd)) {
-    // A reused fd's new connection was accepted after the previous monitor drain, so only a frame
-    // read since then (in the previous pass, or this one) can have come over it.
-    if (fd_reused && w->fd_pass + 1 >= counters_.passes) {
-      ++counters_.closes_ambiguous;
-      w->fd = -1;
-      spdlog::info("a connection on fd {} closed and fd {} was reused at once: worker {} may be "
-                   "on the new connection, so it keeps its {} leases until it speaks again or "
-                   "misses its heartbeats",
-                   fd, fd, w->name, w->leases.size());
-      continue;
-    }
-    ++counters_.workers_disconnected;
-    WorkerGone(w, "closed its connection");
-  }
-}
+void Broker::OnConnectionClosed(int fd, bool fd_reused) { workers_.ConnectionClosed(fd, fd_reused); }
 
 void Broker::OnTimers() {
   const auto now = clock_.Now();
-  while (StoredMessage* m = leases_.Expired(now)) {
-    spdlog::debug("lease {} on message {} expired (worker {})", m->lease_id, m->id,
-                  m->worker != nullptr ? m->worker->name : "?");
-    ++m->queue->counters.expired;
-    EndLease(m);
-    Return(m, std::chrono::milliseconds(0), "lease expired", /*journal_nack=*/false);
+  leasing_.ExpireDue(now);
+  ReleaseDeferred(now);
+  if (now < next_housekeeping_) return;
+  next_housekeeping_ = now + options_.heartbeat / 2;
+  workers_.CheckLiveness(now);
+  std::vector<Queue*> released;
+  store_.dedup.Prune(now, &released);
+  for (Queue* q : released) store_.MaybeIdle(q);
+  store_.RemoveIdle(now);
+  peers_.Prune(now);
+  RewriteSettles();
+  const auto real_now = std::chrono::steady_clock::now();
+  for (core::LogLimiter* l :
+       {&ctx_.storage_log, &ctx_.refusal_log, &ctx_.bad_frame_log, &ctx_.peer_log}) {
+    l->Tick(real_now);
   }
-  for (auto& [name, q] : queues_) {
-    if (auto next = q->NextDeferred(); next && *next <= now) q->ReleaseDue(now);
-  }
-  if (now >= next_heartbeat_check_) {
-    next_heartbeat_check_ = now + options_.heartbeat / 2;
-    const auto dead_after = options_.heartbeat * options_.liveness;
-    for (Worker* w : workers_.All()) {
-      if (now - w->last_heard > dead_after) {
-        ++counters_.workers_timed_out;
-        WorkerGone(w, "stopped heartbeating");
-      } else if (now - w->last_sent >= options_.heartbeat) {
-        Reply(w->routing_id, protocol::Heartbeat{});
-      }
-    }
-    for (auto& [name, q] : queues_) q->dedup.Prune(now);
-    std::erase_if(other_peers_, [&](const auto& kv) { return now - kv.second > std::chrono::minutes(1); });
+}
+
+void Broker::ReleaseDeferred(core::SteadyTime now) {
+  std::vector<Message*> due;
+  while (Message* m = store_.deferred.PopDue(now)) due.push_back(m);
+  // To the front, keeping (due, seq) order: the earliest due ends up first.
+  for (auto it = due.rbegin(); it != due.rend(); ++it) {
+    Message* m = *it;
+    --m->queue->deferred;
+    m->queue->PushReady(m, /*front=*/true);
+    dispatcher_.MessageReady(m->queue);
   }
 }
 
 core::SteadyTime Broker::NextWakeup() const {
-  core::SteadyTime next = next_heartbeat_check_;
+  core::SteadyTime next = next_housekeeping_;
   if (auto d = leases_.NextDeadline()) next = std::min(next, *d);
-  for (const auto& [name, q] : queues_) {
-    if (auto d = q->NextDeferred()) next = std::min(next, *d);
-  }
+  if (auto d = store_.deferred.NextDue()) next = std::min(next, *d);
   return next;
 }
 
 void Broker::EndPass() {
   ++counters_.passes;
-  storage_.Commit();
-  if (storage_.WakeFd() < 0) OnStorageProgress(storage_.Poll());
-  Dispatch();
-  storage_.Commit();  // the deliveries' attempt records
-  Flush();
+  ctx_.storage.Commit();
+  if (ctx_.storage.WakeFd() < 0) OnStorageProgress(ctx_.storage.Poll());
+  dispatcher_.Dispatch();
+  ctx_.storage.Commit();  // the deliveries' attempt records
+  outbox_.Flush(*this);
 }
 
 void Broker::OnStorageProgress(const StorageProgress& progress) {
-  failures_.insert(failures_.end(), progress.failures.begin(), progress.failures.end());
-  durable_upto_ = std::max(durable_upto_, progress.durable_upto);
-  // Settle pending publishes in ticket order: each is durable (<= the watermark and not
-  // failed), failed, or still undecided — and then so is everything after it.
-  while (!pending_.empty()) {
-    auto [ticket, m] = pending_.front();
-    const StorageProgress::Failure* failed = nullptr;
-    for (const auto& f : failures_) {
-      if (ticket >= f.first && ticket <= f.last) failed = &f;
-    }
-    if (failed != nullptr) {
-      MarkFailed(m, failed->error);
-    } else if (ticket <= durable_upto_) {
-      MarkDurable(m);
-    } else {
-      break;
-    }
-    pending_.pop_front();
-  }
-  const Ticket next = pending_.empty() ? durable_upto_ + 1 : pending_.front().first;
-  std::erase_if(failures_, [&](const auto& f) { return f.last < next && f.last <= durable_upto_; });
+  durability_.OnProgress(progress, *this);
 }
 
-void Broker::Reply(const std::string& peer, protocol::Message&& m) {
-  replies_.emplace_back(peer, std::move(m));
+void Broker::PublishDurable(Message* m, std::vector<std::string> waiters) {
+  publishing_.Durable(m, waiters);
+}
+void Broker::PublishFailed(Message* m, std::vector<std::string> waiters,
+                           const std::string& error) {
+  publishing_.Failed(m, waiters, error);
+}
+void Broker::AdminDurable(AdminOp op) { admin_.Durable(std::move(op)); }
+void Broker::AdminFailed(AdminOp op, const std::string& error) {
+  admin_.Failed(std::move(op), error);
+}
+void Broker::SettleFailed(const SettleRecord& r, const std::string& error) {
+  ctx_.storage_log.Log(spdlog::level::err,
+                       "the {} record of message seq {} could not be written ({}): writing it "
+                       "again, or the message would come back after a restart",
+                       r.purge ? "purge" : "ack", r.seq, error);
+  settle_retries_.push_back(r);
 }
 
-void Broker::ReplyError(const std::string& peer, protocol::ErrorCode code, std::string reason,
-                        std::uint8_t answers, std::uint64_t request_id) {
-  protocol::Error e;
-  e.code = code;
-  e.reason = std::move(reason);
-  e.answers = answers;
-  e.request_id = request_id;
-  Reply(peer, std::move(e));
+void Broker::RewriteSettles() {
+  // On a timer, not at once: a dead disk must not turn this into a busy loop.
+  for (const SettleRecord& r : settle_retries_) {
+    const Ticket t = r.purge ? ctx_.storage.Append(PurgeRecord{r.seq, r.settled_unix_ms})
+                             : ctx_.storage.Append(AckRecord{r.seq, r.settled_unix_ms});
+    durability_.AddSettle(t, r);
+    ++counters_.settle_rewrites;
+  }
+  settle_retries_.clear();
 }
 
-void Broker::AddConfirm(const std::string& peer, Queue* q, const std::string& id) {
-  // A pass's confirms come in runs from one publisher and queue: look at the last batch first.
-  for (auto it = confirms_.rbegin(); it != confirms_.rend(); ++it) {
-    if (it->queue == q && it->peer == peer) {
-      it->ids.push_back(id);
-      return;
-    }
+void Broker::Sent(const std::string& peer) { workers_.Sent(peer); }
+void Broker::Unreachable(const std::string& peer) { workers_.Unreachable(peer); }
+void Broker::NotDelivered(Session* s, std::vector<std::uint64_t> leases, bool unreachable) {
+  leasing_.TakeBack(s, leases);
+  if (unreachable) {
+    spdlog::warn("worker {} is unreachable; took back {} unsent messages, releasing its {} "
+                 "other leases",
+                 s->name, leases.size(), s->leases.size());
+    ++counters_.workers_disconnected;
+    workers_.End(s, "is unreachable");
+  } else {
+    spdlog::warn("DELIVER to worker {} could not be queued; took back {} messages", s->name,
+                 leases.size());
   }
-  confirms_.push_back({peer, q, {id}});
 }
 
-void Broker::RememberPeer(const std::string& peer) { other_peers_[peer] = clock_.Now(); }
-
-std::uint32_t Broker::LeaseMsLeft(const StoredMessage* m) const {
-  const auto left = core::ToMillis(m->lease_deadline - clock_.Now());
-  return static_cast<std::uint32_t>(std::clamp<std::int64_t>(left, 0, UINT32_MAX));
-}
-
-void Broker::Flush() {
-  const auto now = clock_.Now();
-  // Replies first: a WELCOME precedes the first DELIVER it makes possible.
-  auto replies = std::move(replies_);
-  replies_.clear();
-  for (auto& [peer, m] : replies) {
-    const auto result = transport_.Send(peer, m);
-    Worker* w = workers_.Find(peer);
-    if (result == protocol::SendResult::kSent) {
-      if (w != nullptr) w->last_sent = now;
-    } else if (result == protocol::SendResult::kUnreachable && w != nullptr) {
-      ++counters_.send_failures;
-      ++counters_.workers_disconnected;
-      WorkerGone(w, "is unreachable");
-    } else {
-      ++counters_.send_failures;
-      spdlog::debug("{} to {} not sent", protocol::CommandName(protocol::CommandOf(m)),
-                    protocol::PrintableId(peer));
-    }
-  }
-  auto deliveries = std::move(deliveries_);
-  deliveries_.clear();
-  for (auto& [w, frames] : deliveries) {
-    for (std::size_t i = 0; i < frames.size(); ++i) {
-      const auto result = transport_.SendBody(w->routing_id, protocol::Command::kDeliver,
-                                              frames[i].writer.Finish());
-      if (result == protocol::SendResult::kSent) {
-        w->last_sent = now;
-        continue;
-      }
-      ++counters_.send_failures;
-      // Frames i.. never left: take them back, as if never sent (no attempt used, original
-      // order), rather than let them wait for lease expiry or count as a failed attempt.
-      std::size_t taken = 0;
-      for (std::size_t j = frames.size(); j-- > i;) {
-        for (auto it = frames[j].leases.rbegin(); it != frames[j].leases.rend(); ++it) {
-          if (StoredMessage* m = leases_.Find(*it)) {
-            TakeBack(m);
-            ++taken;
-          }
-        }
-      }
-      if (result == protocol::SendResult::kUnreachable) {
-        spdlog::warn("worker {} is unreachable; took back {} unsent messages, releasing its {} "
-                     "other leases", w->name, taken, w->leases.size());
-        ++counters_.workers_disconnected;
-        WorkerGone(w, "is unreachable");
-      } else {
-        spdlog::warn("DELIVER to worker {} could not be queued; took back {} messages", w->name,
-                     taken);
-      }
-      break;
-    }
-  }
-  for (auto& batch : confirms_) {
-    const std::size_t limit = options_.limits.max_batch;
-    for (std::size_t i = 0; i < batch.ids.size(); i += limit) {
-      protocol::Confirm c;
-      c.queue = batch.queue->name();
-      const auto end = std::min(batch.ids.size(), i + limit);
-      c.ids.assign(std::make_move_iterator(batch.ids.begin() + static_cast<std::ptrdiff_t>(i)),
-                   std::make_move_iterator(batch.ids.begin() + static_cast<std::ptrdiff_t>(end)));
-      if (transport_.Send(batch.peer, c) != protocol::SendResult::kSent) {
-        // The publisher retries unconfirmed ids; the retry is deduplicated and confirmed then.
-        ++counters_.send_failures;
-        spdlog::warn("CONFIRM of {} ids to {} could not be sent", c.ids.size(),
-                     protocol::PrintableId(batch.peer));
-      }
-    }
-  }
-  confirms_.clear();
+protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
+  protocol::StatsRequest r;
+  r.request_id = request_id;
+  return admin_.Stats(r);
 }
 
 void Broker::BeginShutdown(const std::string& reason) {
-  if (shutting_down_) return;
-  shutting_down_ = true;
+  if (ctx_.shutting_down) return;
+  ctx_.shutting_down = true;
   spdlog::info("shutting down: {} ({} workers, {} leases outstanding return to their queues)",
-               reason, workers_.size(), leases_.size());
+               reason, sessions_.size(), leases_.size());
 }
 
 void Broker::SayGoodbye(const std::string& reason) {
-  Flush();  // the last CONFIRMs leave before the DISCONNECTs
-  for (Worker* w : workers_.All()) Reply(w->routing_id, protocol::Disconnect{reason});
-  for (const auto& [peer, seen] : other_peers_) Reply(peer, protocol::Disconnect{reason});
-  Flush();
+  outbox_.Flush(*this);  // the last CONFIRMs leave before the DISCONNECTs
+  sessions_.ForEach([&](Session* s) { outbox_.Reply(s->routing_id, protocol::Disconnect{reason}); });
+  peers_.ForEach([&](const std::string& peer) { outbox_.Reply(peer, protocol::Disconnect{reason}); });
+  outbox_.Flush(*this);
 }
 
 }  // namespace mandrill::broker

@@ -1,179 +1,158 @@
 #pragma once
-// The broker's state machine: queues, leases, workers, deduplication and durability, driven by
-// decoded frames, timers and storage progress. It owns no sockets: replies go out through a
-// Transport at the end of each reactor pass, batched (one DELIVER per worker, one CONFIRM per
-// publisher and queue). Reactor thread only; the Reactor (reactor.h) feeds it.
+// The broker's state machine, driven by the Reactor (reactor.h) or a test: decoded frames,
+// connection closes, storage progress and timers go in; replies leave through a Transport at
+// the end of each pass, batched. It owns no sockets and no threads.
+//
+// The work is split by concern, each with its own contract:
+//   Publishing (publishing.h)        PUBLISH, deduplication, confirms after durability
+//   WorkerProtocol (worker_protocol.h)  sessions: READY/CREDIT/DISCONNECT, liveness
+//   Leasing (leasing.h)              ACK/EXTEND/NACK, expiry, returns, dead letters
+//   Dispatcher (dispatcher.h)        deliveries under credit
+//   Admin (admin.h)                  STATS, QUEUES, dead-letter commands
+// over shared data: Store (queues, dedup index, deferred set, memory), LeaseTable,
+// SessionTable, PeerTable, Durability (tickets) and Outbox (what leaves this pass).
+// Frames are dispatched with std::visit over protocol::Message: a new command does not compile
+// until the Broker handles it. Reactor thread only.
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
+#include <optional>
 #include <string>
-#include <unordered_map>
-#include <utility>
 #include <vector>
 
-#include "broker/dedup_index.h"
+#include "broker/admin.h"
+#include "broker/context.h"
+#include "broker/dispatcher.h"
+#include "broker/durability.h"
 #include "broker/lease_table.h"
+#include "broker/leasing.h"
 #include "broker/options.h"
-#include "broker/queue.h"
+#include "broker/outbox.h"
+#include "broker/peer_table.h"
+#include "broker/publishing.h"
+#include "broker/session_table.h"
 #include "broker/storage.h"
-#include "broker/worker_registry.h"
+#include "broker/store.h"
+#include "broker/worker_protocol.h"
 #include "shared/core/clock.h"
-#include "shared/protocol/deliver_writer.h"
 #include "shared/protocol/messages.h"
-#include "shared/protocol/transport.h"
 
 namespace mandrill::broker {
 
-// Where the broker's outgoing messages go. The Reactor implements it over the ROUTER socket;
-// tests record.
-class Transport {
- public:
-  virtual ~Transport() = default;
-  virtual protocol::SendResult Send(const std::string& peer, const protocol::Message& m) = 0;
-  virtual protocol::SendResult SendBody(const std::string& peer, protocol::Command command,
-                                        msgpack::sbuffer&& body) = 0;
-};
-
-struct BrokerCounters {
-  std::int64_t frames_in = 0;
-  std::int64_t bad_frames = 0;
-  std::int64_t lease_lost = 0;
-  std::int64_t not_ready = 0;
-  std::int64_t storage_failures = 0;
-  std::int64_t send_failures = 0;
-  std::int64_t workers_disconnected = 0;  // connection closed (socket monitor)
-  std::int64_t closes_ambiguous = 0;      // closed fd reused at once: worker kept (see above)
-  std::int64_t workers_timed_out = 0;     // heartbeats stopped
-  std::int64_t workers_left = 0;          // sent DISCONNECT
-  std::int64_t leases_released = 0;       // returned because their worker went away
-  std::int64_t passes = 0;
-};
-
-class Broker {
+class Broker final : private DurabilityEvents, private FlushEvents {
  public:
   Broker(BrokerOptions options, Storage& storage, const core::Clock& clock, Transport& transport);
-  ~Broker();
+  ~Broker() override;
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
 
   // Loads what storage recovered. Call once before any frame.
   core::Status Recover();
 
   // A decoded frame from `peer` (a routing id) that arrived over TCP connection `fd` (-1 if
-  // unknown).
+  // unknown). A handler that throws is a bug: logged, counted, answered INTERNAL.
   void OnFrame(const std::string& peer, int fd, protocol::Message&& message);
   // A frame that failed to decode: answered with ERROR, counted; the peer's session continues.
   void OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command);
-  // The socket monitor saw TCP connection `fd` close: its worker's leases return at once. With
-  // `fd_reused` (broker/connection_events.h), a worker whose last frame was read since the
-  // previous monitor drain may be on the connection that reused `fd`: it is kept, untied from
-  // any connection, until it speaks again (tied anew) or misses its heartbeats.
+  // The socket monitor saw TCP connection `fd` close (WorkerProtocol::ConnectionClosed).
   void OnConnectionClosed(int fd, bool fd_reused = false);
   void OnStorageProgress(const StorageProgress& progress);
-  // Lease expiry, deferred release, heartbeats, worker liveness, dedup pruning.
+  // Lease expiry, deferred release, heartbeats, liveness, pruning of ids, peers and queues.
   void OnTimers();
-  // End of a reactor pass: deliver to workers with credit, commit storage, send batches.
+  // End of a reactor pass: deliver to sessions with credit, commit storage, send batches.
   void EndPass();
   // When OnTimers next has work.
   core::SteadyTime NextWakeup() const;
 
-  // Graceful stop, in two steps around the storage's final sync: BeginShutdown refuses new work
-  // (publishes answered kShuttingDown, no more deliveries); after the reactor has closed the
-  // storage and fed its last progress, SayGoodbye sends the last confirms and DISCONNECT to every
-  // known peer.
+  // Graceful stop, in two steps around the storage's final sync: BeginShutdown refuses new
+  // work (publishes answered SHUTTING_DOWN, no more deliveries); after the reactor has closed
+  // the storage and fed its last progress, SayGoodbye sends the last confirms and DISCONNECT
+  // to every known peer.
   void BeginShutdown(const std::string& reason);
   void SayGoodbye(const std::string& reason);
-  bool shutting_down() const { return shutting_down_; }
+  bool shutting_down() const { return ctx_.shutting_down; }
 
   const std::string& broker_id() const { return broker_id_; }
   const BrokerCounters& counters() const { return counters_; }
   protocol::StatsReply Stats(std::uint64_t request_id) const;
-  Queue* FindQueue(const std::string& name) const;
-  std::size_t worker_count() const { return workers_.size(); }
+  Queue* FindQueue(const std::string& name) const { return store_.Find(name); }
+  std::size_t worker_count() const { return sessions_.size(); }
   std::size_t lease_count() const { return leases_.size(); }
+  std::size_t memory_used() const { return store_.memory_used(); }
+
+  // Where the message (queue, id) is: its state, or nullopt if the broker does not hold it
+  // (`settled` tells whether its id is still remembered as settled).
+  std::optional<MessageState> StateOf(const std::string& queue, const std::string& id,
+                                      bool* settled = nullptr) const;
+  // Checks that every message is in exactly one place, that the counts agree, and that no
+  // session holds more leases than its credit allowed. For tests and the state-machine fuzzer.
+  core::Status CheckInvariants() const;
 
  private:
   class Restorer;
-  // publish.cpp
-  void HandlePublish(const std::string& peer, protocol::Publish&& publish);
-  void MarkDurable(StoredMessage* m);
-  void MarkFailed(StoredMessage* m, const std::string& error);
 
-  // worker_protocol.cpp
-  void HandleReady(const std::string& peer, int fd, protocol::Ready&& ready);
-  void HandleCredit(Worker* w, const protocol::Credit& credit);
-  void HandleAck(const std::string& peer, Worker* w, const protocol::Ack& ack);
-  void HandleExtend(const std::string& peer, Worker* w, const protocol::Extend& extend);
-  void HandleNack(const std::string& peer, Worker* w, protocol::Nack&& nack);
-  void WorkerGone(Worker* w, const char* why);
-  // Ends the lease on `m` (which must be leased) without settling it.
-  void EndLease(StoredMessage* m);
-  // A lease ended without an ack: retry (at once or after delay) or dead-letter.
-  // A nack (journal_nack) is written to storage; expiry and worker loss are not (the delivery
-  // record already counted the attempt).
-  void Return(StoredMessage* m, std::chrono::milliseconds delay, std::string reason,
-              bool journal_nack);
-  void Settle(StoredMessage* m);
-  // Undoes a delivery that never left: not an attempt, back at the front of its queue.
-  void TakeBack(StoredMessage* m);
-  void Dispatch();
-  void DeliverTo(Worker* w, Queue* q, std::uint32_t count);
-  void LeaseLost(const std::string& peer, std::uint8_t command, std::vector<std::uint64_t> leases,
-                 const char* why);
+  // One overload per command: std::visit fails to compile for a command without one.
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Publish&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Ready&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Credit&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Ack&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Extend&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Nack&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Heartbeat&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Disconnect&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::StatsRequest&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::QueuesRequest&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::DlqListRequest&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::DlqRequeueRequest&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::DlqPurgeRequest&& m);
+  // Commands the broker sends and never receives.
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Confirm&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Error&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Welcome&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Deliver&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::Extended&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::StatsReply&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::QueuesReply&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::DlqListReply&& m);
+  void Handle(const std::string& peer, int fd, Session* s, protocol::AdminOk&& m);
+  void Unexpected(const std::string& peer, protocol::Command command);
+  // A publisher's or operator's frame: admitted within --max-peers (else answered and false).
+  bool AdmitPeer(const std::string& peer, protocol::Command command);
 
-  // admin.cpp
-  void HandleQueues(const std::string& peer, const protocol::QueuesRequest& r);
-  void HandleDlqList(const std::string& peer, const protocol::DlqListRequest& r);
-  void HandleDlqRequeue(const std::string& peer, const protocol::DlqRequeueRequest& r);
-  void HandleDlqPurge(const std::string& peer, const protocol::DlqPurgeRequest& r);
+  // DurabilityEvents
+  void PublishDurable(Message* m, std::vector<std::string> waiters) override;
+  void PublishFailed(Message* m, std::vector<std::string> waiters,
+                     const std::string& error) override;
+  void AdminDurable(AdminOp op) override;
+  void AdminFailed(AdminOp op, const std::string& error) override;
+  void SettleFailed(const SettleRecord& r, const std::string& error) override;
+  // FlushEvents
+  void Sent(const std::string& peer) override;
+  void Unreachable(const std::string& peer) override;
+  void NotDelivered(Session* s, std::vector<std::uint64_t> leases, bool unreachable) override;
 
-  // broker.cpp
-  Queue* GetOrCreateQueue(const std::string& name);
-  void Reply(const std::string& peer, protocol::Message&& m);
-  void ReplyError(const std::string& peer, protocol::ErrorCode code, std::string reason,
-                  std::uint8_t answers, std::uint64_t request_id = 0);
-  void Flush();
-  void AddConfirm(const std::string& peer, Queue* q, const std::string& id);
-  void RememberPeer(const std::string& peer);
-  std::uint32_t LeaseMsLeft(const StoredMessage* m) const;
+  void ReleaseDeferred(core::SteadyTime now);
+  void RewriteSettles();
 
   BrokerOptions options_;
-  Storage& storage_;
   const core::Clock& clock_;
-  Transport& transport_;
-  std::string broker_id_;
   core::SteadyTime started_;
-
-  std::map<std::string, std::unique_ptr<Queue>> queues_;
-  LeaseTable leases_;
-  WorkerRegistry workers_;
-  std::uint64_t next_seq_ = 1;
-
-  // Messages waiting for durability, in ticket order.
-  std::deque<std::pair<Ticket, StoredMessage*>> pending_;
-  std::vector<StorageProgress::Failure> failures_;  // reported but not yet applied
-  Ticket durable_upto_ = 0;
-
-  // Outgoing, flushed at the end of each pass.
-  // DELIVER frames for one worker, each within the batch and body limits a peer enforces.
-  struct DeliverFrame {
-    protocol::DeliverWriter writer;
-    std::vector<std::uint64_t> leases;
-  };
-  std::unordered_map<Worker*, std::vector<DeliverFrame>> deliveries_;
-  struct ConfirmBatch {
-    std::string peer;
-    Queue* queue;
-    std::vector<std::string> ids;
-  };
-  std::vector<ConfirmBatch> confirms_;
-  std::vector<std::pair<std::string, protocol::Message>> replies_;
-
-  // Non-worker peers seen recently (publishers, ctl) so shutdown can tell them too.
-  std::unordered_map<std::string, core::SteadyTime> other_peers_;
-
-  core::SteadyTime next_heartbeat_check_{};
-  bool shutting_down_ = false;
   BrokerCounters counters_;
+  Store store_;
+  Outbox outbox_;
+  Durability durability_;
+  Context ctx_;
+  LeaseTable leases_;
+  std::string broker_id_;
+  SessionTable sessions_;
+  PeerTable peers_;
+  Dispatcher dispatcher_;
+  Leasing leasing_;
+  WorkerProtocol workers_;
+  Publishing publishing_;
+  Admin admin_;
+
+  std::vector<SettleRecord> settle_retries_;  // failed ack/purge records, written again on a timer
+  core::SteadyTime next_housekeeping_{};
 };
 
 }  // namespace mandrill::broker

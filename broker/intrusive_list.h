@@ -1,68 +1,79 @@
 #pragma once
-// A doubly linked list threaded through its elements (no allocation per insert/erase). An
-// element may be on several lists at once, one Link member per list. Not thread-safe.
+// A doubly linked list threaded through its elements: no allocation per insert or removal, O(1)
+// removal from the middle. T derives from Hook (ListHook, or a tag type derived from it, once per
+// list an element can be on). The list never owns its elements. Single-threaded.
+// (The same shape as shared/runtime's list; they become one after the runtime's moves to core.)
 #include <cassert>
 #include <cstddef>
 
 namespace mandrill::broker {
 
-template <typename T>
-struct Link {
-  T* prev = nullptr;
-  T* next = nullptr;
-  bool linked = false;
+struct ListHook {
+  ListHook* prev = nullptr;
+  ListHook* next = nullptr;
+  bool linked() const { return prev != nullptr; }
 };
 
-template <typename T, Link<T> T::*kLink>
+template <class T, class Hook = ListHook>
 class IntrusiveList {
  public:
-  void PushBack(T* item) {
-    Link<T>& l = item->*kLink;
-    assert(!l.linked);
-    l.prev = tail_;
-    l.next = nullptr;
-    l.linked = true;
-    if (tail_ != nullptr) {
-      (tail_->*kLink).next = item;
-    } else {
-      head_ = item;
-    }
-    tail_ = item;
-    ++size_;
-  }
+  IntrusiveList() { head_.prev = head_.next = &head_; }
+  IntrusiveList(const IntrusiveList&) = delete;
+  IntrusiveList& operator=(const IntrusiveList&) = delete;
+
+  bool empty() const { return head_.next == &head_; }
+  std::size_t size() const { return size_; }
+
+  void PushBack(T* item) { LinkAfter(head_.prev, item); }
+  void PushFront(T* item) { LinkAfter(&head_, item); }
+  // Unlinks `item` if it is linked (on this list: an element is on one list per hook).
   void Remove(T* item) {
-    Link<T>& l = item->*kLink;
-    assert(l.linked);
-    if (l.prev != nullptr) {
-      (l.prev->*kLink).next = l.next;
-    } else {
-      head_ = l.next;
-    }
-    if (l.next != nullptr) {
-      (l.next->*kLink).prev = l.prev;
-    } else {
-      tail_ = l.prev;
-    }
-    l = Link<T>{};
+    Hook* h = item;
+    if (!h->linked()) return;
+    h->prev->next = h->next;
+    h->next->prev = h->prev;
+    h->prev = h->next = nullptr;
     --size_;
   }
-  T* front() const { return head_; }
-  static T* Next(const T* item) { return (item->*kLink).next; }
-  std::size_t size() const { return size_; }
-  bool empty() const { return size_ == 0; }
-
+  // Moves a linked `item` to the back (e.g. most recently used).
+  void MoveToBack(T* item) {
+    Remove(item);
+    PushBack(item);
+  }
+  T* Front() const { return empty() ? nullptr : Cast(head_.next); }
+  T* Back() const { return empty() ? nullptr : Cast(head_.prev); }
+  T* PopFront() {
+    T* t = Front();
+    if (t != nullptr) Remove(t);
+    return t;
+  }
+  // The element after `item`, or nullptr at the end.
+  T* Next(const T* item) const {
+    const ListHook* n = static_cast<const Hook*>(item)->next;
+    return n == &head_ ? nullptr : Cast(const_cast<ListHook*>(n));
+  }
+  // Calls f(T*) for each element in order; f may remove the element it is given.
   template <typename F>
   void ForEach(F&& f) const {
-    for (T* it = head_; it != nullptr;) {
-      T* next = (it->*kLink).next;  // f may remove `it`
-      f(it);
-      it = next;
+    for (ListHook* h = head_.next; h != &head_;) {
+      ListHook* next = h->next;
+      f(Cast(h));
+      h = next;
     }
   }
 
  private:
-  T* head_ = nullptr;
-  T* tail_ = nullptr;
+  void LinkAfter(ListHook* pos, T* item) {
+    Hook* h = item;
+    assert(!h->linked());
+    h->prev = pos;
+    h->next = pos->next;
+    pos->next->prev = h;
+    pos->next = h;
+    ++size_;
+  }
+  static T* Cast(ListHook* h) { return static_cast<T*>(static_cast<Hook*>(h)); }
+  Hook head_;
   std::size_t size_ = 0;
 };
 

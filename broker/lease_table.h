@@ -1,48 +1,74 @@
 #pragma once
-// Every active lease: lease id -> message, plus a min-heap on deadline (each message knows its
-// heap index) so expiry, ack and extend are O(log n) and the reactor needs one timer: the
-// earliest deadline. Reactor thread only.
+// Every active lease: lease id -> Lease, plus a min-heap on deadline (each lease knows its heap
+// index) so expiry, ack and extend are O(log n) and the reactor needs one timer: the earliest
+// deadline. Lease objects are recycled through a free list (a lease lives from one delivery to
+// its settlement). Reactor thread only.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
 
-#include "broker/stored_message.h"
+#include "broker/message.h"
+#include "shared/core/clock.h"
 
 namespace mandrill::broker {
+
+struct Session;
+
+struct Lease {
+  std::uint64_t id = 0;
+  Message* message = nullptr;
+  Session* session = nullptr;
+  core::SteadyTime started{};
+  core::SteadyTime deadline{};
+  std::uint32_t heap_index = 0;
+  Lease* next_free = nullptr;
+};
 
 class LeaseTable {
  public:
   // Lease ids carry a random per-start prefix so a lease id from before a broker restart never
-  // names a lease of the new instance.
-  // Only the low 24 bits of `epoch` are used (the rest of the id counts leases).
+  // names a lease of the new instance. Only the low 24 bits of `epoch` are used.
   explicit LeaseTable(std::uint32_t epoch)
       : next_id_((static_cast<std::uint64_t>(epoch & 0xffffffu) << 40) | 1) {}
+  ~LeaseTable();
+  LeaseTable(const LeaseTable&) = delete;
+  LeaseTable& operator=(const LeaseTable&) = delete;
 
-  std::uint64_t NextId() { return next_id_++; }
+  // The prefix of this start's lease ids (for the broker id).
+  std::uint32_t epoch() const { return static_cast<std::uint32_t>(next_id_ >> 40); }
 
-  // `m` has lease_id and lease_deadline set.
-  void Insert(StoredMessage* m);
-  StoredMessage* Find(std::uint64_t lease_id) const;
-  void Remove(StoredMessage* m);
-  void SetDeadline(StoredMessage* m, core::SteadyTime deadline);
-  // The leased message with the earliest deadline if that deadline is <= now.
-  StoredMessage* Expired(core::SteadyTime now) const;
+  // Leases `m` to `s` until `deadline`; sets m->lease (the caller sets the state).
+  Lease* Start(Message* m, Session* s, core::SteadyTime now, core::SteadyTime deadline);
+  Lease* Find(std::uint64_t lease_id) const;
+  // Ends the lease and clears m->lease; the Lease object is recycled.
+  void End(Lease* l);
+  void SetDeadline(Lease* l, core::SteadyTime deadline);
+  // The lease with the earliest deadline if that deadline is <= now.
+  Lease* Expired(core::SteadyTime now) const;
   std::optional<core::SteadyTime> NextDeadline() const;
   std::size_t size() const { return heap_.size(); }
+  // Calls f(Lease*) for every lease (order unspecified); f must not start or end leases.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (Lease* l : heap_) f(l);
+  }
 
  private:
   void SiftUp(std::size_t i);
   void SiftDown(std::size_t i);
-  void Place(std::size_t i, StoredMessage* m) {
-    heap_[i] = m;
-    m->heap_index = i;
+  void Place(std::size_t i, Lease* l) {
+    heap_[i] = l;
+    l->heap_index = static_cast<std::uint32_t>(i);
   }
 
   std::uint64_t next_id_;
-  absl::flat_hash_map<std::uint64_t, StoredMessage*> by_id_;
-  std::vector<StoredMessage*> heap_;
+  absl::flat_hash_map<std::uint64_t, Lease*> by_id_;
+  std::vector<Lease*> heap_;
+  Lease* free_ = nullptr;
+  std::vector<std::unique_ptr<Lease[]>> blocks_;
 };
 
 }  // namespace mandrill::broker

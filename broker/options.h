@@ -25,6 +25,19 @@ struct BrokerOptions {
   std::chrono::milliseconds heartbeat{1000};
   int liveness = 3;  // heartbeats missed before a worker is declared dead
 
+  // Bounds on what peers can make the broker hold (issue 10). Each refusal is counted and
+  // answered with a clear error.
+  std::size_t max_queues = 10'000;           // PUBLISH/READY naming a new queue past it: refused
+  std::chrono::milliseconds queue_idle{300'000};  // an empty, unused queue is removed after this
+  std::size_t max_dead_letters = 100'000;    // per queue; past it the oldest dead letter is purged
+  std::size_t max_dedup_ids = 2'000'000;     // settled ids remembered; past it the oldest go early
+  std::size_t max_peers = 10'000;            // workers + publishers + admins known at once
+  std::size_t max_memory = 0;                // message bytes held; 0: no budget (main sets one)
+
+  // Paging of admin replies.
+  std::size_t stats_page = 1000;    // queues per STATS reply (and workers on its first page)
+  std::size_t queues_page = 10'000;  // names per QUEUES reply
+
   protocol::Limits limits;
   std::size_t max_messages_per_pass = 4096;  // bounds one reactor pass's latency
 };

@@ -1,82 +1,82 @@
 #pragma once
-// One named queue: owns its messages and keeps them in exactly one of: pending (not yet durable),
-// the ready deque, a lease (LeaseTable), the deferred heap (nacked with delay) or the dead-letter
-// list. Reactor thread only.
+// One named queue: where each of its messages is (ready list, dead list, or counted as pending,
+// leased or deferred while another structure holds it), its subscribers with free credit, and
+// its counters. The queue owns the messages on its lists; leases, the deferred set and the
+// pending list own theirs while they hold them. Reactor thread only.
+#include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <memory>
-#include <optional>
-#include <queue>
 #include <string>
-#include <vector>
 
-#include "broker/dedup_index.h"
-#include "broker/stored_message.h"
+#include "broker/intrusive_list.h"
+#include "broker/message.h"
+#include "shared/core/clock.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::broker {
 
-class Queue {
+struct Session;
+class Queue;
+
+// A worker session's subscription to one queue. On the queue's hungry list while the session
+// has free credit, so dispatch finds a consumer without scanning the queue's subscribers.
+struct Subscription : ListHook {
+  Session* session = nullptr;
+  Queue* queue = nullptr;
+};
+using SubscriptionList = IntrusiveList<Subscription>;
+
+struct DirtyHook : ListHook {};  // on Dispatcher's list of queues to look at this pass
+struct IdleHook : ListHook {};   // on Queues' list of removable queues, oldest idle first
+
+class Queue : public DirtyHook, public IdleHook {
  public:
-  Queue(std::string name, std::chrono::milliseconds dedup_window)
-      : dedup(dedup_window), name_(std::move(name)) {}
-  ~Queue();
+  explicit Queue(std::string name) : name_(std::move(name)) { counters.name = name_; }
+  ~Queue();  // frees the messages on its lists
   Queue(const Queue&) = delete;
   Queue& operator=(const Queue&) = delete;
 
   const std::string& name() const { return name_; }
 
-  // Takes ownership and registers its id as live; the message keeps the state the caller set.
-  StoredMessage* Adopt(std::unique_ptr<StoredMessage> message);
-  // Deletes a settled (acked or purged) message. It must not be ready, leased or deferred.
-  void Erase(StoredMessage* message);
-
-  // Makes it deliverable: at the front for redeliveries (so a returned message is not starved
-  // behind a long backlog), at the back for new ones.
-  void PushReady(StoredMessage* message, bool front);
-  // The next deliverable message, or nullptr.
-  StoredMessage* PopReady();
+  // Ready messages: new ones at the back; returned ones at the front, so a redelivery is not
+  // starved behind a long backlog.
+  void PushReady(Message* m, bool front);
+  Message* PopReady() { return ready_.PopFront(); }
+  Message* FrontReady() const { return ready_.Front(); }
+  Message* NextReady(const Message* m) const { return ready_.Next(m); }
+  void TakeReady(Message* m) { ready_.Remove(m); }
   bool HasReady() const { return !ready_.empty(); }
 
-  void Defer(StoredMessage* message, core::SteadyTime not_before);
-  // Moves every deferred message due at `now` to the ready deque; returns how many.
-  std::size_t ReleaseDue(core::SteadyTime now);
-  std::optional<core::SteadyTime> NextDeferred() const;
+  // Dead letters, oldest first.
+  void Bury(Message* m, std::string_view reason, std::int64_t at_unix_ms);
+  void Exhume(Message* m);  // takes a dead letter out (for requeue or purge)
+  Message* OldestDead() const { return dead_.Front(); }
+  Message* NextDead(const Message* m) const { return dead_.Next(m); }
 
-  void Bury(StoredMessage* message, std::string reason, std::int64_t at_unix_ms);
-  // Takes a dead letter back out (for requeue or purge); nullptr if `seq` is not dead here.
-  StoredMessage* Exhume(std::uint64_t seq);
-  StoredMessage* FindDead(const std::string& id) const;
-  const std::map<std::uint64_t, StoredMessage*>& dead() const { return dead_; }
+  // Messages other structures hold, counted here for the depth limit and STATS.
+  std::uint64_t pending = 0, leased = 0, deferred = 0;
 
   // Messages that count against the depth limit: everything but dead letters.
-  std::size_t depth() const { return all_.size() - dead_.size(); }
+  std::uint64_t depth() const { return ready_.size() + pending + leased + deferred; }
   std::size_t ready_count() const { return ready_.size(); }
-  std::size_t deferred_count() const { return deferred_.size(); }
-  std::size_t size() const { return all_.size(); }
+  std::size_t dead_count() const { return dead_.size(); }
+  std::size_t size() const { return depth() + dead_.size(); }  // every message it has
+  // Nothing refers to the queue: no messages, no subscribers, no remembered ids.
+  bool unused() const {
+    return depth() == 0 && dead_.empty() && subscribers == 0 && dedup_ids == 0;
+  }
+
+  SubscriptionList hungry;        // subscriptions whose session has free credit
+  std::uint32_t subscribers = 0;  // sessions subscribed (hungry or not)
+  std::uint64_t dedup_ids = 0;    // settled ids of this queue in the dedup window
+  core::SteadyTime idle_since{};  // while on the idle list
 
   // Monotonic counters for STATS (the gauges are computed).
   protocol::QueueStats counters;
-  // Ids accepted into this queue (deduplication is per queue).
-  DedupIndex dedup;
 
  private:
-  struct DeferredEntry {
-    core::SteadyTime due;
-    std::uint64_t seq;
-    StoredMessage* message;
-    bool operator>(const DeferredEntry& o) const {
-      return due != o.due ? due > o.due : seq > o.seq;
-    }
-  };
-
   std::string name_;
-  // Owns every message of the queue (deleted by Erase or the destructor).
-  IntrusiveList<StoredMessage, &StoredMessage::in_queue> all_;
-  std::deque<StoredMessage*> ready_;
-  std::priority_queue<DeferredEntry, std::vector<DeferredEntry>, std::greater<>> deferred_;
-  std::map<std::uint64_t, StoredMessage*> dead_;
+  MessageList ready_;
+  MessageList dead_;
 };
 
 }  // namespace mandrill::broker

@@ -1,256 +1,183 @@
-// The worker side: READY/CREDIT, delivery under credit, ACK/EXTEND/NACK on leases, and what
-// happens to a worker's leases when it goes away.
+#include "broker/worker_protocol.h"
+
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-
-#include "broker/broker.h"
 #include "shared/protocol/codec.h"
 
 namespace mandrill::broker {
 
-void Broker::HandleReady(const std::string& peer, int fd, protocol::Ready&& ready) {
+Session* WorkerProtocol::Heard(const std::string& peer, int fd) {
+  Session* s = sessions_.Find(peer);
+  if (s == nullptr) return nullptr;
+  sessions_.Heard(s, ctx_.clock.Now());
+  if (fd >= 0) sessions_.TieTo(s, fd, ctx_.counters.passes);
+  return s;
+}
+
+void WorkerProtocol::NotReady(const std::string& peer, protocol::Command command,
+                              std::vector<std::uint64_t> leases) {
+  ++ctx_.counters.not_ready;
+  protocol::Error e;
+  e.code = protocol::ErrorCode::kNotReady;
+  e.reason = "unknown worker: send READY first (the broker restarted or timed you out)";
+  e.answers = static_cast<std::uint8_t>(command);
+  e.leases = std::move(leases);
+  ctx_.outbox.Reply(peer, std::move(e));
+}
+
+void WorkerProtocol::Ready(const std::string& peer, int fd, Session* s, protocol::Ready&& ready) {
+  const auto ready_byte = static_cast<std::uint8_t>(protocol::Command::kReady);
   for (const auto& name : ready.queues) {
     if (auto why = protocol::CheckQueueName(name); !why.empty()) {
-      ReplyError(peer, protocol::ErrorCode::kInvalidArgument, "READY: " + why,
-                 static_cast<std::uint8_t>(protocol::Command::kReady));
+      ctx_.outbox.Error(peer, protocol::ErrorCode::kInvalidArgument, "READY: " + why, ready_byte);
       return;
     }
   }
-  if (shutting_down_) {
-    Reply(peer, protocol::Disconnect{"the broker is shutting down"});
+  if (ctx_.shutting_down) {
+    ctx_.outbox.Reply(peer, protocol::Disconnect{"the broker is shutting down"});
     return;
   }
+  std::vector<Queue*> queues;
+  queues.reserve(ready.queues.size());
+  for (const auto& name : ready.queues) {
+    Queue* q = ctx_.store.GetOrCreate(name);
+    if (q == nullptr) {
+      ++ctx_.counters.refused_queues;
+      ctx_.outbox.Error(peer, protocol::ErrorCode::kLimitReached,
+                        "READY: the broker holds " + std::to_string(ctx_.options.max_queues) +
+                            " queues (--max-queues); '" + name + "' would be one more",
+                        ready_byte);
+      return;
+    }
+    queues.push_back(q);
+  }
+  const auto now = ctx_.clock.Now();
   // A connection speaks for one worker process. The same process on a new connection (its
-  // instance token names it) keeps its leases: the old connection is dead or dying.
-  Worker* w = workers_.Find(peer);
-  if (w != nullptr && w->instance != ready.instance) {
-    ++counters_.workers_left;
-    WorkerGone(w, "re-announced as another worker process");
-    w = nullptr;
+  // instance token names it) keeps its session and leases: the old connection is dead or dying.
+  if (s != nullptr && s->instance != ready.instance) {
+    ++ctx_.counters.workers_left;
+    End(s, "re-announced as another worker process");
+    s = nullptr;
   }
   bool created = false;
-  if (w == nullptr) {
-    w = workers_.FindInstance(ready.instance);
-    if (w != nullptr) {
-      spdlog::info("worker {} reconnected (new connection on fd {})", w->name, fd);
-      workers_.Rekey(w, peer);
+  if (s == nullptr) {
+    s = sessions_.FindInstance(ready.instance);
+    if (s != nullptr) {
+      ++ctx_.counters.workers_reconnected;
+      spdlog::info("worker {} reconnected (new connection on fd {}), {} leases held", s->name, fd,
+                   s->leases.size());
+      sessions_.Rekey(s, peer);
+      peers_.Forget(peer);
     } else {
-      w = workers_.Add(peer, ready.instance);
+      if (!peers_.Known(peer) && sessions_.size() + peers_.size() >= ctx_.options.max_peers) {
+        ++ctx_.counters.refused_peers;
+        ctx_.peer_log.Log(spdlog::level::warn, "READY refused: {} peers known (--max-peers)",
+                          ctx_.options.max_peers);
+        ctx_.outbox.Error(peer, protocol::ErrorCode::kLimitReached,
+                          "the broker serves " + std::to_string(ctx_.options.max_peers) +
+                              " peers (--max-peers): retry later",
+                          ready_byte);
+        return;
+      }
+      peers_.Forget(peer);
+      s = sessions_.Add(peer, ready.instance, now);
       created = true;
     }
   }
-  w->name = ready.worker.empty() ? protocol::PrintableId(peer) : ready.worker;
-  w->queues.clear();
-  for (const auto& name : ready.queues) w->queues.push_back(GetOrCreateQueue(name));
-  w->credit = ready.credit;
-  if (fd >= 0) w->TieTo(fd, counters_.passes);
-  w->last_heard = clock_.Now();
-  // A worker that re-announces itself (a reconnect the broker did not notice) keeps its leases.
-  spdlog::info("worker {} {} on fd {}: queues [{}], credit {}, {} leases held", w->name,
-               created ? "ready" : "re-announced", fd, fmt::join(ready.queues, ", "), w->credit,
-               w->leases.size());
+  s->name = ready.worker.empty() ? protocol::PrintableId(peer) : ready.worker;
+  s->credit = ready.credit;
+  s->leases_at_credit = static_cast<std::uint32_t>(s->leases.size());
+  if (s->state == SessionState::kDraining && s->credit > 0) s->state = SessionState::kWorking;
+  if (s->credit == 0 && s->state == SessionState::kWorking) s->state = SessionState::kDraining;
+  sessions_.TieTo(s, fd, ctx_.counters.passes);
+  sessions_.Heard(s, now);
+  dispatcher_.Subscribe(s, queues);
+  spdlog::info("worker {} {} on fd {}: queues [{}], credit {}, {} leases held", s->name,
+               created ? "ready" : "re-announced", fd, fmt::join(ready.queues, ", "), s->credit,
+               s->leases.size());
   protocol::Welcome welcome;
   welcome.broker_id = broker_id_;
-  welcome.heartbeat_ms = static_cast<std::uint32_t>(options_.heartbeat.count());
-  welcome.lease_ms = static_cast<std::uint32_t>(options_.lease.count());
-  welcome.max_lease_ms = static_cast<std::uint32_t>(options_.max_lease.count());
-  welcome.max_payload_bytes = static_cast<std::uint32_t>(options_.limits.max_payload_bytes);
-  welcome.max_body_bytes = options_.limits.max_body_bytes;
-  welcome.max_batch = static_cast<std::uint32_t>(options_.limits.max_batch);
-  Reply(peer, std::move(welcome));
+  welcome.heartbeat_ms = static_cast<std::uint32_t>(ctx_.options.heartbeat.count());
+  welcome.lease_ms = static_cast<std::uint32_t>(ctx_.options.lease.count());
+  welcome.max_lease_ms = static_cast<std::uint32_t>(ctx_.options.max_lease.count());
+  welcome.max_payload_bytes = static_cast<std::uint32_t>(ctx_.options.limits.max_payload_bytes);
+  welcome.max_body_bytes = ctx_.options.limits.max_body_bytes;
+  welcome.max_batch = static_cast<std::uint32_t>(ctx_.options.limits.max_batch);
+  ctx_.outbox.Reply(peer, std::move(welcome));
 }
 
-void Broker::HandleCredit(Worker* w, const protocol::Credit& credit) {
-  spdlog::debug("worker {} credit {} -> {}", w->name, w->credit, credit.credit);
-  w->credit = credit.credit;
+void WorkerProtocol::Credit(Session* s, const protocol::Credit& credit) {
+  spdlog::debug("worker {} credit {} -> {}", s->name, s->credit, credit.credit);
+  s->credit = credit.credit;
+  s->leases_at_credit = static_cast<std::uint32_t>(s->leases.size());
+  if (credit.credit == 0 && s->state != SessionState::kDraining) {
+    s->state = SessionState::kDraining;
+  } else if (credit.credit > 0 && s->state == SessionState::kDraining) {
+    s->state = SessionState::kWorking;
+  }
+  dispatcher_.SessionChanged(s);
 }
 
-void Broker::LeaseLost(const std::string& peer, std::uint8_t command,
-                       std::vector<std::uint64_t> leases, const char* why) {
-  if (leases.empty()) return;
-  counters_.lease_lost += static_cast<std::int64_t>(leases.size());
-  protocol::Error e;
-  e.code = protocol::ErrorCode::kLeaseLost;
-  e.reason = std::string(why);
-  e.answers = command;
-  e.leases = std::move(leases);
-  Reply(peer, std::move(e));
+void WorkerProtocol::Disconnect(Session* s) {
+  ++ctx_.counters.workers_left;
+  End(s, "sent DISCONNECT");
 }
 
-namespace {
-constexpr const char* kLostReason =
-    "lease lost: it expired, its worker was declared dead, or it was never issued; the message "
-    "was or will be delivered again";
-}
-
-void Broker::HandleAck(const std::string& peer, Worker* w, const protocol::Ack& ack) {
-  std::vector<std::uint64_t> lost;
-  for (std::uint64_t id : ack.leases) {
-    StoredMessage* m = leases_.Find(id);
-    if (m == nullptr || m->worker != w) {
-      lost.push_back(id);
+void WorkerProtocol::ConnectionClosed(int fd, bool fd_reused) {
+  for (Session* s : sessions_.OnConnection(fd)) {
+    // A reused fd's new connection was accepted after the previous monitor drain, so only a
+    // frame read since then (in the previous pass, or this one) can have come over it.
+    if (fd_reused && s->fd_pass + 1 >= ctx_.counters.passes) {
+      ++ctx_.counters.closes_ambiguous;
+      sessions_.Untie(s);
+      spdlog::info("a connection on fd {} closed and fd {} was reused at once: worker {} may be "
+                   "on the new connection, so it keeps its {} leases until it speaks again or "
+                   "misses its heartbeats",
+                   fd, fd, s->name, s->leases.size());
       continue;
     }
-    ++w->acked;
-    ++m->queue->counters.acked;
-    EndLease(m);
-    Settle(m);
+    ++ctx_.counters.workers_disconnected;
+    End(s, "closed its connection");
   }
-  LeaseLost(peer, static_cast<std::uint8_t>(protocol::Command::kAck), std::move(lost), kLostReason);
 }
 
-void Broker::HandleExtend(const std::string& peer, Worker* w, const protocol::Extend& extend) {
-  const auto now = clock_.Now();
-  std::vector<std::uint64_t> lost;
-  protocol::Extended extended;
-  for (std::uint64_t id : extend.leases) {
-    StoredMessage* m = leases_.Find(id);
-    if (m == nullptr || m->worker != w) {
-      lost.push_back(id);
-      continue;
+void WorkerProtocol::CheckLiveness(core::SteadyTime now) {
+  const auto dead_after = ctx_.options.heartbeat * ctx_.options.liveness;
+  while (Session* s = sessions_.LeastRecentlyHeard()) {
+    if (now - s->last_heard <= dead_after) break;
+    ++ctx_.counters.workers_timed_out;
+    End(s, "stopped heartbeating");
+  }
+  // Heartbeat the sessions sent nothing for an interval (sending moves them to the back).
+  for (Session* s = sessions_.LeastRecentlySent(); s != nullptr; s = sessions_.NextSent(s)) {
+    if (now - s->last_sent < ctx_.options.heartbeat) break;
+    ctx_.outbox.Reply(s->routing_id, protocol::Heartbeat{});
+  }
+}
+
+void WorkerProtocol::Sent(const std::string& peer) {
+  if (Session* s = sessions_.Find(peer)) {
+    sessions_.Sent(s, ctx_.clock.Now());
+    if (s->state == SessionState::kWelcomed) {
+      s->state = s->credit > 0 ? SessionState::kWorking : SessionState::kDraining;
     }
-    const auto wanted = now + std::chrono::milliseconds(extend.duration_ms);
-    leases_.SetDeadline(m, std::min(wanted, m->lease_started + options_.max_lease));
-    extended.items.push_back({id, LeaseMsLeft(m)});
-  }
-  if (!extended.items.empty()) Reply(peer, std::move(extended));
-  LeaseLost(peer, static_cast<std::uint8_t>(protocol::Command::kExtend), std::move(lost),
-            kLostReason);
-}
-
-void Broker::HandleNack(const std::string& peer, Worker* w, protocol::Nack&& nack) {
-  std::vector<std::uint64_t> lost;
-  for (auto& item : nack.items) {
-    StoredMessage* m = leases_.Find(item.lease_id);
-    if (m == nullptr || m->worker != w) {
-      lost.push_back(item.lease_id);
-      continue;
-    }
-    ++w->nacked;
-    ++m->queue->counters.nacked;
-    EndLease(m);
-    Return(m, std::chrono::milliseconds(item.delay_ms),
-           item.reason.empty() ? std::string("nacked") : std::move(item.reason), true);
-  }
-  LeaseLost(peer, static_cast<std::uint8_t>(protocol::Command::kNack), std::move(lost),
-            kLostReason);
-}
-
-void Broker::EndLease(StoredMessage* m) {
-  leases_.Remove(m);
-  m->worker->leases.Remove(m);
-  --m->queue->counters.in_flight;
-  m->worker = nullptr;
-  m->lease_id = 0;
-  m->state = MessageState::kPending;  // in no structure until the caller places it
-}
-
-void Broker::Return(StoredMessage* m, std::chrono::milliseconds delay, std::string reason,
-                    bool journal_nack) {
-  Queue* q = m->queue;
-  const auto now = clock_.Now();
-  const auto wall = clock_.WallMs();
-  if (m->attempts >= options_.max_deliveries) {
-    spdlog::info("message {} in '{}' dead-lettered after {} attempts: {}", m->id, q->name(),
-                 m->attempts, reason);
-    storage_.Append(DeadLetterRecord{m->seq, m->attempts, reason, wall});
-    ++q->counters.dead_lettered;
-    q->Bury(m, std::move(reason), wall);
-    return;
-  }
-  if (journal_nack) storage_.Append(NackRecord{m->seq, m->attempts, wall + delay.count(), reason});
-  m->last_error = std::move(reason);
-  if (delay.count() > 0) {
-    q->Defer(m, now + delay);
-  } else {
-    q->PushReady(m, /*front=*/true);
   }
 }
 
-void Broker::TakeBack(StoredMessage* m) {
-  EndLease(m);
-  --m->attempts;
-  // The journal already counted the attempt; record the corrected count.
-  storage_.Append(NackRecord{m->seq, m->attempts, clock_.WallMs(), m->last_error});
-  m->queue->PushReady(m, /*front=*/true);
-}
-
-void Broker::Settle(StoredMessage* m) {
-  storage_.Append(AckRecord{m->seq});
-  m->queue->dedup.Settle(m, clock_.Now());
-  m->state = MessageState::kSettled;
-  m->queue->Erase(m);
-}
-
-void Broker::WorkerGone(Worker* w, const char* why) {
-  const std::size_t held = w->leases.size();
-  spdlog::info("worker {} {}: returning its {} leased messages now", w->name, why, held);
-  const std::string reason = "worker " + w->name + " " + why;
-  // Oldest first, so they keep their relative order at the front of their queues.
-  std::vector<StoredMessage*> leased;
-  leased.reserve(held);
-  w->leases.ForEach([&](StoredMessage* m) { leased.push_back(m); });
-  std::sort(leased.begin(), leased.end(),
-            [](const StoredMessage* a, const StoredMessage* b) { return a->seq > b->seq; });
-  for (StoredMessage* m : leased) {
-    EndLease(m);
-    Return(m, std::chrono::milliseconds(0), reason, false);
-  }
-  counters_.leases_released += static_cast<std::int64_t>(held);
-  deliveries_.erase(w);
-  workers_.Remove(w);
-}
-
-void Broker::Dispatch() {
-  if (shutting_down_) return;
-  auto workers = workers_.All();
-  if (workers.empty()) return;
-  // Rotate the starting worker each pass so a short backlog is spread across workers.
-  const std::size_t start = static_cast<std::size_t>(counters_.passes) % workers.size();
-  std::rotate(workers.begin(), workers.begin() + static_cast<std::ptrdiff_t>(start), workers.end());
-  for (Worker* w : workers) {
-    const std::size_t nq = w->queues.size();
-    for (std::size_t i = 0; i < nq && w->free_credit() > 0; ++i) {
-      Queue* q = w->queues[(w->next_queue + i) % nq];
-      if (q->HasReady()) DeliverTo(w, q, w->free_credit());
-    }
-    if (nq > 0) w->next_queue = (w->next_queue + 1) % nq;
+void WorkerProtocol::Unreachable(const std::string& peer) {
+  if (Session* s = sessions_.Find(peer)) {
+    ++ctx_.counters.workers_disconnected;
+    End(s, "is unreachable");
   }
 }
 
-void Broker::DeliverTo(Worker* w, Queue* q, std::uint32_t count) {
-  const auto now = clock_.Now();
-  const auto wall = clock_.WallMs();
-  auto& out = deliveries_[w];
-  for (std::uint32_t i = 0; i < count; ++i) {
-    StoredMessage* m = q->PopReady();
-    if (m == nullptr) break;
-    if (m->attempts > 0) ++q->counters.redelivered;
-    ++m->attempts;
-    storage_.Append(DeliverRecord{m->seq, m->attempts});
-    m->state = MessageState::kLeased;
-    m->lease_id = leases_.NextId();
-    m->worker = w;
-    m->lease_started = now;
-    m->lease_deadline = now + std::min(options_.lease, options_.max_lease);
-    leases_.Insert(m);
-    w->leases.PushBack(m);
-    ++w->delivered;
-    ++q->counters.in_flight;
-    const auto lease_ms = static_cast<std::uint32_t>(core::ToMillis(m->lease_deadline - now));
-    // A new frame when this one is full: the worker refuses frames over its limits.
-    constexpr std::size_t kItemOverhead = 64;
-    std::size_t item_bytes = kItemOverhead + m->id.size() + q->name().size() + m->payload.size();
-    for (const auto& [k, v] : m->headers) item_bytes += k.size() + v.size() + 10;
-    if (out.empty() || out.back().writer.count() >= options_.limits.max_batch ||
-        out.back().writer.size() + item_bytes > options_.limits.max_body_bytes) {
-      out.emplace_back();
-    }
-    out.back().writer.Add(m->lease_id, m->id, q->name(), m->payload, m->attempts, lease_ms,
-                          wall + lease_ms, m->headers);
-    out.back().leases.push_back(m->lease_id);
-  }
+void WorkerProtocol::End(Session* s, const char* why) {
+  spdlog::info("worker {} {} ({}): returning its {} leased messages now", s->name, why,
+               SessionStateName(s->state), s->leases.size());
+  leasing_.ReleaseAll(s, "worker " + s->name + " " + why);
+  dispatcher_.Unsubscribe(s);
+  ctx_.outbox.Forget(s);
+  sessions_.Remove(s);
 }
 
 }  // namespace mandrill::broker

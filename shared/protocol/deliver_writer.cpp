@@ -13,9 +13,18 @@ DeliverWriter::DeliverWriter() : buffer_(4096) {
   buffer_.write(header, sizeof header);
 }
 
-void DeliverWriter::Add(std::uint64_t lease_id, std::string_view id, std::string_view queue,
-                        std::string_view payload, std::uint32_t attempt, std::uint32_t lease_ms,
-                        std::int64_t deadline_unix_ms, const Headers& headers) {
+void DeliverWriter::AddEncoded(std::uint64_t lease_id, std::string_view id,
+                               std::string_view queue, std::string_view payload,
+                               std::uint32_t attempt, std::uint32_t lease_ms,
+                               std::int64_t deadline_unix_ms, std::string_view encoded_headers) {
+  PackFixed(lease_id, id, queue, payload, attempt, lease_ms, deadline_unix_ms);
+  buffer_.write(encoded_headers.data(), encoded_headers.size());
+  ++count_;
+}
+
+void DeliverWriter::PackFixed(std::uint64_t lease_id, std::string_view id, std::string_view queue,
+                              std::string_view payload, std::uint32_t attempt,
+                              std::uint32_t lease_ms, std::int64_t deadline_unix_ms) {
   msgpack::packer<msgpack::sbuffer> p(buffer_);
   p.pack_array(8);
   p.pack_uint64(lease_id);
@@ -28,6 +37,13 @@ void DeliverWriter::Add(std::uint64_t lease_id, std::string_view id, std::string
   p.pack_uint32(attempt);
   p.pack_uint32(lease_ms);
   p.pack_int64(deadline_unix_ms);
+}
+
+void DeliverWriter::Add(std::uint64_t lease_id, std::string_view id, std::string_view queue,
+                        std::string_view payload, std::uint32_t attempt, std::uint32_t lease_ms,
+                        std::int64_t deadline_unix_ms, const Headers& headers) {
+  PackFixed(lease_id, id, queue, payload, attempt, lease_ms, deadline_unix_ms);
+  msgpack::packer<msgpack::sbuffer> p(buffer_);
   p.pack_map(static_cast<std::uint32_t>(headers.size()));
   for (const auto& [k, v] : headers) {
     p.pack_str(static_cast<std::uint32_t>(k.size()));

@@ -32,11 +32,6 @@ class BrokerAdminTest : public BrokerHarness {
     ASSERT_EQ(QueueStats().dead, 3u);
     transport_.Clear();
   }
-  std::vector<std::string> DeadIds() const {
-    std::vector<std::string> out;
-    for (const auto& [seq, m] : broker_->FindQueue(kQueue)->dead()) out.push_back(m->id);
-    return out;
-  }
   protocol::AdminOk TakeAdminOk() {
     auto ok = transport_.Take<protocol::AdminOk>(kAdmin);
     EXPECT_EQ(ok.size(), 1u);

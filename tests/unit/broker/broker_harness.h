@@ -87,6 +87,8 @@ class BrokerHarness : public ::testing::Test {
   void Pass() {
     broker_->OnTimers();
     broker_->EndPass();
+    const auto st = broker_->CheckInvariants();
+    ASSERT_TRUE(st.ok()) << st.message();
   }
   // Manual storage: everything appended so far becomes durable and the broker hears of it.
   void MakeAllDurable() {
@@ -154,6 +156,24 @@ class BrokerHarness : public ::testing::Test {
       if (w.name == name) return true;
     }
     return false;
+  }
+  // The dead letter `id` of `queue`, or nullptr.
+  const Message* Dead(const std::string& id, const std::string& queue = kQueue) const {
+    const Queue* q = broker_->FindQueue(queue);
+    for (const Message* m = q == nullptr ? nullptr : q->OldestDead(); m != nullptr;
+         m = q->NextDead(m)) {
+      if (m->id() == id) return m;
+    }
+    return nullptr;
+  }
+  std::vector<std::string> DeadIds(const std::string& queue = kQueue) const {
+    std::vector<std::string> out;
+    const Queue* q = broker_->FindQueue(queue);
+    for (const Message* m = q == nullptr ? nullptr : q->OldestDead(); m != nullptr;
+         m = q->NextDead(m)) {
+      out.emplace_back(m->id());
+    }
+    return out;
   }
   std::int64_t Counter(const std::string& name) const {
     for (auto& [k, v] : broker_->Stats(0).counters) {

@@ -310,10 +310,9 @@ TEST_F(BrokerLeaseTest, MaxDeliveriesDeadLettersWithTheLastNackReason) {
   EXPECT_EQ(s.dead_lettered, 1u);
   EXPECT_EQ(s.ready, 0u);
   EXPECT_EQ(s.in_flight, 0u);
-  const Queue* q = broker().FindQueue(kQueue);
-  const StoredMessage* dead = q->FindDead("a");
+  const Message* dead = Dead("a");
   ASSERT_NE(dead, nullptr);
-  EXPECT_EQ(dead->last_error, "second failure");
+  EXPECT_EQ(dead->last_error(), "second failure");
   EXPECT_EQ(dead->attempts, 2u);
   const auto records = storage_.RecordsOf<DeadLetterRecord>();
   ASSERT_EQ(records.size(), 1u);
@@ -329,9 +328,9 @@ TEST_F(BrokerLeaseTest, MaxDeliveriesByExpiryDeadLettersAsLeaseExpired) {
   Advance(10s);
   Pass();
   EXPECT_THAT(transport_.Deliveries("w1"), IsEmpty());
-  const StoredMessage* dead = broker().FindQueue(kQueue)->FindDead("a");
+  const Message* dead = Dead("a");
   ASSERT_NE(dead, nullptr);
-  EXPECT_EQ(dead->last_error, "lease expired");
+  EXPECT_EQ(dead->last_error(), "lease expired");
   EXPECT_EQ(QueueStats().expired, 1u);
   EXPECT_EQ(QueueStats().dead, 1u);
 }

@@ -8,23 +8,26 @@
 namespace mandrill::broker {
 namespace {
 
-struct Item {
+struct HookA : ListHook {};
+struct HookB : ListHook {};
+struct Item : HookA, HookB {
   int value = 0;
-  Link<Item> a;
-  Link<Item> b;
 };
-using ListA = IntrusiveList<Item, &Item::a>;
-using ListB = IntrusiveList<Item, &Item::b>;
+using ListA = IntrusiveList<Item, HookA>;
+using ListB = IntrusiveList<Item, HookB>;
 
-// The values in list order; also checks that every prev link mirrors the next link before it.
-template <Link<Item> Item::*kLink>
-std::vector<int> Values(const IntrusiveList<Item, kLink>& list) {
+// The values in list order; also checks that every prev link mirrors the next link before it
+// (the first element's prev is the list's own head).
+template <class Hook>
+std::vector<int> Values(const IntrusiveList<Item, Hook>& list) {
   std::vector<int> out;
-  const Item* prev = nullptr;
+  const ListHook* prev = nullptr;
   list.ForEach([&](Item* i) {
-    EXPECT_EQ((i->*kLink).prev, prev) << "at " << i->value;
-    EXPECT_TRUE((i->*kLink).linked);
-    prev = i;
+    const Hook* h = i;
+    if (prev != nullptr) EXPECT_EQ(h->prev, prev) << "at " << i->value;
+    EXPECT_TRUE(h->linked());
+    EXPECT_EQ(h->prev->next, h) << "at " << i->value;
+    prev = h;
     out.push_back(i->value);
   });
   EXPECT_EQ(out.size(), list.size());
@@ -45,35 +48,35 @@ class IntrusiveListTest : public ::testing::Test {
 
 TEST_F(IntrusiveListTest, PushBackKeepsInsertionOrder) {
   EXPECT_TRUE(list_.empty());
-  EXPECT_EQ(list_.front(), nullptr);
+  EXPECT_EQ(list_.Front(), nullptr);
   PushAll();
   EXPECT_EQ(list_.size(), 5u);
-  EXPECT_EQ(list_.front(), &items_[0]);
+  EXPECT_EQ(list_.Front(), &items_[0]);
   EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3, 4}));
-  EXPECT_EQ(ListA::Next(&items_[4]), nullptr);
+  EXPECT_EQ(list_.Next(&items_[4]), nullptr);
 }
 
 TEST_F(IntrusiveListTest, RemoveAtHead) {
   PushAll();
   list_.Remove(&items_[0]);
-  EXPECT_EQ(list_.front(), &items_[1]);
+  EXPECT_EQ(list_.Front(), &items_[1]);
   EXPECT_EQ(Values(list_), (std::vector<int>{1, 2, 3, 4}));
-  EXPECT_FALSE(items_[0].a.linked);
+  EXPECT_FALSE(static_cast<HookA&>(items_[0]).linked());
 }
 
 TEST_F(IntrusiveListTest, RemoveInTheMiddle) {
   PushAll();
   list_.Remove(&items_[2]);
   EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 3, 4}));
-  EXPECT_EQ(ListA::Next(&items_[1]), &items_[3]);
-  EXPECT_EQ(items_[3].a.prev, &items_[1]);
+  EXPECT_EQ(list_.Next(&items_[1]), &items_[3]);
+  EXPECT_EQ(static_cast<HookA&>(items_[3]).prev, static_cast<HookA*>(&items_[1]));
 }
 
 TEST_F(IntrusiveListTest, RemoveAtTailThenPushBackAppendsAfterTheNewTail) {
   PushAll();
   list_.Remove(&items_[4]);
   EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3}));
-  EXPECT_EQ(ListA::Next(&items_[3]), nullptr);
+  EXPECT_EQ(list_.Next(&items_[3]), nullptr);
   list_.PushBack(&items_[4]);
   EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3, 4}));
 }
@@ -82,7 +85,7 @@ TEST_F(IntrusiveListTest, RemovingEveryElementLeavesAnEmptyReusableList) {
   PushAll();
   for (auto& i : items_) list_.Remove(&i);
   EXPECT_TRUE(list_.empty());
-  EXPECT_EQ(list_.front(), nullptr);
+  EXPECT_EQ(list_.Front(), nullptr);
   list_.PushBack(&items_[3]);
   EXPECT_EQ(Values(list_), (std::vector<int>{3}));
 }
@@ -121,6 +124,30 @@ TEST_F(IntrusiveListTest, AnElementCanBeOnTwoListsIndependently) {
   other.Remove(&items_[1]);
   EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 4}));
   EXPECT_EQ(Values(other), (std::vector<int>{3}));
+}
+
+TEST_F(IntrusiveListTest, PushFrontAndPopFrontMakeADeque) {
+  list_.PushBack(&items_[1]);
+  list_.PushFront(&items_[0]);
+  list_.PushBack(&items_[2]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(list_.Back(), &items_[2]);
+  EXPECT_EQ(list_.PopFront(), &items_[0]);
+  EXPECT_EQ(list_.PopFront(), &items_[1]);
+  EXPECT_EQ(list_.PopFront(), &items_[2]);
+  EXPECT_EQ(list_.PopFront(), nullptr);
+  EXPECT_TRUE(list_.empty());
+}
+
+TEST_F(IntrusiveListTest, MoveToBackReordersAndRemovingAnUnlinkedElementIsANoOp) {
+  PushAll();
+  list_.MoveToBack(&items_[0]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{1, 2, 3, 4, 0}));
+  list_.Remove(&items_[2]);
+  list_.Remove(&items_[2]);
+  EXPECT_EQ(Values(list_), (std::vector<int>{1, 3, 4, 0}));
+  list_.MoveToBack(&items_[2]);  // not linked: simply appended
+  EXPECT_EQ(Values(list_), (std::vector<int>{1, 3, 4, 0, 2}));
 }
 
 }  // namespace

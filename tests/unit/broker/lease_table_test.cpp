@@ -17,37 +17,38 @@ using namespace std::chrono_literals;
 
 class LeaseTableTest : public ::testing::Test {
  protected:
-  // A message with a fresh lease from `table`, due at base_ + `in`.
-  StoredMessage* Lease(LeaseTable& table, std::chrono::milliseconds in) {
-    auto m = std::make_unique<StoredMessage>();
-    m->seq = messages_.size() + 1;
-    m->lease_id = table.NextId();
-    m->lease_deadline = base_ + in;
-    m->state = MessageState::kLeased;
-    messages_.push_back(std::move(m));
-    return messages_.back().get();
+  ~LeaseTableTest() override {
+    for (Message* m : messages_) FreeMessage(m);
+  }
+  // A message leased from `table`, due at base_ + `in`.
+  Lease* Leased(LeaseTable& table, std::chrono::milliseconds in) {
+    Message* m = NewMessage(messages_.size() + 1, "m", "", "", 0);
+    messages_.push_back(m);
+    return table.Start(m, nullptr, base_, base_ + in);
   }
 
   const core::SteadyTime base_{std::chrono::hours(1)};
-  std::vector<std::unique_ptr<StoredMessage>> messages_;
+  std::vector<Message*> messages_;
 };
 
 TEST_F(LeaseTableTest, InsertedLeaseIsFoundByIdUntilRemoved) {
   LeaseTable table(7);
-  StoredMessage* a = Lease(table, 10ms);
-  StoredMessage* b = Lease(table, 20ms);
-  table.Insert(a);
-  table.Insert(b);
+  Lease* a = Leased(table, 10ms);
+  Lease* b = Leased(table, 20ms);
+  const std::uint64_t a_id = a->id, b_id = b->id;
   EXPECT_EQ(table.size(), 2u);
-  EXPECT_EQ(table.Find(a->lease_id), a);
-  EXPECT_EQ(table.Find(b->lease_id), b);
-  EXPECT_EQ(table.Find(b->lease_id + 1000), nullptr);
+  EXPECT_EQ(table.Find(a_id), a);
+  EXPECT_EQ(table.Find(b_id), b);
+  EXPECT_EQ(a->message->lease, a) << "the message knows its lease";
+  EXPECT_EQ(table.Find(b_id + 1000), nullptr);
 
-  table.Remove(a);
-  EXPECT_EQ(table.Find(a->lease_id), nullptr);
-  EXPECT_EQ(table.Find(b->lease_id), b);
+  Message* am = a->message;
+  table.End(a);
+  EXPECT_EQ(am->lease, nullptr);
+  EXPECT_EQ(table.Find(a_id), nullptr);
+  EXPECT_EQ(table.Find(b_id), b);
   EXPECT_EQ(table.size(), 1u);
-  table.Remove(b);
+  table.End(b);
   EXPECT_EQ(table.size(), 0u);
   EXPECT_FALSE(table.NextDeadline().has_value());
   EXPECT_EQ(table.Expired(base_ + 1h), nullptr);
@@ -55,29 +56,26 @@ TEST_F(LeaseTableTest, InsertedLeaseIsFoundByIdUntilRemoved) {
 
 TEST_F(LeaseTableTest, ExpiredReturnsTheEarliestDueLeaseOnlyOnceItsDeadlineIsReached) {
   LeaseTable table(1);
-  StoredMessage* late = Lease(table, 300ms);
-  StoredMessage* early = Lease(table, 100ms);
-  StoredMessage* middle = Lease(table, 200ms);
-  for (auto* m : {late, early, middle}) table.Insert(m);
+  Lease* late = Leased(table, 300ms);
+  Lease* early = Leased(table, 100ms);
+  Lease* middle = Leased(table, 200ms);
 
   EXPECT_EQ(table.NextDeadline(), base_ + 100ms);
   EXPECT_EQ(table.Expired(base_ + 99ms), nullptr);
   EXPECT_EQ(table.Expired(base_ + 100ms), early) << "due exactly at the deadline";
   EXPECT_EQ(table.Expired(base_ + 1h), early) << "the earliest, not any due one";
-  table.Remove(early);
+  table.End(early);
   EXPECT_EQ(table.Expired(base_ + 1h), middle);
-  table.Remove(middle);
+  table.End(middle);
   EXPECT_EQ(table.Expired(base_ + 1h), late);
 }
 
 TEST_F(LeaseTableTest, SetDeadlineReordersTheHeap) {
   LeaseTable table(1);
-  StoredMessage* a = Lease(table, 100ms);
-  StoredMessage* b = Lease(table, 200ms);
-  table.Insert(a);
-  table.Insert(b);
+  Lease* a = Leased(table, 100ms);
+  Lease* b = Leased(table, 200ms);
   table.SetDeadline(a, base_ + 500ms);
-  EXPECT_EQ(a->lease_deadline, base_ + 500ms);
+  EXPECT_EQ(a->deadline, base_ + 500ms);
   EXPECT_EQ(table.NextDeadline(), base_ + 200ms);
   EXPECT_EQ(table.Expired(base_ + 200ms), b);
   table.SetDeadline(b, base_ + 1s);
@@ -91,22 +89,20 @@ TEST_F(LeaseTableTest, HeapMatchesBruteForceModelUnderRandomOperations) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937 rng(seed);
     LeaseTable table(seed);
-    std::vector<StoredMessage*> live;
+    std::vector<Lease*> live;
     std::uniform_int_distribution<int> op(0, 9), ms(0, 5000);
     for (int step = 0; step < 1500; ++step) {
       const int o = op(rng);
       if (o < 5 || live.empty()) {
-        StoredMessage* m = Lease(table, std::chrono::milliseconds(ms(rng)));
-        table.Insert(m);
-        live.push_back(m);
+        live.push_back(Leased(table, std::chrono::milliseconds(ms(rng))));
       } else if (o < 8) {
         std::uniform_int_distribution<std::size_t> pick(0, live.size() - 1);
-        StoredMessage* m = live[pick(rng)];
-        table.SetDeadline(m, base_ + std::chrono::milliseconds(ms(rng)));
+        Lease* l = live[pick(rng)];
+        table.SetDeadline(l, base_ + std::chrono::milliseconds(ms(rng)));
       } else {
         std::uniform_int_distribution<std::size_t> pick(0, live.size() - 1);
         const std::size_t i = pick(rng);
-        table.Remove(live[i]);
+        table.End(live[i]);
         live.erase(live.begin() + static_cast<std::ptrdiff_t>(i));
       }
       ASSERT_EQ(table.size(), live.size());
@@ -116,21 +112,21 @@ TEST_F(LeaseTableTest, HeapMatchesBruteForceModelUnderRandomOperations) {
       }
       const auto min_deadline =
           (*std::min_element(live.begin(), live.end(), [](auto* x, auto* y) {
-            return x->lease_deadline < y->lease_deadline;
-          }))->lease_deadline;
+            return x->deadline < y->deadline;
+          }))->deadline;
       ASSERT_EQ(table.NextDeadline(), min_deadline);
       ASSERT_EQ(table.Expired(min_deadline - 1ms), nullptr);
-      StoredMessage* due = table.Expired(min_deadline);
+      Lease* due = table.Expired(min_deadline);
       ASSERT_NE(due, nullptr);
-      ASSERT_EQ(due->lease_deadline, min_deadline);
+      ASSERT_EQ(due->deadline, min_deadline);
     }
-    for (StoredMessage* m : live) ASSERT_EQ(table.Find(m->lease_id), m);
+    for (Lease* l : live) ASSERT_EQ(table.Find(l->id), l);
     // Draining by expiry yields deadlines in non-decreasing order.
     core::SteadyTime last{};
-    while (StoredMessage* m = table.Expired(base_ + 1h)) {
-      ASSERT_GE(m->lease_deadline, last);
-      last = m->lease_deadline;
-      table.Remove(m);
+    while (Lease* l = table.Expired(base_ + 1h)) {
+      ASSERT_GE(l->deadline, last);
+      last = l->deadline;
+      table.End(l);
     }
     ASSERT_EQ(table.size(), 0u);
   }
@@ -139,7 +135,11 @@ TEST_F(LeaseTableTest, HeapMatchesBruteForceModelUnderRandomOperations) {
 TEST_F(LeaseTableTest, LeaseIdsAreUniqueWithinATable) {
   LeaseTable table(42);
   std::set<std::uint64_t> ids;
-  for (int i = 0; i < 10000; ++i) ASSERT_TRUE(ids.insert(table.NextId()).second);
+  for (int i = 0; i < 10000; ++i) {
+    Lease* l = Leased(table, 1ms);
+    ASSERT_TRUE(ids.insert(l->id).second);
+    table.End(l);  // recycled Lease objects still get fresh ids
+  }
 }
 
 TEST_F(LeaseTableTest, LeaseIdsFromTablesWithDifferentEpochsNeverCollide) {
@@ -149,7 +149,9 @@ TEST_F(LeaseTableTest, LeaseIdsFromTablesWithDifferentEpochsNeverCollide) {
   for (std::uint32_t epoch : epochs) {
     LeaseTable table(epoch);
     for (int i = 0; i < 5000; ++i) {
-      const std::uint64_t id = table.NextId();
+      Lease* l = Leased(table, 1ms);
+      const std::uint64_t id = l->id;
+      table.End(l);
       ASSERT_TRUE(ids.insert(id).second) << "epoch " << epoch << " id " << id;
       ASSERT_EQ(id >> 40, epoch);
     }
@@ -157,9 +159,9 @@ TEST_F(LeaseTableTest, LeaseIdsFromTablesWithDifferentEpochsNeverCollide) {
 }
 
 TEST_F(LeaseTableTest, LeaseIdIsNeverZero) {
-  // 0 means "no lease" in StoredMessage::lease_id.
+  // 0 means "no lease" on the wire.
   LeaseTable table(0);
-  EXPECT_NE(table.NextId(), 0u);
+  EXPECT_NE(Leased(table, 1ms)->id, 0u);
 }
 
 }  // namespace

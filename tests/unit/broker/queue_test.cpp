@@ -1,168 +1,125 @@
-// Queue: owns its messages and keeps each in one place (ready, deferred, dead).
+// Queue: its ready list (new at the back, returned at the front), its dead letters, and the
+// counts of what other structures hold for it.
 #include "broker/queue.h"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <memory>
 #include <string>
 #include <vector>
 
 namespace mandrill::broker {
 namespace {
 
-using namespace std::chrono_literals;
-
 class QueueTest : public ::testing::Test {
  protected:
-  StoredMessage* Add(const std::string& id) {
-    auto m = std::make_unique<StoredMessage>();
-    m->seq = ++seq_;
-    m->id = id;
-    return queue_.Adopt(std::move(m));
+  ~QueueTest() override {
+    for (Message* m : loose_) FreeMessage(m);
+  }
+  // A message of the queue that is on none of its lists yet.
+  Message* Add(const std::string& id) {
+    Message* m = NewMessage(++seq_, id, "payload of " + id, "", 0);
+    m->queue = &queue_;
+    return m;
   }
   std::vector<std::string> DrainReady() {
     std::vector<std::string> out;
-    while (StoredMessage* m = queue_.PopReady()) out.push_back(m->id);
+    while (Message* m = queue_.PopReady()) {
+      out.emplace_back(m->id());
+      loose_.push_back(m);
+    }
     return out;
   }
 
-  Queue queue_{"jobs", 10min};
+  Queue queue_{"jobs"};
   std::uint64_t seq_ = 0;
-  const core::SteadyTime t0_{std::chrono::hours(1)};
+  std::vector<Message*> loose_;  // taken off the queue's lists: freed by the test
 };
 
-TEST_F(QueueTest, AdoptedMessageBelongsToTheQueueIsDeduplicatedAndCountsInDepth) {
-  StoredMessage* m = Add("a");
-  EXPECT_EQ(m->queue, &queue_);
-  EXPECT_EQ(queue_.dedup.Find("a").live, m) << "its id is live in the queue's dedup index";
-  EXPECT_EQ(queue_.size(), 1u);
-  EXPECT_EQ(queue_.depth(), 1u);
-  EXPECT_FALSE(queue_.HasReady());
-  EXPECT_EQ(queue_.PopReady(), nullptr);
-}
-
 TEST_F(QueueTest, ReadyOrderIsBackForNewAndFrontForReturned) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
-  StoredMessage* c = Add("c");
+  Message* a = Add("a");
+  Message* b = Add("b");
+  Message* c = Add("c");
   queue_.PushReady(a, false);
   queue_.PushReady(b, false);
   queue_.PushReady(c, /*front=*/true);
   EXPECT_EQ(c->state, MessageState::kReady);
   EXPECT_EQ(queue_.ready_count(), 3u);
   EXPECT_TRUE(queue_.HasReady());
+  EXPECT_EQ(queue_.FrontReady(), c);
   EXPECT_EQ(DrainReady(), (std::vector<std::string>{"c", "a", "b"}));
   EXPECT_EQ(queue_.ready_count(), 0u);
+  EXPECT_EQ(queue_.PopReady(), nullptr);
 }
 
-TEST_F(QueueTest, ReleaseDueMovesOnlyMessagesWhoseTimeHasCome) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
-  queue_.Defer(a, t0_ + 100ms);
-  queue_.Defer(b, t0_ + 200ms);
-  EXPECT_EQ(a->state, MessageState::kDeferred);
-  EXPECT_EQ(queue_.deferred_count(), 2u);
-  EXPECT_EQ(queue_.NextDeferred(), t0_ + 100ms);
-
-  EXPECT_EQ(queue_.ReleaseDue(t0_ + 99ms), 0u);
-  EXPECT_EQ(queue_.ReleaseDue(t0_ + 100ms), 1u) << "due exactly at not_before";
-  EXPECT_EQ(a->state, MessageState::kReady);
-  EXPECT_EQ(queue_.NextDeferred(), t0_ + 200ms);
-  EXPECT_EQ(DrainReady(), (std::vector<std::string>{"a"}));
-  EXPECT_EQ(queue_.ReleaseDue(t0_ + 1h), 1u);
-  EXPECT_FALSE(queue_.NextDeferred().has_value());
-  EXPECT_EQ(DrainReady(), (std::vector<std::string>{"b"}));
+TEST_F(QueueTest, TakeReadyRemovesFromTheMiddle) {
+  Message* a = Add("a");
+  Message* b = Add("b");
+  Message* c = Add("c");
+  for (Message* m : {a, b, c}) queue_.PushReady(m, false);
+  queue_.TakeReady(b);
+  loose_.push_back(b);
+  EXPECT_EQ(queue_.NextReady(a), c);
+  EXPECT_EQ(DrainReady(), (std::vector<std::string>{"a", "c"}));
 }
 
-TEST_F(QueueTest, DeferredMessagesComeDueInTimeOrderWhateverTheDeferOrder) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
-  StoredMessage* c = Add("c");
-  StoredMessage* d = Add("d");
-  queue_.Defer(d, t0_ + 400ms);
-  queue_.Defer(b, t0_ + 200ms);
-  queue_.Defer(c, t0_ + 300ms);
-  queue_.Defer(a, t0_ + 100ms);
-  std::vector<std::string> order;
-  for (auto t : {100ms, 200ms, 300ms, 400ms}) {
-    ASSERT_EQ(queue_.NextDeferred(), t0_ + t);
-    ASSERT_EQ(queue_.ReleaseDue(t0_ + t), 1u);
-    for (auto& id : DrainReady()) order.push_back(id);
-  }
-  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c", "d"}));
-  EXPECT_EQ(queue_.deferred_count(), 0u);
-}
-
-TEST_F(QueueTest, ReleasedMessagesAreReadyInDueThenSeqOrderAheadOfTheBacklog) {
-  StoredMessage* backlog = Add("backlog");
-  StoredMessage* a = Add("a");  // seq 2
-  StoredMessage* b = Add("b");  // seq 3
-  StoredMessage* c = Add("c");  // seq 4
-  queue_.PushReady(backlog, false);
-  queue_.Defer(c, t0_ + 100ms);
-  queue_.Defer(b, t0_ + 200ms);
-  queue_.Defer(a, t0_ + 200ms);
-  ASSERT_EQ(queue_.ReleaseDue(t0_ + 1s), 3u);
-  const auto order = DrainReady();
-  // Regression: released one by one to the front, they used to end up in reverse order.
-  EXPECT_EQ(order, (std::vector<std::string>{"c", "a", "b", "backlog"}));
-}
-
-TEST_F(QueueTest, BuryExhumeAndFindDead) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
+TEST_F(QueueTest, BuryKeepsTheReasonAndTimeAndExhumeTakesItBack) {
+  Message* a = Add("a");
   queue_.Bury(a, "boom", 1234);
   EXPECT_EQ(a->state, MessageState::kDead);
-  EXPECT_EQ(a->last_error, "boom");
-  EXPECT_EQ(a->dead_at_unix_ms, 1234);
-  EXPECT_EQ(queue_.FindDead("a"), a);
-  EXPECT_EQ(queue_.FindDead("b"), nullptr);
-  EXPECT_EQ(queue_.dead().size(), 1u);
+  EXPECT_EQ(a->last_error(), "boom");
+  EXPECT_EQ(a->dead_at_unix_ms(), 1234);
+  EXPECT_EQ(queue_.OldestDead(), a);
+  EXPECT_EQ(queue_.dead_count(), 1u);
 
-  EXPECT_EQ(queue_.Exhume(b->seq), nullptr) << "b is not dead";
-  EXPECT_EQ(queue_.Exhume(a->seq), a);
-  EXPECT_TRUE(queue_.dead().empty());
-  EXPECT_EQ(queue_.Exhume(a->seq), nullptr) << "only once";
+  queue_.Exhume(a);
+  EXPECT_EQ(queue_.dead_count(), 0u);
+  EXPECT_EQ(queue_.OldestDead(), nullptr);
   queue_.PushReady(a, false);  // requeued, as DLQ_REQUEUE does
-  EXPECT_EQ(queue_.FindDead("a"), nullptr);
   EXPECT_EQ(queue_.ready_count(), 1u);
+  EXPECT_EQ(a->last_error(), "boom") << "the last error stays with the message";
 }
 
-TEST_F(QueueTest, DeadListIsInSeqOrder) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
-  StoredMessage* c = Add("c");
+TEST_F(QueueTest, DeadLettersAreListedInTheOrderTheyDied) {
+  Message* a = Add("a");
+  Message* b = Add("b");
+  Message* c = Add("c");
   queue_.Bury(c, "x", 1);
   queue_.Bury(a, "x", 2);
   queue_.Bury(b, "x", 3);
   std::vector<std::string> ids;
-  for (const auto& [seq, m] : queue_.dead()) ids.push_back(m->id);
-  EXPECT_EQ(ids, (std::vector<std::string>{"a", "b", "c"}));
+  for (const Message* m = queue_.OldestDead(); m != nullptr; m = queue_.NextDead(m)) {
+    ids.emplace_back(m->id());
+  }
+  EXPECT_EQ(ids, (std::vector<std::string>{"c", "a", "b"}));
 }
 
-TEST_F(QueueTest, DepthExcludesDeadLetters) {
-  StoredMessage* a = Add("a");
-  StoredMessage* b = Add("b");
-  StoredMessage* c = Add("c");
-  Add("pending");
+TEST_F(QueueTest, DepthCountsWhatOthersHoldButNotDeadLetters) {
+  Message* a = Add("a");
+  Message* c = Add("c");
   queue_.PushReady(a, false);
-  queue_.Defer(b, t0_ + 1s);
   queue_.Bury(c, "poison", 0);
-  EXPECT_EQ(queue_.size(), 4u);
-  EXPECT_EQ(queue_.depth(), 3u) << "ready + deferred + pending, not dead";
-  EXPECT_EQ(queue_.ready_count(), 1u);
-  EXPECT_EQ(queue_.deferred_count(), 1u);
+  queue_.pending = 1;
+  queue_.deferred = 1;
+  queue_.leased = 2;
+  EXPECT_EQ(queue_.size(), 6u);
+  EXPECT_EQ(queue_.depth(), 5u) << "ready + pending + deferred + leased, not dead";
+  EXPECT_FALSE(queue_.unused());
+  queue_.pending = queue_.deferred = queue_.leased = 0;
 }
 
-TEST_F(QueueTest, EraseDeletesASettledMessage) {
-  StoredMessage* a = Add("a");
-  Add("b");
-  a->state = MessageState::kSettled;
-  queue_.dedup.Settle(a, t0_);
-  queue_.Erase(a);
-  EXPECT_EQ(queue_.size(), 1u);
-  EXPECT_EQ(queue_.depth(), 1u);
+TEST_F(QueueTest, UnusedOnlyWithNothingInItNoSubscriberAndNoRememberedId) {
+  EXPECT_TRUE(queue_.unused());
+  queue_.subscribers = 1;
+  EXPECT_FALSE(queue_.unused());
+  queue_.subscribers = 0;
+  queue_.dedup_ids = 1;
+  EXPECT_FALSE(queue_.unused());
+  queue_.dedup_ids = 0;
+  Message* a = Add("a");
+  queue_.PushReady(a, false);
+  EXPECT_FALSE(queue_.unused());
+  DrainReady();
+  EXPECT_TRUE(queue_.unused());
 }
 
 }  // namespace
