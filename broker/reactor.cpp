@@ -27,7 +27,6 @@ Reactor::Reactor(BrokerOptions options, Storage& storage, zmq::context_t& contex
 Reactor::~Reactor() = default;
 
 core::Status Reactor::Start() {
-  if (auto st = broker_->Recover(); !st.ok()) return st;
   protocol::RouterOptions ro;
   ro.heartbeat_ms = static_cast<int>(options_.heartbeat.count());
   ro.max_frame_bytes = options_.limits.max_body_bytes;
@@ -38,15 +37,20 @@ core::Status Reactor::Start() {
       "inproc://mandrill-monitor-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
   if (zmq_socket_monitor(router_.handle(), monitor_endpoint.c_str(),
                          ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED) != 0) {
-    return core::Error{core::Errc::kInternal, std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
+    return core::Error{core::Errc::kInternal,
+                       std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
   }
   monitor_.connect(monitor_endpoint);
+  // Bind before recovery: a broker that cannot have its endpoint fails before it touches the
+  // data dir. Frames that arrive during recovery wait in the socket.
   try {
     router_.bind(options_.bind);
   } catch (const zmq::error_t& e) {
-    return core::Error{core::Errc::kUnavailable, "cannot bind " + options_.bind + ": " + e.what() +
-                              " (is another broker running? pick another --bind)"};
+    return core::Error{core::Errc::kUnavailable,
+                       "cannot bind " + options_.bind + ": " + e.what() +
+                           " (is another broker running? pick another --bind)"};
   }
+  if (auto st = broker_->Recover(); !st.ok()) return st;
   spdlog::info("mandrill-broker {} listening on {} (lease {} ms, max deliveries {}, queue limit "
                "{}, heartbeat {} ms)",
                broker_->broker_id(), options_.bind, options_.lease.count(),

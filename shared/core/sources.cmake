@@ -1,4 +1,5 @@
 target_sources(mandrill_shared PRIVATE
+  ${CMAKE_CURRENT_LIST_DIR}/byte_size.cpp
   ${CMAKE_CURRENT_LIST_DIR}/duration.cpp
   ${CMAKE_CURRENT_LIST_DIR}/error.cpp
   ${CMAKE_CURRENT_LIST_DIR}/log_limiter.cpp

@@ -34,5 +34,8 @@ core::Result<Message> Decode(std::string_view version, std::string_view command,
 std::string CheckQueueName(std::string_view name);
 // Checks a message id: 1..256 printable, non-space ASCII bytes.
 std::string CheckMessageId(std::string_view id);
+// Checks a ZeroMQ endpoint as our programs accept it: tcp://HOST:PORT (PORT 1..65535, or * to
+// bind any), ipc://PATH or inproc://NAME. Returns an empty string when valid, else the reason.
+std::string CheckEndpoint(std::string_view endpoint);
 
 }  // namespace mandrill::protocol
