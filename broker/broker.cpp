@@ -40,7 +40,11 @@ Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock
       workers_(ctx_, sessions_, leasing_, dispatcher_, peers_, broker_id_),
       publishing_(ctx_, dispatcher_),
       admin_(ctx_, sessions_, leases_, leasing_, dispatcher_, broker_id_, started_),
-      next_housekeeping_(started_ + options_.heartbeat / 2) {}
+      next_housekeeping_(started_ + HousekeepingInterval()) {}
+
+// Liveness needs a check every half heartbeat; ids, peers and idle queues are pruned then too
+// (so the dedup window and the idle timeout are precise to half a heartbeat).
+std::chrono::milliseconds Broker::HousekeepingInterval() const { return options_.heartbeat / 2; }
 
 Broker::~Broker() {
   // Leased and pending messages belong to no queue list; the rest go with their owners.
@@ -139,10 +143,12 @@ void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqListR
 }
 void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqRequeueRequest&& m) {
   if (s == nullptr && !AdmitPeer(peer, protocol::Command::kDlqRequeue)) return;
+  if (ctx_.shutting_down) return RefuseShuttingDown(peer, protocol::Command::kDlqRequeue, m.request_id);
   admin_.DlqChange(peer, AdminOp::Kind::kRequeue, m.request_id, m.queue, m.ids);
 }
 void Broker::Handle(const std::string& peer, int, Session* s, protocol::DlqPurgeRequest&& m) {
   if (s == nullptr && !AdmitPeer(peer, protocol::Command::kDlqPurge)) return;
+  if (ctx_.shutting_down) return RefuseShuttingDown(peer, protocol::Command::kDlqPurge, m.request_id);
   admin_.DlqChange(peer, AdminOp::Kind::kPurge, m.request_id, m.queue, m.ids);
 }
 void Broker::Handle(const std::string& peer, int, Session*, protocol::Confirm&&) {
@@ -173,6 +179,12 @@ void Broker::Handle(const std::string& peer, int, Session*, protocol::AdminOk&&)
   Unexpected(peer, protocol::Command::kAdminOk);
 }
 
+void Broker::RefuseShuttingDown(const std::string& peer, protocol::Command command,
+                                std::uint64_t request_id) {
+  outbox_.Error(peer, protocol::ErrorCode::kShuttingDown,
+                "the broker is shutting down: retry when it is back", Byte(command), request_id);
+}
+
 void Broker::Unexpected(const std::string& peer, protocol::Command command) {
   ++counters_.bad_frames;
   outbox_.Error(peer, protocol::ErrorCode::kUnexpectedCommand,
@@ -198,7 +210,7 @@ void Broker::OnTimers() {
   leasing_.ExpireDue(now);
   ReleaseDeferred(now);
   if (now < next_housekeeping_) return;
-  next_housekeeping_ = now + options_.heartbeat / 2;
+  next_housekeeping_ = now + HousekeepingInterval();
   workers_.CheckLiveness(now);
   std::vector<Queue*> released;
   store_.dedup.Prune(now, &released);

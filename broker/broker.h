@@ -115,6 +115,8 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   void Handle(const std::string& peer, int fd, Session* s, protocol::DlqListReply&& m);
   void Handle(const std::string& peer, int fd, Session* s, protocol::AdminOk&& m);
   void Unexpected(const std::string& peer, protocol::Command command);
+  void RefuseShuttingDown(const std::string& peer, protocol::Command command,
+                          std::uint64_t request_id);
   // A publisher's or operator's frame: admitted within --max-peers (else answered and false).
   bool AdmitPeer(const std::string& peer, protocol::Command command);
 
@@ -131,6 +133,7 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   void NotDelivered(Session* s, std::vector<std::uint64_t> leases, bool unreachable) override;
 
   void ReleaseDeferred(core::SteadyTime now);
+  std::chrono::milliseconds HousekeepingInterval() const;
   void RewriteSettles();
 
   BrokerOptions options_;

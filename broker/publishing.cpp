@@ -97,11 +97,12 @@ void Publishing::Publish(const std::string& peer, protocol::Publish&& publish) {
                       " bytes of messages, --max-memory): back off and retry");
       continue;
     }
+    // Storage first: if it throws, nothing in memory refers to a record that is not there.
     const std::uint64_t seq = next_seq_++;
-    Message* m = ctx_.store.Create(q, seq, item.id, item.payload, encoded_headers, wall);
-    const Ticket ticket = ctx_.storage.Append(PublishRecord{
-        seq, item.queue, std::move(item.id), std::move(item.payload), std::move(item.headers),
-        wall});
+    const PublishRecord record{seq,          std::move(item.queue),   std::move(item.id),
+                               std::move(item.payload), std::move(item.headers), wall};
+    const Ticket ticket = ctx_.storage.Append(record);
+    Message* m = ctx_.store.Create(q, seq, record.id, record.payload, encoded_headers, wall);
     ctx_.durability.AddPublish(ticket, m, peer);
   }
   refused.ForEach([&](protocol::Error&& e) {

@@ -191,11 +191,12 @@ int Reactor::Stop(bool graceful) {
 // which can be before the engine has written those bytes to the kernel: closing at once lost
 // the DISCONNECT (and possibly last CONFIRMs) in about 1 shutdown in 15 under load. So the
 // socket stays open until every peer has hung up or kFarewell has passed. Frames arriving
-// meanwhile are dropped: the journal is closed, and what they ask is retried after a restart.
+// meanwhile are answered by the shutting-down broker (publishes: SHUTTING_DOWN, READY:
+// DISCONNECT); nothing they ask is made durable, the journal being closed.
 void Reactor::Farewell() {
   constexpr std::chrono::milliseconds kFarewell{250};
   const auto deadline = std::chrono::steady_clock::now() + kFarewell;
-  std::size_t dropped = 0;
+  const auto answered_before = broker_->counters().frames_in + broker_->counters().bad_frames;
   DrainMonitor(false);
   while (open_connections_ > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -205,10 +206,16 @@ void Reactor::Farewell() {
                                {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
     if (zmq_poll(items, 2, static_cast<long>(left.count())) < 0 && zmq_errno() != EINTR) break;
     if (items[1].revents & ZMQ_POLLIN) DrainMonitor(false);
-    protocol::Received in;
-    while ((items[0].revents & ZMQ_POLLIN) && protocol::Receive(router_, in)) ++dropped;
+    if (items[0].revents & ZMQ_POLLIN) {
+      DrainRouter();
+      broker_->EndPass();
+    }
   }
-  if (dropped > 0) spdlog::info("{} messages arriving after the goodbye were dropped", dropped);
+  const auto answered =
+      broker_->counters().frames_in + broker_->counters().bad_frames - answered_before;
+  if (answered > 0) {
+    spdlog::info("{} frames arriving after the goodbye were answered SHUTTING_DOWN", answered);
+  }
 }
 
 }  // namespace mandrill::broker

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "shared/protocol/codec.h"
 
 namespace mandrill::broker {
@@ -37,20 +39,26 @@ void WorkerProtocol::Ready(const std::string& peer, int fd, Session* s, protocol
     ctx_.outbox.Reply(peer, protocol::Disconnect{"the broker is shutting down"});
     return;
   }
+  // All or nothing: a READY that would take the broker past --max-queues creates none.
+  std::vector<std::string_view> unknown;
+  for (const auto& name : ready.queues) {
+    if (ctx_.store.Find(name) == nullptr &&
+        std::find(unknown.begin(), unknown.end(), name) == unknown.end()) {
+      unknown.push_back(name);
+    }
+  }
+  if (ctx_.store.queues().size() + unknown.size() > ctx_.options.max_queues) {
+    ++ctx_.counters.refused_queues;
+    ctx_.outbox.Error(peer, protocol::ErrorCode::kLimitReached,
+                      "READY names " + std::to_string(unknown.size()) +
+                          " queues that do not exist; the broker holds at most " +
+                          std::to_string(ctx_.options.max_queues) + " (--max-queues)",
+                      ready_byte);
+    return;
+  }
   std::vector<Queue*> queues;
   queues.reserve(ready.queues.size());
-  for (const auto& name : ready.queues) {
-    Queue* q = ctx_.store.GetOrCreate(name);
-    if (q == nullptr) {
-      ++ctx_.counters.refused_queues;
-      ctx_.outbox.Error(peer, protocol::ErrorCode::kLimitReached,
-                        "READY: the broker holds " + std::to_string(ctx_.options.max_queues) +
-                            " queues (--max-queues); '" + name + "' would be one more",
-                        ready_byte);
-      return;
-    }
-    queues.push_back(q);
-  }
+  for (const auto& name : ready.queues) queues.push_back(ctx_.store.GetOrCreate(name));
   const auto now = ctx_.clock.Now();
   // A connection speaks for one worker process. The same process on a new connection (its
   // instance token names it) keeps its session and leases: the old connection is dead or dying.

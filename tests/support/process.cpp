@@ -151,7 +151,14 @@ bool Eventually(const std::function<bool()>& condition, std::chrono::millisecond
   }
 }
 
-std::string Binary(const std::string& name) { return std::string(MANDRILL_BIN_DIR) + "/" + name; }
+std::string Binary(const std::string& name) {
+  // MANDRILL_TEST_BIN_DIR runs a test against other binaries (e.g. an older build, to see a
+  // regression test fail on the code it guards against).
+  if (const char* dir = std::getenv("MANDRILL_TEST_BIN_DIR"); dir != nullptr && *dir != '\0') {
+    return std::string(dir) + "/" + name;
+  }
+  return std::string(MANDRILL_BIN_DIR) + "/" + name;
+}
 
 std::vector<std::string> BrokerArgv(const std::string& endpoint, const std::string& data_dir,
                                     const std::vector<std::string>& flags) {

@@ -53,7 +53,8 @@ std::string MakeTempDir(const std::string& prefix);
 // that are observed from outside (files, other processes) where no event can be awaited.
 bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
-// Path of a built executable (the build dir is passed in by CMake as MANDRILL_BIN_DIR).
+// Path of a built executable (the build dir is passed in by CMake as MANDRILL_BIN_DIR; the
+// environment variable MANDRILL_TEST_BIN_DIR, when set, names another).
 std::string Binary(const std::string& name);
 
 // mandrill-broker's command line for tests: `endpoint`, `data_dir`, debug logs, memory storage

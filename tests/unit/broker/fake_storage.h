@@ -3,6 +3,7 @@
 // holds tickets pending until the test says they are durable (MakeDurable) or failed (Fail);
 // or, in auto mode, reports everything durable at once like MemoryStorage. Single-threaded.
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <variant>
@@ -48,9 +49,12 @@ class FakeStorage final : public Storage {
     return recovered_.max_seq;
   }
   Ticket Append(const Record& record) override {
+    if (throw_on_append_) throw std::runtime_error("injected: Append threw");
     records_.push_back(record);
     return ++last_;
   }
+  // Script: Append throws (a bug or memory exhaustion inside storage).
+  void set_throw_on_append(bool on) { throw_on_append_ = on; }
   void Commit() override {
     ++commits_;
     committed_upto_ = last_;
@@ -109,6 +113,7 @@ class FakeStorage final : public Storage {
 
  private:
   bool auto_durable_;
+  bool throw_on_append_ = false;
   Recovered recovered_;
   core::Error recover_error_;
   std::vector<Record> records_;
