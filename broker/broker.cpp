@@ -48,11 +48,12 @@ std::chrono::milliseconds Broker::HousekeepingInterval() const { return options_
 
 Broker::~Broker() {
   // Leased and pending messages belong to no queue list; the rest go with their owners.
-  std::vector<Message*> held;
-  leases_.ForEach([&](Lease* l) { held.push_back(l->message); });
-  for (Message* m : held) {
-    m->lease->session->leases.Remove(m);
-    leases_.End(m->lease);
+  std::vector<Lease*> held;
+  leases_.ForEach([&](Lease* l) { held.push_back(l); });
+  for (Lease* l : held) {
+    Message* m = l->message;
+    l->session->leases.Remove(l);
+    leases_.End(l);
     FreeMessage(m);
   }
   durability_.ForEachPending([](Message* m) { FreeMessage(m); });

@@ -76,7 +76,7 @@ void Dispatcher::Deliver(Session* s, Queue* q, Message* m) {
   const auto lease_time = std::min(ctx_.options.lease, ctx_.options.max_lease);
   Lease* l = leases_.Start(m, s, now, now + lease_time);
   m->state = MessageState::kLeased;
-  s->leases.PushBack(m);
+  s->leases.PushBack(l);
   ++q->leased;
   ++s->delivered;
   const auto lease_ms = static_cast<std::uint32_t>(core::ToMillis(lease_time));

@@ -55,7 +55,7 @@ core::Status Broker::CheckInvariants() const {
   core::Status bad;
   leases_.ForEach([&](const Lease* l) {
     if (!bad.ok()) return;
-    if (l->message->lease != l) bad = Broken("lease and message disagree");
+    if (!l->linked()) bad = Broken("a lease is on no session's list");
     if (bad.ok()) bad = place(l->message, MessageState::kLeased, "a lease");
     if (bad.ok() && sessions_.Find(l->session->routing_id) != l->session) {
       bad = Broken("a lease is held by a session the broker forgot");

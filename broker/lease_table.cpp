@@ -27,7 +27,6 @@ Lease* LeaseTable::Start(Message* m, Session* s, core::SteadyTime now,
   l->session = s;
   l->started = now;
   l->deadline = deadline;
-  m->lease = l;
   by_id_.emplace(l->id, l);
   heap_.push_back(l);
   l->heap_index = static_cast<std::uint32_t>(heap_.size() - 1);
@@ -51,7 +50,6 @@ void LeaseTable::End(Lease* l) {
     SiftUp(i);
     SiftDown(last->heap_index);
   }
-  l->message->lease = nullptr;
   *l = Lease{};
   l->next_free = free_;
   free_ = l;

@@ -10,6 +10,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "broker/intrusive_list.h"
 #include "broker/message.h"
 #include "shared/core/clock.h"
 
@@ -17,7 +18,8 @@ namespace mandrill::broker {
 
 struct Session;
 
-struct Lease {
+// On its session's list of leases (oldest delivery first) while active.
+struct Lease : ListHook {
   std::uint64_t id = 0;
   Message* message = nullptr;
   Session* session = nullptr;
@@ -40,10 +42,11 @@ class LeaseTable {
   // The prefix of this start's lease ids (for the broker id).
   std::uint32_t epoch() const { return static_cast<std::uint32_t>(next_id_ >> 40); }
 
-  // Leases `m` to `s` until `deadline`; sets m->lease (the caller sets the state).
+  // Leases `m` to `s` until `deadline` (the caller sets the state and links the lease into
+  // its session's list).
   Lease* Start(Message* m, Session* s, core::SteadyTime now, core::SteadyTime deadline);
   Lease* Find(std::uint64_t lease_id) const;
-  // Ends the lease and clears m->lease; the Lease object is recycled.
+  // Ends the lease (it must be off its session's list); the Lease object is recycled.
   void End(Lease* l);
   void SetDeadline(Lease* l, core::SteadyTime deadline);
   // The lease with the earliest deadline if that deadline is <= now.
@@ -70,5 +73,7 @@ class LeaseTable {
   Lease* free_ = nullptr;
   std::vector<std::unique_ptr<Lease[]>> blocks_;
 };
+
+using LeaseList = IntrusiveList<Lease>;
 
 }  // namespace mandrill::broker

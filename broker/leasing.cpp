@@ -36,10 +36,9 @@ void Leasing::Ack(const std::string& peer, Session* s, const protocol::Ack& ack)
       lost.push_back(id);
       continue;
     }
-    Message* m = l->message;
+    Message* m = EndLease(l);
     ++s->acked;
     ++m->queue->counters.acked;
-    EndLease(m);
     Settle(m, /*purge=*/false);
   }
   dispatcher_.SessionChanged(s);
@@ -72,10 +71,9 @@ void Leasing::Nack(const std::string& peer, Session* s, protocol::Nack&& nack) {
       lost.push_back(item.lease_id);
       continue;
     }
-    Message* m = l->message;
+    Message* m = EndLease(l);
     ++s->nacked;
     ++m->queue->counters.nacked;
-    EndLease(m);
     Return(m, std::chrono::milliseconds(item.delay_ms),
            item.reason.empty() ? std::string_view("nacked") : std::string_view(item.reason),
            /*journal_nack=*/true, s);
@@ -86,24 +84,25 @@ void Leasing::Nack(const std::string& peer, Session* s, protocol::Nack&& nack) {
 
 void Leasing::ExpireDue(core::SteadyTime now) {
   while (Lease* l = leases_.Expired(now)) {
-    Message* m = l->message;
-    spdlog::debug("lease {} on message {} expired (worker {})", l->id, m->id(), l->session->name);
+    spdlog::debug("lease {} on message {} expired (worker {})", l->id, l->message->id(),
+                  l->session->name);
+    Session* s = nullptr;
+    Message* m = EndLease(l, &s);
     ++m->queue->counters.expired;
-    Session* s = EndLease(m);
     Return(m, std::chrono::milliseconds(0), "lease expired", /*journal_nack=*/false, s);
     dispatcher_.SessionChanged(s);
   }
 }
 
 void Leasing::ReleaseAll(Session* s, const std::string& reason) {
-  std::vector<Message*> held;
+  std::vector<Lease*> held;
   held.reserve(s->leases.size());
-  s->leases.ForEach([&](Message* m) { held.push_back(m); });
+  s->leases.ForEach([&](Lease* l) { held.push_back(l); });
   // Newest first: each goes to the front of its queue, so the oldest ends up first.
   std::sort(held.begin(), held.end(),
-            [](const Message* a, const Message* b) { return a->seq > b->seq; });
-  for (Message* m : held) {
-    EndLease(m);
+            [](const Lease* a, const Lease* b) { return a->message->seq > b->message->seq; });
+  for (Lease* l : held) {
+    Message* m = EndLease(l);
     Return(m, std::chrono::milliseconds(0), reason, /*journal_nack=*/false, s);
   }
   ctx_.counters.leases_released += static_cast<std::int64_t>(held.size());
@@ -115,8 +114,7 @@ void Leasing::TakeBack(Session* s, const std::vector<std::uint64_t>& leases) {
   for (auto it = leases.rbegin(); it != leases.rend(); ++it) {
     Lease* l = leases_.Find(*it);
     if (l == nullptr || l->session != s) continue;
-    Message* m = l->message;
-    EndLease(m);
+    Message* m = EndLease(l);
     --m->attempts;
     // The journal already counted the attempt; record the corrected count.
     ctx_.storage.Append(NackRecord{m->seq, m->attempts, wall, std::string(m->last_error())});
@@ -126,13 +124,13 @@ void Leasing::TakeBack(Session* s, const std::vector<std::uint64_t>& leases) {
   dispatcher_.SessionChanged(s);
 }
 
-Session* Leasing::EndLease(Message* m) {
-  Lease* l = m->lease;
-  Session* s = l->session;
-  s->leases.Remove(m);
+Message* Leasing::EndLease(Lease* l, Session** session) {
+  Message* m = l->message;
+  if (session != nullptr) *session = l->session;
+  l->session->leases.Remove(l);
   leases_.End(l);
   --m->queue->leased;
-  return s;
+  return m;
 }
 
 void Leasing::Return(Message* m, std::chrono::milliseconds delay, std::string_view reason,

@@ -38,8 +38,9 @@ class Leasing {
   void Forget(Message* m);
 
  private:
-  // Ends the lease on `m` without settling it; the message is in no structure afterwards.
-  Session* EndLease(Message* m);
+  // Ends lease `l` without settling its message, which is then in no structure; returns the
+  // message and sets *session to the session that held it.
+  Message* EndLease(Lease* l, Session** session = nullptr);
   // A lease ended without an ack: retry (at once or after `delay`) or dead-letter. A nack
   // (journal_nack) is written to storage; expiry and worker loss are not (the delivery record
   // already counted the attempt). `from` is the session that let it go.

@@ -23,7 +23,7 @@ struct Lease;
 enum class MessageState : std::uint8_t {
   kPending,   // appended to storage, not yet durable: not deliverable, not confirmed
   kReady,     // in its queue's ready list
-  kLeased,    // delivered; `lease` is set
+  kLeased,    // delivered: a Lease holds it
   kDeferred,  // nacked with a delay; in the deferred set
   kDead,      // in its queue's dead list
 };
@@ -34,14 +34,13 @@ struct MessageExtra {
   std::int64_t dead_at_unix_ms = 0;
 };
 
-// The hook is the one list the message is on: its queue's ready or dead list, or its worker's
-// lease list.
+// The hook is the one list the message is on while ready or dead: its queue's. A leased
+// message is held by its Lease (lease_table.h), a deferred one by the deferred set.
 struct Message : ListHook {
   Queue* queue = nullptr;
   std::uint64_t seq = 0;
   std::int64_t published_unix_ms = 0;
   MessageExtra* extra = nullptr;  // null until the message fails once
-  Lease* lease = nullptr;         // kLeased only
   std::uint32_t attempts = 0;     // deliveries so far
   std::uint32_t payload_size = 0;
   std::uint32_t headers_size = 0;  // bytes of the encoded headers map; 0: no headers

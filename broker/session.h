@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "broker/intrusive_list.h"
+#include "broker/lease_table.h"
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "shared/core/clock.h"
@@ -36,7 +37,7 @@ struct Session : HeardHook, SentHook {
   // Leases held when the credit was last set: lowering credit below them is allowed, but no
   // delivery is made until they drop below it (CheckInvariants).
   std::uint32_t leases_at_credit = 0;
-  MessageList leases;  // messages leased to it, oldest delivery first
+  LeaseList leases;  // its leases, oldest delivery first
   std::vector<std::unique_ptr<Subscription>> subscriptions;
   bool hungry = false;  // its subscriptions are on their queues' hungry lists
 
