@@ -16,12 +16,13 @@ std::uint64_t NewRequestId() {
   return id == 0 ? 1 : id;  // 0 means "no request id" on the wire
 }
 
-protocol::Message MakeRequest(const CtlOptions& o, std::uint64_t id) {
+// `after`: the page to ask for (STATS and QUEUES are paged by queue name).
+protocol::Message MakeRequest(const CtlOptions& o, std::uint64_t id, const std::string& after) {
   switch (o.command) {
     case CtlCommand::kStats:
-      return protocol::StatsRequest{id};
+      return protocol::StatsRequest{id, after, 0};
     case CtlCommand::kQueues:
-      return protocol::QueuesRequest{id};
+      return protocol::QueuesRequest{id, after, 0};
     case CtlCommand::kDlqList:
       return protocol::DlqListRequest{id, o.queue, o.limit};
     case CtlCommand::kDlqRequeue:
@@ -29,7 +30,32 @@ protocol::Message MakeRequest(const CtlOptions& o, std::uint64_t id) {
     case CtlCommand::kDlqPurge:
       return protocol::DlqPurgeRequest{id, o.queue, o.ids};
   }
-  return protocol::StatsRequest{id};
+  return protocol::StatsRequest{id, after, 0};
+}
+
+// Where the next page starts ("" when `page` was the last), and `page` folded into `all`.
+std::string Fold(protocol::Message& all, protocol::Message&& page, bool first) {
+  if (first) {
+    all = std::move(page);
+    if (auto* s = std::get_if<protocol::StatsReply>(&all)) return s->next;
+    if (auto* q = std::get_if<protocol::QueuesReply>(&all)) return q->next;
+    return {};
+  }
+  if (auto* s = std::get_if<protocol::StatsReply>(&all)) {
+    if (auto* more = std::get_if<protocol::StatsReply>(&page)) {
+      for (auto& q : more->queues) s->queues.push_back(std::move(q));
+      s->next = more->next;
+      return more->next;
+    }
+  }
+  if (auto* q = std::get_if<protocol::QueuesReply>(&all)) {
+    if (auto* more = std::get_if<protocol::QueuesReply>(&page)) {
+      for (auto& n : more->names) q->names.push_back(std::move(n));
+      q->next = more->next;
+      return more->next;
+    }
+  }
+  return {};
 }
 
 // The rendered reply, or empty when the reply is not the kind the command expects.
@@ -66,16 +92,30 @@ std::string Render(const CtlOptions& o, const protocol::Message& m) {
 
 int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
   AdminClient client(context, o.broker, o.timeout);
-  const std::uint64_t id = NewRequestId();
-  const protocol::Message request = MakeRequest(o, id);
-  auto reply = client.Call(request, id);
-  if (!reply.ok()) {
-    err << "mandrill-ctl: " << reply.error().message << std::endl;
-    return CtlExitCode(reply.error());
+  // STATS and QUEUES come in pages: ask until the broker says there is no more.
+  protocol::Message all;
+  protocol::Message request;
+  std::string after;
+  for (bool first = true;; first = false) {
+    const std::uint64_t id = NewRequestId();
+    request = MakeRequest(o, id, after);
+    auto reply = client.Call(request, id);
+    if (!reply.ok()) {
+      err << "mandrill-ctl: " << reply.error().message << std::endl;
+      return CtlExitCode(reply.error());
+    }
+    const std::string next = Fold(all, std::move(reply).value(), first);
+    if (next.empty()) break;
+    if (next <= after) {  // a broker that does not move on would keep us here forever
+      err << "mandrill-ctl: the broker's pages do not advance (after '" << after << "' came '"
+          << next << "')" << std::endl;
+      return kCtlBrokerError;
+    }
+    after = next;
   }
-  const std::string text = Render(o, *reply);
+  const std::string text = Render(o, all);
   if (text.empty()) {
-    err << "mandrill-ctl: unexpected " << protocol::CommandName(protocol::CommandOf(*reply))
+    err << "mandrill-ctl: unexpected " << protocol::CommandName(protocol::CommandOf(all))
         << " in answer to " << protocol::CommandName(protocol::CommandOf(request)) << std::endl;
     return kCtlBrokerError;
   }

@@ -125,6 +125,9 @@ std::string RenderStatsTable(const protocol::StatsReply& s) {
                     Num(w.delivered), Num(w.acked), Num(w.nacked), CompactDuration(w.idle_ms)});
   }
   out += workers.empty() ? "no workers\n" : workers.Render();
+  if (s.workers_total > s.workers.size()) {
+    out += "(" + Num(s.workers_total - s.workers.size()) + " more workers not listed)\n";
+  }
   if (!s.counters.empty()) {
     out += "\n";
     TextTable counters({{"COUNTER"}, {"VALUE", Align::kRight}});

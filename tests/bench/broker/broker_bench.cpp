@@ -44,6 +44,7 @@ struct Options {
   std::size_t queues = 200'000;
   std::size_t round_trips = 2000;
   bool cold = false;
+  bool keep = false;  // leave the data dir for a look (its path is printed)
   std::string broker_flags;
 };
 
@@ -300,6 +301,7 @@ int main(int argc, char** argv) {
     else if (k == "--queues") o.queues = std::stoul(value());
     else if (k == "--round-trips") o.round_trips = std::stoul(value());
     else if (k == "--cold") o.cold = true;
+    else if (k == "--keep") o.keep = true;
     else if (k == "--broker-flags") o.broker_flags = value();
     else {
       std::fprintf(stderr, "broker_bench: unknown flag %s\n", k.c_str());
@@ -316,6 +318,10 @@ int main(int argc, char** argv) {
   else if (o.mode == "recovery") rc = Recovery(o, dir);
   else if (o.mode == "idle-queues") rc = IdleQueues(o, dir);
   else std::fprintf(stderr, "broker_bench: unknown mode %s\n", o.mode.c_str());
-  std::filesystem::remove_all(dir);
+  if (o.keep) {
+    std::printf("broker_bench: data kept in %s\n", dir.c_str());
+  } else {
+    std::filesystem::remove_all(dir);
+  }
   return rc;
 }
