@@ -1,9 +1,13 @@
 // End-to-end throughput and latency: a real mandrill-broker process, one publisher and two
 // workers (raw protocol clients on threads of this process, no-op handler), N messages from
-// publish to ack. Prints messages/s, publish->ack latency percentiles and nproc.
+// publish to ack. The first line prints the load shape (window, batch, credit, storage and
+// fsync mode, nproc); then messages/s, the broker's CPU per message and publish->ack latency
+// percentiles, each message's latency taken when its ACK has been sent.
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
 //             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."]
+// The broker runs the durable default (--storage journal --fsync always) unless
+// --broker-flags say otherwise (e.g. "--storage memory" for the reactor alone).
 // Without --rate the publisher runs as fast as its window allows (throughput; latency then
 // includes queueing). With --rate below capacity the latency figures are the pipeline's own.
 #include <signal.h>
@@ -43,7 +47,7 @@ struct Options {
   std::uint32_t credit = 2000;
   std::size_t window = 20'000;
   std::size_t batch = 200;
-  std::string broker_flags = "--storage memory";
+  std::string broker_flags = "--storage journal --fsync always";
   double rate = 0;  // messages/s offered by the publisher; 0 = as fast as the window allows
 };
 
@@ -69,6 +73,7 @@ void RunWorker(zmq::context_t& ctx, const std::string& endpoint, const Options& 
   protocol::Received in;
   const protocol::Limits limits;
   std::vector<std::uint64_t> acks;
+  std::vector<std::int64_t> stamps;  // publish times of the messages in `acks`
   out.latencies_ns.reserve(o.messages / o.workers + 1024);
   while (total_acked.load(std::memory_order_relaxed) < o.messages) {
     if (!WaitReadable(s, 100)) continue;
@@ -80,14 +85,18 @@ void RunWorker(zmq::context_t& ctx, const std::string& endpoint, const Options& 
           acks.push_back(item.lease_id);
           std::int64_t stamp = 0;
           if (item.payload.size() >= sizeof stamp) std::memcpy(&stamp, item.payload.data(), sizeof stamp);
-          out.latencies_ns.push_back(NowNs() - stamp);
+          stamps.push_back(stamp);
         }
       }
     }
     if (!acks.empty()) {
       SendOrRetry(s, protocol::Ack{acks});
+      // publish -> ack: the latency ends when the ACK has left, not when the message arrived.
+      const std::int64_t acked_ns = NowNs();
+      for (std::int64_t stamp : stamps) out.latencies_ns.push_back(acked_ns - stamp);
+      stamps.clear();
       out.acked += acks.size();
-      out.last_ack_ns = NowNs();
+      out.last_ack_ns = acked_ns;
       total_acked += acks.size();
       acks.clear();
     }
@@ -171,6 +180,21 @@ int main(int argc, char** argv) {
       return 64;
     }
   }
+  auto flag_value = [&](const std::string& flag, const std::string& dflt) {
+    const auto words = Split(o.broker_flags);
+    for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+      if (words[i] == flag) return words[i + 1];
+    }
+    return dflt;
+  };
+  const std::string storage = flag_value("--storage", "journal");
+  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu "
+              "batch=%zu rate=%s storage=%s fsync=%s broker=[%s]\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
+              o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
+              storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
+              o.broker_flags.c_str());
+  std::fflush(stdout);
   const std::string dir = testing::MakeTempDir("mandrill-e2e");
   const int port = testing::FreePort();
   const std::string endpoint = testing::LoopbackEndpoint(port);
@@ -194,7 +218,12 @@ int main(int argc, char** argv) {
     d.linger_ms = 0;
     protocol::ConfigureDealer(probe, d);
     probe.connect(endpoint);
-    SendOrRetry(probe, protocol::StatsRequest{1});
+    // Bounded: a broker that died at start (bad flags) must not leave the bench waiting.
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (protocol::Send(probe, protocol::StatsRequest{1}) != protocol::SendResult::kSent &&
+           Clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
     if (!WaitReadable(probe, 10'000)) {
       std::fprintf(stderr, "broker did not answer\n");
       kill(pid, SIGKILL);
@@ -231,10 +260,6 @@ int main(int argc, char** argv) {
     return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))] / 1e3;
   };
   const double seconds = (last_ack - pub.first_ns) / 1e9;
-  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu batch=%zu rate=%s broker=[%s]\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
-              o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
-              o.broker_flags.c_str());
   std::printf("e2e: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n",
               o.messages / seconds, seconds, (pub.last_confirm_ns - pub.first_ns) / 1e9);
   std::printf("e2e: broker CPU %.2f s in all = %.2f us per message (user+sys, all its threads)\n",
