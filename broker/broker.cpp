@@ -219,10 +219,9 @@ void Broker::OnTimers() {
   store_.RemoveIdle(now);
   peers_.Prune(now);
   RewriteSettles();
-  const auto real_now = std::chrono::steady_clock::now();
   for (core::LogLimiter* l :
        {&ctx_.storage_log, &ctx_.refusal_log, &ctx_.bad_frame_log, &ctx_.peer_log}) {
-    l->Tick(real_now);
+    l->Tick(now);
   }
 }
 

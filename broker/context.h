@@ -54,10 +54,10 @@ struct Context {
   bool shutting_down = false;
 
   // Repeated warnings, rate-limited (issue 10: a full disk must not fill the log).
-  core::LogLimiter storage_log{"storage failures"};
-  core::LogLimiter refusal_log{"refused publishes"};
-  core::LogLimiter bad_frame_log{"bad frames"};
-  core::LogLimiter peer_log{"peer limit"};
+  core::LogLimiter storage_log{"storage failures", &clock};
+  core::LogLimiter refusal_log{"refused publishes", &clock};
+  core::LogLimiter bad_frame_log{"bad frames", &clock};
+  core::LogLimiter peer_log{"peer limit", &clock};
 };
 
 }  // namespace mandrill::broker

@@ -11,19 +11,22 @@
 #include <string>
 #include <utility>
 
+#include "shared/core/clock.h"
+
 namespace mandrill::core {
 
 class LogLimiter {
  public:
-  explicit LogLimiter(std::string what, int burst = 5,
+  // `clock` (null: the system clock) must outlive the limiter.
+  explicit LogLimiter(std::string what, const Clock* clock = nullptr, int burst = 5,
                       std::chrono::milliseconds period = std::chrono::seconds(10))
-      : what_(std::move(what)), burst_(burst), period_(period) {}
+      : what_(std::move(what)), clock_(clock), burst_(burst), period_(period) {}
 
   // Logs `fmt` at `level` unless this period's burst is spent; returns whether it logged.
   template <typename... Args>
   bool Log(spdlog::level::level_enum level, spdlog::format_string_t<Args...> fmt,
            Args&&... args) {
-    if (!Admit(std::chrono::steady_clock::now())) return false;
+    if (!Admit(Now())) return false;
     spdlog::log(level, fmt, std::forward<Args>(args)...);
     return true;
   }
@@ -36,9 +39,13 @@ class LogLimiter {
   void Tick(std::chrono::steady_clock::time_point now);
 
   std::int64_t suppressed_total() const { return suppressed_total_; }
+  SteadyTime Now() const {
+    return clock_ != nullptr ? clock_->Now() : std::chrono::steady_clock::now();
+  }
 
  private:
   std::string what_;
+  const Clock* clock_;
   int burst_;
   std::chrono::milliseconds period_;
   std::chrono::steady_clock::time_point period_start_{};

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+
 #include "tests/unit/broker/broker_harness.h"
 
 namespace mandrill::broker::testkit {
@@ -156,6 +158,39 @@ TEST_F(BrokerDurabilityTest, FramesDuringShutdownAreAnsweredShuttingDown) {
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_EQ(errors[0].code, ErrorCode::kShuttingDown);
   EXPECT_EQ(errors[0].request_id, 5u);
+}
+
+TEST_F(BrokerDurabilityTest, AFullDiskLogsABurstAndACountNotALinePerRefusedMessage) {
+  // Issue 10: on a full disk the broker logged a line per refused message (14,567 in 90 s).
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10'000);
+  auto previous = spdlog::default_logger();
+  auto logger = std::make_shared<spdlog::logger>("broker-test", sink);
+  logger->set_level(spdlog::level::info);
+  logger->set_pattern("%v");
+  spdlog::set_default_logger(logger);
+  options_.heartbeat = 2s;
+  options_.queue_limit = 10'000;
+  storage_.set_auto_durable(false);
+  Start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2000; ++i) ids.push_back("m" + std::to_string(i));
+  Publish(ids);
+  Pass();
+  storage_.Fail(1, storage_.last_ticket(), "No space left on device");
+  storage_.MakeAllDurable();
+  broker().OnStorageProgress(storage_.Poll());
+  Pass();
+  EXPECT_EQ(Errors(kPublisher).size(), 2000u) << "every publisher is still told";
+  auto count = [&](const std::string& needle) {
+    std::size_t n = 0;
+    for (const auto& line : sink->last_formatted()) n += line.find(needle) != std::string::npos;
+    return n;
+  };
+  EXPECT_EQ(count("could not be stored"), 5u);
+  Advance(10s);
+  Pass();
+  EXPECT_EQ(count("... and 1995 more like it in the last 10 s"), 1u);
+  spdlog::set_default_logger(previous);
 }
 
 }  // namespace
