@@ -24,7 +24,9 @@ std::vector<int> Values(const IntrusiveList<Item, Hook>& list) {
   const ListHook* prev = nullptr;
   list.ForEach([&](Item* i) {
     const Hook* h = i;
-    if (prev != nullptr) EXPECT_EQ(h->prev, prev) << "at " << i->value;
+    if (prev != nullptr) {
+      EXPECT_EQ(h->prev, prev) << "at " << i->value;
+    }
     EXPECT_TRUE(h->linked());
     EXPECT_EQ(h->prev->next, h) << "at " << i->value;
     prev = h;
