@@ -17,14 +17,19 @@ void Outbox::Error(const std::string& peer, protocol::ErrorCode code, std::strin
 }
 
 void Outbox::Confirm(const std::string& peer, const std::string& queue, std::string_view id) {
-  // A pass's confirms come in runs from one publisher and queue: look at the last batch first.
-  for (auto it = confirms_.rbegin(); it != confirms_.rend(); ++it) {
-    if (it->peer == peer && it->queue == queue) {
-      it->ids.emplace_back(id);
-      return;
-    }
+  // A pass's confirms come in runs from one publisher and queue: the last batch first.
+  if (!confirms_.empty() && confirms_.back().peer == peer && confirms_.back().queue == queue) {
+    confirms_.back().ids.emplace_back(id);
+    return;
   }
-  confirms_.push_back({peer, queue, {std::string(id)}});
+  if (auto it = confirm_index_.find(std::pair<std::string_view, std::string_view>(peer, queue));
+      it != confirm_index_.end()) {
+    it->second->ids.emplace_back(id);
+    return;
+  }
+  ConfirmBatch& batch = confirms_.emplace_back(ConfirmBatch{peer, queue, {std::string(id)}});
+  confirm_index_.emplace(std::pair<std::string_view, std::string_view>(batch.peer, batch.queue),
+                         &batch);
 }
 
 void Outbox::Deliver(Session* s, const Message& m, std::uint64_t lease_id, std::uint32_t lease_ms,
@@ -81,6 +86,7 @@ void Outbox::Flush(FlushEvents& events) {
       break;
     }
   }
+  confirm_index_.clear();
   auto confirms = std::move(confirms_);
   confirms_.clear();
   for (auto& batch : confirms) {

@@ -3,7 +3,10 @@
 // first (so a WELCOME precedes the first DELIVER it makes possible), then one or more DELIVER
 // frames per worker session (each within the batch and body limits its decoder enforces), then
 // one CONFIRM per publisher and queue. Reactor thread only.
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -76,7 +79,10 @@ class Outbox {
   const protocol::Limits& limits_;
   std::vector<std::pair<std::string, protocol::Message>> replies_;
   std::unordered_map<Session*, std::vector<DeliverFrame>> deliveries_;
-  std::vector<ConfirmBatch> confirms_;
+  // A pass's confirms grouped by (publisher, queue): a deque so the index's views into each
+  // batch's strings stay valid; the index keeps a frame of ids in 10,000 queues linear.
+  std::deque<ConfirmBatch> confirms_;
+  absl::flat_hash_map<std::pair<std::string_view, std::string_view>, ConfirmBatch*> confirm_index_;
   std::int64_t send_failures_ = 0;
 };
 

@@ -108,6 +108,20 @@ TEST_F(BrokerPublishTest, ConfirmsAreBatchedPerPublisherAndQueueWithinAPass) {
   ASSERT_EQ(p2.size(), 1u);
   EXPECT_EQ(p2[0].queue, "q1");
   EXPECT_THAT(p2[0].ids, ElementsAre("d"));
+
+  // The next pass starts new batches (the grouping index does not outlive its pass).
+  transport_.Clear();
+  Publish({"f"}, "q2", "pub-1");
+  Publish({"g"}, "q1", "pub-1");
+  Publish({"h"}, "q2", "pub-1");
+  Pass();
+  MakeAllDurable();
+  Pass();
+  const auto next = transport_.To<protocol::Confirm>("pub-1");
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].queue, "q2");
+  EXPECT_THAT(next[0].ids, ElementsAre("f", "h"));
+  EXPECT_THAT(next[1].ids, ElementsAre("g"));
 }
 
 TEST_F(BrokerPublishTest, StorageFailureRefusesThoseIdsAndConfirmsTheRest) {
