@@ -60,9 +60,19 @@ void NetThread::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void NetThread::StopMonitor() {
+  // libzmq's I/O thread writes monitor events with a blocking send. Were the reader closed while
+  // the DEALER still monitors, an event emitted in between (a disconnect, a handshake) would
+  // block that thread for good: the only I/O thread, so no socket would ever reconnect and the
+  // context could not terminate. Stopping the monitor first means no event can be emitted once
+  // the reader is gone.
+  if (socket_ && monitor_) zmq_socket_monitor(socket_->handle(), nullptr, 0);
+  monitor_.reset();
+}
+
 void NetThread::CloseSocket() {
   if (socket_) socket_->set(zmq::sockopt::linger, 0);
-  monitor_.reset();
+  StopMonitor();
   socket_.reset();
   connected_ = false;
   welcomed_ = false;
@@ -389,7 +399,7 @@ void NetThread::Run() {
     }
   }
   // Linger (set by ConfigureDealer) lets the DISCONNECT and last acks leave.
-  monitor_.reset();
+  StopMonitor();
   socket_.reset();
   counters_.cpu_ns = ThreadCpuNs();
   sink_.OnNetStopped(stop_reason, failed);

@@ -84,6 +84,7 @@ class NetThread {
  private:
   void Run();
   void OpenSocket();
+  void StopMonitor();  // before the DEALER or its reader is closed
   void CloseSocket();
   void DrainMonitor();
   void DrainSocket();
