@@ -97,7 +97,14 @@ void NetThread::OpenSocket() {
                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
   monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
   monitor_->connect(endpoint);
-  socket_->connect(options_.broker);
+  try {
+    socket_->connect(options_.broker);
+  } catch (const zmq::error_t& e) {
+    // The flags were checked (protocol::CheckEndpoint); what ZeroMQ still refuses stops us.
+    fatal_ = "cannot connect to --broker '" + options_.broker + "': " + e.what();
+    CloseSocket();
+    return;
+  }
   last_heard_ = Now();
 }
 
@@ -227,6 +234,15 @@ void NetThread::HandleError(protocol::Error&& e) {
                  "is gone; announcing again");
     sink_.OnSessionLost("the broker declared this worker dead");
     SendReady();
+  } else if (e.answers == static_cast<std::uint8_t>(protocol::Command::kReady) &&
+             e.code != protocol::ErrorCode::kLimitReached &&
+             e.code != protocol::ErrorCode::kShuttingDown &&
+             e.code != protocol::ErrorCode::kInternal) {
+    // The broker refused this READY for what it says (a queue name, the protocol), not for now:
+    // announcing again every 500 ms would be refused the same way forever.
+    ++counters_.errors;
+    fatal_ = "the broker refused this worker: " + e.reason + " (" +
+             std::string(protocol::ErrorCodeName(e.code)) + ")";
   } else {
     ++counters_.errors;
     spdlog::error("broker error {} ({}): {}", static_cast<int>(e.code),
@@ -307,6 +323,12 @@ void NetThread::Run() {
   std::string stop_reason = "closed on request";
   bool failed = false;
   while (true) {
+    if (!fatal_.empty()) {
+      stop_reason = fatal_;
+      failed = true;
+      spdlog::critical("network thread stops: {}", stop_reason);
+      break;
+    }
     zmq_pollitem_t items[4];
     int n = 0;
     int socket_at = -1, monitor_at = -1, room_at = -1;

@@ -83,7 +83,7 @@ class NetThread {
 
  private:
   void Run();
-  void OpenSocket();
+  void OpenSocket();  // sets fatal_ if ZeroMQ refuses the endpoint
   void StopMonitor();  // before the DEALER or its reader is closed
   void CloseSocket();
   void DrainMonitor();
@@ -117,6 +117,7 @@ class NetThread {
   bool connected_ = false;  // handshake done, not disconnected since
   bool welcomed_ = false;   // READY answered on this connection
   bool closing_ = false;
+  std::string fatal_;  // set when the thread must stop: why (see Run)
   bool sink_closed_ = false;  // the sink refused as closed: the close request is on its way
   // Closing: a STATS round trip proves the broker processed our last settlements (see Run).
   static constexpr std::uint64_t kCloseSyncRequest = 0x6d616e6472696c6cULL;  // "mandrill"
