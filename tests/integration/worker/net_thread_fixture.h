@@ -41,7 +41,25 @@ class RecordingSink final : public worker::DeliverySink {
   void OnSessionLost(std::string) override {}
   void OnExtended(std::vector<protocol::ExtendedItem>) override {}
   void OnWelcome(const protocol::Welcome&) override {}
-  void OnNetStopped(std::string, bool) override {}
+  void OnNetStopped(std::string reason, bool failed) override {
+    std::lock_guard lock(mu_);
+    stopped_ = true;
+    failed_ = failed;
+    stop_reason_ = std::move(reason);
+  }
+  // Whether the network thread has stopped, whether it failed, and why.
+  bool stopped() {
+    std::lock_guard lock(mu_);
+    return stopped_;
+  }
+  bool failed() {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  std::string stop_reason() {
+    std::lock_guard lock(mu_);
+    return stop_reason_;
+  }
 
   std::vector<std::uint64_t> taken() {
     std::lock_guard lock(mu_);
@@ -57,6 +75,8 @@ class RecordingSink final : public worker::DeliverySink {
   std::mutex mu_;
   std::vector<std::uint64_t> taken_;
   int refused_ = 0;
+  bool stopped_ = false, failed_ = false;
+  std::string stop_reason_;
 };
 
 inline protocol::DeliverItem Item(std::uint64_t lease) {
