@@ -7,8 +7,8 @@ Ledgers written before rows carried an outcome have NULL there, read as 'restart
 
 Every id in --confirmed must have a 'restarted' row in some worker's ledger (processed) or be in
 the dead-letter list (dead); anything else is LOST, whatever 'failed' rows it has. Failed
-attempts are expected retries, counted, never duplicates. An id with more than one 'restarted'
-row was restarted more than once (DUPLICATED): each successful attempt before the last is one
+attempts are expected retries, counted, never duplicates. DUPLICATED counts the successful
+attempts beyond the first of each id (an id restarted three times counts 2): each one is
 whose ack never counted, and is attributed to the event that explains it (the worker's SIGKILL
 or SIGTERM, a broker kill, the partition of its host) when the row was written shortly before
 that event; what no event explains is set against the broker's expired leases (--expired), and
@@ -243,7 +243,7 @@ def main():
         if a.out:
             with open(a.out, "w") as f:
                 f.write("\n".join(lost) + "\n")
-    print(f"mayhem: LOST {len(lost)} DUPLICATED {len(dup_ids)} DEAD {len(dead)} "
+    print(f"mayhem: LOST {len(lost)} DUPLICATED {extra_rows} DEAD {len(dead)} "
           f"KILLS {a.kills} RESTARTS {a.restarts} SECONDS {a.seconds:.0f}")
     return 1 if lost else (3 if partition_failed else 0)
 

@@ -102,11 +102,9 @@ void NetThread::HandleError(protocol::Error&& e) {
     sink_.OnSessionLost("the broker declared this worker dead");
     SendReady();
   } else if (e.answers == static_cast<std::uint8_t>(protocol::Command::kReady) &&
-             e.code != protocol::ErrorCode::kLimitReached &&
-             e.code != protocol::ErrorCode::kShuttingDown &&
-             e.code != protocol::ErrorCode::kInternal) {
-    // The broker refused this READY for what it says (a queue name, the protocol), not for now:
-    // announcing again every 500 ms would be refused the same way forever.
+             static_cast<int>(e.code) >= 100 && static_cast<int>(e.code) < 200) {
+    // A 1xx refusal of this READY is about what it says (a queue name, the protocol), not about
+    // now (2xx: a limit, a shutdown): announcing again every 500 ms would be refused forever.
     ++counters_.errors;
     fatal_ = "the broker refused this worker: " + e.reason + " (" +
              std::string(protocol::ErrorCodeName(e.code)) + ")";

@@ -4,7 +4,8 @@
 A failed attempt is a retry, never a processing: a confirmed id whose only rows are 'failed' is
 LOST, and failed-then-restarted is neither lost nor duplicated. Two successful restarts are a
 duplicate, explained by a kill of the first worker even when its row was committed a moment
-after the kill's recorded start; a ledger without the outcome column still reads as processed.
+after the kill's recorded start; DUPLICATED counts successful restarts beyond each id's first;
+a ledger without the outcome column still reads as processed.
 The previous verdict counted failed rows as processed and their retries as duplicates.
 """
 import os
@@ -28,14 +29,14 @@ def ledger(path, rows, with_outcome=True):
     con.close()
 
 
-def run(tmp, confirmed, events=""):
+def run(tmp, confirmed, events="", expired=0):
     with open(os.path.join(tmp, "confirmed.txt"), "w") as f:
         f.write("\n".join(confirmed) + "\n")
     with open(os.path.join(tmp, "events.tsv"), "w") as f:
         f.write("start_ms\tend_ms\tkind\ttarget\tin_flight\tcredit\n" + events)
     out = subprocess.run([sys.executable, VERDICT, "--confirmed", os.path.join(tmp, "confirmed.txt"),
                           "--ledgers", os.path.join(tmp, "ledgers"), "--events",
-                          os.path.join(tmp, "events.tsv"), "--expired", "0"],
+                          os.path.join(tmp, "events.tsv"), "--expired", str(expired)],
                          capture_output=True, text=True)
     return out.returncode, out.stdout
 
@@ -58,18 +59,24 @@ def main():
         ])
         ledger(os.path.join(tmp, "ledgers", "worker-2.db"), [
             ("killed", "q", 2, "worker-2", 6000, "restarted", None),
+            # Restarted three times, no kill near: two successes beyond the first, which the
+            # broker's two expired leases account for.
+            ("thrice", "q", 1, "worker-2", 7000, "restarted", None),
+            ("thrice", "q", 2, "worker-2", 8000, "restarted", None),
+            ("thrice", "q", 3, "worker-2", 9000, "restarted", None),
         ])
         ledger(os.path.join(tmp, "ledgers", "worker-3.db"), [
             ("legacy", "q", 1, "worker-3", 1000),
         ], with_outcome=False)
-        rc, out = run(tmp, ["only-failed", "retried", "killed", "legacy"],
-                      "5000\t5010\tworker-sigkill\tworker-1\t1\t16\n")
+        rc, out = run(tmp, ["only-failed", "retried", "killed", "legacy", "thrice"],
+                      "5000\t5010\tworker-sigkill\tworker-1\t1\t16\n", expired=2)
         last = out.strip().splitlines()[-1] if out.strip() else ""
         check(rc == 1, f"exit {rc}, expected 1 (one id lost)", out)
-        check(last.startswith("mayhem: LOST 1 DUPLICATED 1 DEAD 0"), f"verdict line: {last}", out)
+        check(last.startswith("mayhem: LOST 1 DUPLICATED 3 DEAD 0"), f"verdict line: {last}", out)
         check("LOST ids (first 20 of 1): only-failed" in out, "only-failed must be the lost id", out)
         check("2 failed attempts retried" in out, "failed attempts are counted as retries", out)
-        check("unexplained" not in out, "the kill explains the duplicate", out)
+        check("unexplained" not in out, "the kill and the expired leases explain the duplicates", out)
+        check("lease expiry   2" in out, "two duplicates are set against expired leases", out)
     if failures:
         print("\n\n".join(failures))
         return 1
