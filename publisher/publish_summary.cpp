@@ -4,6 +4,7 @@
 
 #include "publisher/json_writer.h"
 #include "publisher/publish_options.h"
+#include "shared/core/duration.h"
 
 namespace mandrill::publisher {
 namespace {
@@ -56,6 +57,17 @@ std::string Outcome(const PublishReport& r) {
 }
 
 }  // namespace
+
+std::string DescribeGiveUp(const GiveUpContext& c) {
+  const std::string head = "no confirm for " + core::FormatDuration(c.give_up) + " with " +
+                           std::to_string(c.outstanding) + " outstanding";
+  if (!c.refusal.empty()) {
+    return head + ": the broker at " + c.broker + " is up but kept refusing them for now: " +
+           c.refusal;
+  }
+  if (c.heard) return head + ": the broker at " + c.broker + " answers but confirmed nothing";
+  return head + " (is the broker at " + c.broker + " up?)";
+}
 
 int ExitCodeFor(const PublishReport& r) {
   if (r.unconfirmed > 0) return kExitUnconfirmed;

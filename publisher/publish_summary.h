@@ -28,6 +28,18 @@ struct PublishReport {
   std::uint64_t seed = 0;
 };
 
+// Why a run gave up (--give-up without progress), from what the broker did meanwhile.
+struct GiveUpContext {
+  std::chrono::milliseconds give_up{0};
+  std::uint64_t outstanding = 0;
+  std::string broker;
+  bool heard = false;    // the broker sent something (it is up)
+  std::string refusal;   // its last retryable refusal, e.g. "queue full (QUEUE_FULL)"; or empty
+};
+// One sentence: the broker refused for now (a full queue: says so), the broker answered but
+// confirmed nothing, or nothing was heard at all (is the broker up?).
+std::string DescribeGiveUp(const GiveUpContext& c);
+
 // 0 all confirmed; 2 anything unconfirmed or a run that did not finish its input because it
 // gave up or failed; 1 some refused (everything else confirmed). An interrupted run whose
 // admitted messages were all settled exits 0/1 like a completed one.

@@ -83,14 +83,14 @@ class Publisher::Loop {
       SendAll();
       if (failed_) break;
       now = clock_.Now();
-      if (tracker_.unsettled() == 0) last_progress_ = now;
+      if (tracker_.unsettled() == 0) Progress(now);
       if (input_done_ && tracker_.unsettled() == 0) break;
       if (stopping_ && (tracker_.unsettled() == 0 || now >= grace_deadline_)) break;
       if (now - last_progress_ >= o_.give_up) {
         ending_ = Ending::kGaveUp;
-        detail_ = "no confirm for " + core::FormatDuration(o_.give_up) + " with " +
-                  std::to_string(tracker_.unsettled()) + " outstanding (is the broker at " +
-                  o_.broker + " up?)";
+        GiveUpContext why{o_.give_up, tracker_.unsettled(), o_.broker, heard_since_progress_,
+                          refusal_since_progress_};
+        detail_ = DescribeGiveUp(why);
         break;
       }
       if (!Wait(now)) break;
@@ -104,6 +104,13 @@ class Publisher::Loop {
   }
 
  private:
+  // What the give-up message says is about the time since the last progress only.
+  void Progress(core::SteadyTime now) {
+    last_progress_ = now;
+    heard_since_progress_ = false;
+    refusal_since_progress_.clear();
+  }
+
   void HandleStopSignals(core::SteadyTime now) {
     if (stop_ == nullptr || stop_->count() == signals_seen_) return;
     signals_seen_ = stop_->count();
@@ -146,7 +153,7 @@ class Publisher::Loop {
           return;
         case SourceStatus::kTooLong:
           ++input_skipped_;
-          last_progress_ = now;  // a settled (refused) message is progress
+          Progress(now);  // a settled (refused) message is progress
           spdlog::error("{}", source_.error_text());
           break;
       }
@@ -242,6 +249,7 @@ class Publisher::Loop {
 
   void ReceiveAll() {
     while (protocol::Receive(socket_, received_)) {
+      heard_since_progress_ = true;
       auto decoded = protocol::DecodeReceived(received_, 0, limits_);
       if (!decoded.ok()) {
         spdlog::warn("ignoring an undecodable frame from the broker: {}", decoded.error().message);
@@ -266,7 +274,7 @@ class Publisher::Loop {
     for (const auto& id : m.ids) {
       if (tracker_.OnConfirm(id) == ConfirmOutcome::kFirst) {
         confirmed_.Add(id);
-        last_progress_ = clock_.Now();
+        Progress(clock_.Now());
       }
     }
   }
@@ -279,11 +287,12 @@ class Publisher::Loop {
     }
     const auto out = tracker_.OnError(m.ids, m.code);
     if (out.refused > 0) {
-      last_progress_ = clock_.Now();
+      Progress(clock_.Now());
       spdlog::error("broker refused {} messages permanently (first {}): {} (code {} {})",
                     out.refused, m.ids.front(), m.reason, static_cast<int>(m.code), name);
     }
     if (out.retrying > 0) {
+      refusal_since_progress_ = m.reason + " (" + std::string(name) + ")";
       spdlog::warn("broker refused {} messages for now: {} (code {} {}); retrying after backoff",
                    out.retrying, m.reason, static_cast<int>(m.code), name);
     }
@@ -352,6 +361,8 @@ class Publisher::Loop {
   bool input_done_ = false, input_failed_ = false, needs_input_ = false;
   bool send_blocked_ = false, waiting_for_broker_ = false, warned_blocked_ = false;
   bool confirmed_failed_ = false;
+  bool heard_since_progress_ = false;   // any frame from the broker since the last progress
+  std::string refusal_since_progress_;  // its last "retry later" refusal since then
   Ending ending_ = Ending::kCompleted;
   std::string detail_;
 };

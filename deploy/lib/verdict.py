@@ -1,12 +1,19 @@
 #!/usr/bin/env python3
 """The verdict of a chaos drill (deploy/mayhem): publisher confirms against worker ledgers.
 
-Every id in --confirmed must be in some worker's ledger (processed) or in the dead-letter list
-(dead); anything else is LOST. An id with more than one ledger row was processed more than
-once: each extra row is a processing whose ack never counted, and is attributed to the event
-that explains it (the worker's SIGKILL, a broker kill, the partition of its host) when the row
-was written shortly before that event; the count per event is checked against what the event
-could have cost at most (the killed worker's credit; all live credit for a broker kill).
+A ledger row is one finished attempt with its outcome: 'restarted' (the restart completed; the
+row is committed before the ack) or 'failed' (committed before the nack; the broker retries it).
+Ledgers written before rows carried an outcome have NULL there, read as 'restarted'.
+
+Every id in --confirmed must have a 'restarted' row in some worker's ledger (processed) or be in
+the dead-letter list (dead); anything else is LOST, whatever 'failed' rows it has. Failed
+attempts are expected retries, counted, never duplicates. DUPLICATED counts the successful
+attempts beyond the first of each id (an id restarted three times counts 2): each one is
+whose ack never counted, and is attributed to the event that explains it (the worker's SIGKILL
+or SIGTERM, a broker kill, the partition of its host) when the row was written shortly before
+that event; what no event explains is set against the broker's expired leases (--expired), and
+only what is left is unexplained. The count per event is checked against what the event could
+have cost at most (the killed worker's credit; all live credit for a broker kill).
 Prints the breakdown, then the verdict line; exits 1 if anything was lost, 3 if nothing was lost
 but the partition check failed (work done on the cut host during the cut was not redone elsewhere).
 """
@@ -26,20 +33,27 @@ def read_ids(path):
 
 
 def read_ledgers(directory):
-    rows = collections.defaultdict(list)  # id -> [(at_ms, worker, attempt)]
+    """id -> [(at_ms, worker, attempt)] of successful attempts, and the failed attempts' count."""
+    rows = collections.defaultdict(list)
+    failed = 0
     for db in sorted(glob.glob(os.path.join(directory, "*.db"))):
         con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
         try:
-            for mid, worker, attempt, at in con.execute(
-                    "SELECT message_id, worker, attempt, at_ms FROM processed"):
-                rows[mid].append((at, worker, attempt))
+            columns = {c[1] for c in con.execute("PRAGMA table_info(processed)")}
+            outcome = "outcome" if "outcome" in columns else "NULL"
+            for mid, worker, attempt, at, out in con.execute(
+                    f"SELECT message_id, worker, attempt, at_ms, {outcome} FROM processed"):
+                if out == "failed":
+                    failed += 1
+                else:
+                    rows[mid].append((at, worker, attempt))
         except sqlite3.OperationalError:
             pass  # a worker killed before it created its table
         finally:
             con.close()
     for r in rows.values():
         r.sort()
-    return rows
+    return rows, failed
 
 
 def read_events(path):
@@ -67,6 +81,9 @@ def read_kv(path):
     return kv
 
 
+KILL_SLACK_MS = 100
+
+
 def explain(row, redo_at, events, partition, window):
     """The event that explains a processing whose ack did not count, or None.
 
@@ -79,8 +96,10 @@ def explain(row, redo_at, events, partition, window):
     for e in events:
         if not at - 1000 <= e["start"] <= redo_at:
             continue
+        # The kill is recorded just before the signal is sent, so a row committed a moment
+        # after the recorded start (KILL_SLACK_MS) may still be the killed worker's last.
         if e["kind"] in ("worker-sigkill", "worker-sigterm") and e["target"] == worker and \
-                at <= e["start"] <= at + window:
+                at - KILL_SLACK_MS <= e["start"] <= at + window:
             cand = e
         elif e["kind"] == "broker-sigkill" and e["start"] - window <= at <= e["end"] + window:
             cand = e
@@ -112,7 +131,7 @@ def main():
 
     confirmed = read_ids(a.confirmed)
     confirmed_set = set(confirmed)
-    rows = read_ledgers(a.ledgers)
+    rows, failed_attempts = read_ledgers(a.ledgers)
     dead = {}
     if a.dlq and os.path.exists(a.dlq) and os.path.getsize(a.dlq) > 0:
         with open(a.dlq) as f:
@@ -139,22 +158,27 @@ def main():
     unexplained = []
     for i in dup_ids:
         r = rows[i]
-        for k, row in enumerate(r[:-1]):   # the last row is the processing whose ack counted
+        for k, row in enumerate(r[:-1]):   # the last row is the restart whose ack counted
             e = explain(row, r[k + 1][0], events, partition, a.window_ms)
             if e is None:
                 unexplained.append((i, row))
             else:
                 e["dups"] += 1
+    # A lease that expired while its restart was finishing (the ack then comes too late) leaves
+    # a second successful attempt no event explains: the broker counts those expiries.
+    by_expiry = min(len(unexplained), max(a.expired, 0))
+    unexplained = unexplained[by_expiry:]
 
     say = lambda s: print(f"mayhem: {s}")
-    say(f"confirmed {len(confirmed)} ({len(confirmed_set)} distinct), processed {len(processed)} distinct "
-        f"in {sum(len(r) for r in rows.values())} ledger rows, dead-lettered {len(dead)}")
+    say(f"confirmed {len(confirmed)} ({len(confirmed_set)} distinct), restarted {len(processed)} distinct "
+        f"in {sum(len(r) for r in rows.values())} successful attempts, {failed_attempts} failed attempts "
+        f"retried, dead-lettered {len(dead)}")
     if unconfirmed_processed:
         say(f"{len(unconfirmed_processed)} processed messages have no confirm (published, confirm not "
             "received before the publisher stopped): fine, at-least-once covers confirmed ones")
     if dup_ids:
-        say(f"duplicates: {len(dup_ids)} messages processed more than once ({extra_rows} extra "
-            "processings); each extra processing is one whose ack never counted:")
+        say(f"duplicates: {len(dup_ids)} messages restarted successfully more than once ({extra_rows} extra "
+            "restarts); each extra restart is one whose ack never counted:")
         shown = list(events) + ([partition["event"]] if partition else [])
         for e in sorted(shown, key=lambda e: e["start"]):
             if e["kind"] not in ("worker-sigkill", "broker-sigkill", "worker-sigterm", "partition"):
@@ -165,10 +189,13 @@ def main():
             verdict = "within bound" if e["dups"] <= bound else "OVER BOUND"
             say(f"  {e['kind']:<14} {e['target']:<10} at +{(e['start'] - first_ms(events, partition)) / 1000:6.1f}s: "
                 f"{e['dups']:4d} duplicates; in flight ~{e['in_flight']}, credit {bound} ({verdict})")
+        if by_expiry:
+            say(f"  lease expiry   {by_expiry} (no kill or partition explains them; the broker counted "
+                f"{a.expired} expired leases)")
         if unexplained:
-            say(f"  unexplained    {len(unexplained)} (no kill of that worker or the broker, and no partition, "
-                "between the processing and the redelivery: a lease that expired, or a worker that lost "
-                "its session — see 'reconnecting' in its log — so the broker returned its leases"
+            say(f"  unexplained    {len(unexplained)} (no kill of that worker or the broker, no partition "
+                "between the restart and the redelivery, and more than the broker's expired leases: a worker "
+                "that lost its session — see 'reconnecting' in its log — so the broker returned its leases"
                 + (f"; broker counted {a.expired} expired leases" if a.expired >= 0 else "") + ")")
             for i, (at, w, att) in unexplained[:5]:
                 say(f"    {i}: {w} attempt {att} at {at}, rows {rows[i]}")
@@ -216,7 +243,7 @@ def main():
         if a.out:
             with open(a.out, "w") as f:
                 f.write("\n".join(lost) + "\n")
-    print(f"mayhem: LOST {len(lost)} DUPLICATED {len(dup_ids)} DEAD {len(dead)} "
+    print(f"mayhem: LOST {len(lost)} DUPLICATED {extra_rows} DEAD {len(dead)} "
           f"KILLS {a.kills} RESTARTS {a.restarts} SECONDS {a.seconds:.0f}")
     return 1 if lost else (3 if partition_failed else 0)
 

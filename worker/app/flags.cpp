@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "shared/core/duration.h"
+#include "shared/protocol/codec.h"
 
 namespace mandrill::worker {
 namespace {
@@ -157,6 +158,20 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
   if (o.queues.empty()) {
     out.exit_code = kExitUsage;
     error = "--queue: no queue named";
+    return out;
+  }
+  // Checked here as the broker checks them, so a bad value is one line and exit 64 instead of
+  // an uncaught zmq::error_t from connect, or a READY the broker refuses every 500 ms forever.
+  for (const auto& q : o.queues) {
+    if (auto why = protocol::CheckQueueName(q); !why.empty()) {
+      out.exit_code = kExitUsage;
+      error = "--queue: " + why;
+      return out;
+    }
+  }
+  if (auto why = protocol::CheckEndpoint(o.broker); !why.empty()) {
+    out.exit_code = kExitUsage;
+    error = "--broker " + why;
     return out;
   }
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);

@@ -199,8 +199,11 @@ int WorkerApp::Run() {
   const auto net_cpu = net.counters().cpu_ns.load();
   // Deliveries that came after the loop closed its side never reached it (NetThread, "Closing").
   const auto late = net.counters().nacked_on_close.load();
-  const std::string late_note =
+  std::string late_note =
       late > 0 ? "; " + std::to_string(late) + " more arrived while closing and were nacked" : "";
+  if (const auto bad = net.counters().undecodable_nacked.load(); bad > 0) {
+    late_note += "; " + std::to_string(bad) + " undecodable deliveries nacked";
+  }
   spdlog::info("worker {} stopped: {}{}; lease extensions {}; loop CPU {:.1f} ms ({:.0f} "
                "ns/message), net CPU {:.1f} ms ({:.0f} ns/message)",
                options_.name, t.Summary(), late_note, parts.extensions, parts.loop_cpu_ns / 1e6,

@@ -60,22 +60,32 @@ runtime::Task<void> MandrillHandler::Restart(std::string host, runtime::Duration
   if (fails) throw std::runtime_error("restart of " + host + " failed (simulated)");
 }
 
-runtime::Task<void> MandrillHandler::Record(LedgerWriter* writer, LedgerRow row) {
-  co_await writer->Record(std::move(row));
-}
-
 runtime::Task<void> MandrillHandler::Handle(const Message& msg, Context& ctx) {
   std::uniform_int_distribution<std::int64_t> latency_ms(restart_min_.count(),
                                                          restart_max_.count());
   const runtime::Duration latency = std::chrono::milliseconds(latency_ms(rng_));
   const bool fails =
       fail_rate_ > 0 && std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < fail_rate_;
-  ctx.Spawn("restart", Restart(HostOf(msg.payload), latency, fails));
-  if (writer_) {
-    LedgerRow row{std::string(msg.id), std::string(msg.queue), msg.attempt, WallMs()};
-    ctx.Spawn("record", Record(writer_.get(), std::move(row)));
+  // The restart first, then its outcome in the ledger, then the ack (or nack): a 'restarted' row
+  // exists only for a restart that completed. runtime::Cancelled is not a std::exception: a
+  // cancelled attempt (timeout, lost lease, shutdown) records nothing and propagates.
+  std::exception_ptr failure;
+  std::string error;
+  try {
+    co_await Restart(HostOf(msg.payload), latency, fails);
+  } catch (const std::exception& e) {
+    failure = std::current_exception();  // recorded below, then rethrown: the message is nacked
+    error = e.what();
   }
-  co_return;
+  if (writer_) {
+    LedgerRow row{std::string(msg.id), std::string(msg.queue), msg.attempt, WallMs(),
+                  failure == nullptr, std::move(error)};
+    co_await writer_->Record(std::move(row));
+  }
+  if (failure) {
+    ctx.Debug("restart failed; recorded as a failed attempt");
+    std::rethrow_exception(failure);
+  }
 }
 
 }  // namespace mandrill::worker

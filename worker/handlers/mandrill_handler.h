@@ -1,12 +1,12 @@
 #pragma once
 // mandrill (the default handler), the running example: "restart host cattle-x7q2". For each
-// message it concurrently (two sub-tasks, ctx.Spawn) restarts the host named in the payload —
-// simulated: a sleep of --restart-ms MIN:MAX that fails with probability --fail-rate — and
-// records the delivery in the SQLite ledger (--ledger; batched, off the loop: LedgerWriter). The
-// message is acked only when both are done; if either fails the other is cancelled and the
-// message is nacked with the failure's text. A ledger row therefore means "this attempt was
-// processed here"; a failed restart whose row was already committed leaves a row for an attempt
-// that is retried (at-least-once: count distinct message ids).
+// message it restarts the host named in the payload — simulated: a sleep of --restart-ms MIN:MAX
+// that fails with probability --fail-rate — then records the attempt's outcome in the SQLite
+// ledger (--ledger; batched, off the loop: LedgerWriter): 'restarted' before the ack, 'failed'
+// with its error before the nack. So a 'restarted' row means "this restart completed here"; a
+// failed attempt has a 'failed' row and is retried; a cancelled one (timeout, lost lease,
+// shutdown) has none. Ledger rows used to be written concurrently with the restart, leaving rows
+// for attempts that then failed or were cancelled (issue 11).
 //
 // Loop thread. The random source is the loop thread's alone.
 #include <chrono>
@@ -37,7 +37,6 @@ class MandrillHandler final : public Handler {
  private:
   MandrillHandler(const HandlerConfig& config, std::unique_ptr<Ledger> ledger);
   static runtime::Task<void> Restart(std::string host, runtime::Duration latency, bool fails);
-  static runtime::Task<void> Record(LedgerWriter* writer, LedgerRow row);
 
   std::chrono::milliseconds restart_min_, restart_max_;
   double fail_rate_;

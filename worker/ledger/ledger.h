@@ -1,9 +1,17 @@
 #pragma once
-// The worker's record of what it processed: an SQLite database (WAL mode) with one row per
-// processed delivery in `processed(message_id, queue, attempt, worker, at_ms)`, written before
-// the ack. The chaos drills compare it with the publishers' confirmed ids. Not thread-safe: one
-// caller at a time (LedgerWriter runs each Write on an executor thread, one transaction at a
-// time). Several workers may share one file (busy timeout 5 s).
+// The worker's record of what it did: an SQLite database (WAL mode, synchronous=FULL: a commit
+// is on disk when Write returns, so a row survives a power cut once its message is acked) with
+// one row per finished attempt in `processed(message_id, queue, attempt, worker, at_ms,
+// outcome, error)`: outcome 'restarted' (written before the ack) or 'failed' (written before
+// the nack, with the error). An attempt that was cancelled (timeout, lost lease, shutdown)
+// has no row. The chaos drills compare the 'restarted' rows with the publishers' confirmed ids;
+// rows of ledgers written before the outcome column existed have outcome NULL (they meant
+// "processed"). Not thread-safe: one caller at a time (LedgerWriter runs each Write on an
+// executor thread, one transaction at a time). Several workers may share one file (busy
+// timeout 5 s).
+//
+// Changing the table: add columns only (older ledgers are migrated by ALTER TABLE in Open),
+// and keep deploy/lib/verdict.py and deploy/demo reading both shapes.
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -20,6 +28,8 @@ struct LedgerRow {
   std::string queue;
   std::uint32_t attempt = 0;
   std::int64_t at_ms = 0;
+  bool restarted = true;  // false: the attempt failed (`error` says why) and is nacked
+  std::string error;
 };
 
 class Ledger {
@@ -37,6 +47,7 @@ class Ledger {
   Ledger(sqlite3* db, sqlite3_stmt* insert, std::string worker)
       : db_(db), insert_(insert), worker_(std::move(worker)) {}
   core::Status Exec(const char* sql);
+  static core::Status AddOutcomeColumns(sqlite3* db);
 
   sqlite3* db_;
   sqlite3_stmt* insert_;

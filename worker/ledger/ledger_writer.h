@@ -4,13 +4,14 @@
 // Message tasks call `co_await writer.Record(row)`; rows queue up in the current batch while the
 // previous transaction commits, and one writer task commits each batch in ONE transaction on an
 // executor thread (RunInExecutor), then wakes every task waiting on that batch. So under load
-// a transaction carries many rows, and SQLite's fsyncs are shared the same way the broker's
-// journal shares its fdatasyncs.
+// a transaction carries many rows, and SQLite's fsyncs (synchronous=FULL: every commit is synced
+// before Record returns) are shared the same way the broker's journal shares its fdatasyncs.
 //
 // Failure: a failed transaction fails every Record in its batch (std::runtime_error with
 // SQLite's reason), so those messages are nacked and retried, never acked unrecorded. A Record
-// whose task is cancelled while waiting still has its row committed with the batch (harmless:
-// the ledger is at-least-once, like everything else).
+// whose task is cancelled while waiting still has its row committed with the batch: the row
+// records an attempt that finished (its outcome was known before Record), even if the ack
+// never leaves.
 //
 // Threading: loop thread only (the SQLite work happens on the pool). Start() once inside a task;
 // Stop() commits what is queued and ends the writer; the writer must be stopped before it is

@@ -31,8 +31,6 @@ std::int64_t ThreadCpuNs() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-constexpr const char* kClosingReason = "worker shutting down";
-
 std::uint64_t SeedOrRandom(std::uint64_t seed) {
   return seed != 0 ? seed : (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^ getpid();
 }
@@ -60,9 +58,19 @@ void NetThread::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
+void NetThread::StopMonitor() {
+  // libzmq's I/O thread writes monitor events with a blocking send. Were the reader closed while
+  // the DEALER still monitors, an event emitted in between (a disconnect, a handshake) would
+  // block that thread for good: the only I/O thread, so no socket would ever reconnect and the
+  // context could not terminate. Stopping the monitor first means no event can be emitted once
+  // the reader is gone.
+  if (socket_ && monitor_) zmq_socket_monitor(socket_->handle(), nullptr, 0);
+  monitor_.reset();
+}
+
 void NetThread::CloseSocket() {
   if (socket_) socket_->set(zmq::sockopt::linger, 0);
-  monitor_.reset();
+  StopMonitor();
   socket_.reset();
   connected_ = false;
   welcomed_ = false;
@@ -87,7 +95,14 @@ void NetThread::OpenSocket() {
                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
   monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
   monitor_->connect(endpoint);
-  socket_->connect(options_.broker);
+  try {
+    socket_->connect(options_.broker);
+  } catch (const zmq::error_t& e) {
+    // The flags were checked (protocol::CheckEndpoint); what ZeroMQ still refuses stops us.
+    fatal_ = "cannot connect to --broker '" + options_.broker + "': " + e.what();
+    CloseSocket();
+    return;
+  }
   last_heard_ = Now();
 }
 
@@ -139,131 +154,6 @@ void NetThread::DrainMonitor() {
   }
 }
 
-void NetThread::OfferDeliveries(std::vector<protocol::DeliverItem>&& items) {
-  if (closing_ || sink_closed_) {
-    NackOnClose(items);  // the loop takes nothing more: no need to offer (and be refused) again
-    return;
-  }
-  if (!backlog_.empty()) {
-    // Keep delivery order: behind what the sink already refused.
-    for (auto& item : items) backlog_.push_back(std::move(item));
-    return;
-  }
-  if (sink_.OnDeliveries(items)) return;
-  if (sink_.closed()) {
-    // The loop is stopping and its close request is on its way. CREDIT 0 goes first (this pass's
-    // SyncCredit), so the broker does not hand the nacked messages straight back to us.
-    sink_closed_ = true;
-    NackOnClose(items);
-    return;
-  }
-  ++counters_.refused_by_sink;
-  backlog_ = std::move(items);
-  paused_ = true;
-  spdlog::warn("the loop has {}+ undelivered messages waiting (it is behind): holding {} here "
-               "and asking the broker for no more until it catches up",
-               credit_wanted_, backlog_.size());
-}
-
-void NetThread::NackOnClose(const std::vector<protocol::DeliverItem>& items) {
-  if (items.empty()) return;
-  for (const auto& item : items) unsent_.nacks.push_back({item.lease_id, 0, kClosingReason});
-  counters_.nacked_on_close += items.size();
-  spdlog::info("{} messages arrived after the loop stopped taking work: nacked for immediate "
-               "redelivery",
-               items.size());
-}
-
-void NetThread::RetryBacklog() {
-  if (backlog_.empty() || !sink_.OnDeliveries(backlog_)) return;
-  backlog_.clear();
-  paused_ = false;
-  spdlog::info("the loop caught up; credit {} restored", credit_wanted_);
-}
-
-void NetThread::HandleWelcome(const protocol::Welcome& w) {
-  welcomed_ = true;
-  backoff_.Reset();
-  if (w.heartbeat_ms > 0) heartbeat_ = std::chrono::milliseconds(w.heartbeat_ms);
-  if (!broker_id_.empty() && broker_id_ != w.broker_id) {
-    const std::size_t dropped = unsent_.DropLeaseCommands() + backlog_.size();
-    counters_.stale_dropped += dropped;
-    backlog_.clear();
-    paused_ = false;
-    spdlog::warn("broker restarted ({} -> {}): every lease held before is gone{}", broker_id_,
-                 w.broker_id,
-                 dropped > 0 ? "; dropped " + std::to_string(dropped) +
-                                   " unsent commands/deliveries for the old broker's leases"
-                             : std::string());
-  }
-  broker_id_ = w.broker_id;
-  spdlog::info("welcomed by broker {} (heartbeat {} ms, lease {} ms, max lease {} ms)",
-               w.broker_id, w.heartbeat_ms, w.lease_ms, w.max_lease_ms);
-  sink_.OnWelcome(w);
-}
-
-void NetThread::HandleError(protocol::Error&& e) {
-  if (e.code == protocol::ErrorCode::kLeaseLost) {
-    counters_.lease_lost += e.leases.size();
-    sink_.OnLeasesLost(std::move(e.leases));
-  } else if (e.code == protocol::ErrorCode::kNotReady) {
-    // The broker declared us dead (and released our leases) while our connection stayed up.
-    welcomed_ = false;
-    const std::size_t dropped = unsent_.DropLeaseCommands() + backlog_.size();
-    counters_.stale_dropped += dropped;
-    backlog_.clear();
-    paused_ = false;
-    spdlog::warn("broker does not know this worker any more (it declared it dead): every lease "
-                 "is gone; announcing again");
-    sink_.OnSessionLost("the broker declared this worker dead");
-    SendReady();
-  } else {
-    ++counters_.errors;
-    spdlog::error("broker error {} ({}): {}", static_cast<int>(e.code),
-                  protocol::ErrorCodeName(e.code), e.reason);
-  }
-}
-
-void NetThread::Handle(protocol::Message&& m) {
-  if (auto* d = std::get_if<protocol::Deliver>(&m)) {
-    counters_.delivered += d->items.size();
-    OfferDeliveries(std::move(d->items));
-  } else if (auto* x = std::get_if<protocol::Extended>(&m)) {
-    sink_.OnExtended(std::move(x->items));
-  } else if (auto* w = std::get_if<protocol::Welcome>(&m)) {
-    HandleWelcome(*w);
-  } else if (auto* e = std::get_if<protocol::Error>(&m)) {
-    HandleError(std::move(*e));
-  } else if (auto* s = std::get_if<protocol::StatsReply>(&m)) {
-    if (s->request_id == kCloseSyncRequest) {
-      sync_done_ = true;
-      spdlog::debug("the broker has processed everything we sent; closing");
-    }
-  } else if (auto* dc = std::get_if<protocol::Disconnect>(&m)) {
-    spdlog::warn("broker said DISCONNECT ({}); will announce again when it is back", dc->reason);
-    welcomed_ = false;
-  } else if (!std::holds_alternative<protocol::Heartbeat>(m)) {
-    ++counters_.errors;
-    spdlog::warn("unexpected {} from broker ignored",
-                 protocol::CommandName(protocol::CommandOf(m)));
-  }
-}
-
-void NetThread::DrainSocket() {
-  protocol::Received in;
-  const protocol::Limits limits;
-  while (socket_ && protocol::Receive(*socket_, in)) {
-    last_heard_ = Now();
-    auto decoded = protocol::DecodeReceived(in, 0, limits);
-    if (!decoded.ok()) {
-      ++counters_.errors;
-      spdlog::error("undecodable frame from broker: {}", decoded.error().message);
-      continue;
-    }
-    Handle(std::move(decoded).value());
-  }
-}
-
 void NetThread::SyncCredit() {
   const std::uint32_t want = EffectiveCredit();
   if (want == credit_announced_) return;
@@ -297,6 +187,12 @@ void NetThread::Run() {
   std::string stop_reason = "closed on request";
   bool failed = false;
   while (true) {
+    if (!fatal_.empty()) {
+      stop_reason = fatal_;
+      failed = true;
+      spdlog::critical("network thread stops: {}", stop_reason);
+      break;
+    }
     zmq_pollitem_t items[4];
     int n = 0;
     int socket_at = -1, monitor_at = -1, room_at = -1;
@@ -389,7 +285,7 @@ void NetThread::Run() {
     }
   }
   // Linger (set by ConfigureDealer) lets the DISCONNECT and last acks leave.
-  monitor_.reset();
+  StopMonitor();
   socket_.reset();
   counters_.cpu_ns = ThreadCpuNs();
   sink_.OnNetStopped(stop_reason, failed);

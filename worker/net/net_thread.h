@@ -12,6 +12,8 @@
 //    commands for the old broker's leases are dropped, not sent to a broker that never issued
 //    them. Commands that cannot leave during a brief disconnection are kept and sent after the
 //    reconnect: the same broker may still hold those leases.
+//  - Decodes with the limits the broker's WELCOME announced (its --max-payload-bytes may exceed
+//    our default); a DELIVER it still cannot decode is logged, counted and its leases nacked.
 //  - Hands deliveries, lost leases, EXTENDED answers and WELCOMEs to a DeliverySink.
 //  - Closes (Settlements::RequestClose) only after the broker confirmed, by answering a STATS
 //    request sent after the last settlements, that it processed them; then says DISCONNECT.
@@ -42,6 +44,7 @@
 #include <zmq.hpp>
 
 #include "shared/core/clock.h"
+#include "shared/protocol/transport.h"
 #include "worker/net/delivery_sink.h"
 #include "worker/net/reconnect_backoff.h"
 #include "worker/net/settlements.h"
@@ -64,7 +67,9 @@ struct NetOptions {
 struct NetCounters {
   std::atomic<std::uint64_t> delivered{0}, acks_sent{0}, nacks_sent{0}, extends_sent{0},
       lease_lost{0}, reconnects{0}, errors{0}, refused_by_sink{0}, stale_dropped{0},
-      nacked_on_close{0};
+      nacked_on_close{0},
+      undecodable_frames{0},  // frames from the broker the decoder refused (logged)
+      undecodable_nacked{0};  // leases of undecodable DELIVERs, nacked at once
   std::atomic<std::int64_t> cpu_ns{0};  // the thread's CPU time, set when it exits
 };
 
@@ -83,10 +88,12 @@ class NetThread {
 
  private:
   void Run();
-  void OpenSocket();
+  void OpenSocket();  // sets fatal_ if ZeroMQ refuses the endpoint
+  void StopMonitor();  // before the DEALER or its reader is closed
   void CloseSocket();
   void DrainMonitor();
   void DrainSocket();
+  void Undecodable(const protocol::Received& in, const std::string& why);
   void Handle(protocol::Message&& m);
   void HandleWelcome(const protocol::Welcome& w);
   void HandleError(protocol::Error&& e);
@@ -116,6 +123,7 @@ class NetThread {
   bool connected_ = false;  // handshake done, not disconnected since
   bool welcomed_ = false;   // READY answered on this connection
   bool closing_ = false;
+  std::string fatal_;  // set when the thread must stop: why (see Run)
   bool sink_closed_ = false;  // the sink refused as closed: the close request is on its way
   // Closing: a STATS round trip proves the broker processed our last settlements (see Run).
   static constexpr std::uint64_t kCloseSyncRequest = 0x6d616e6472696c6cULL;  // "mandrill"
@@ -126,6 +134,7 @@ class NetThread {
   std::uint32_t credit_wanted_;
   std::uint32_t credit_announced_ = 0;  // what the broker was last told (READY or CREDIT)
   std::string broker_id_;
+  protocol::Limits limits_;  // the decoder's: the broker's limits from its WELCOME
   std::chrono::milliseconds heartbeat_;
   ReconnectBackoff backoff_;
   core::SteadyTime reopen_at_{};

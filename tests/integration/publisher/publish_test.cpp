@@ -142,6 +142,23 @@ TEST_F(PublishTest, NoBrokerAtAllGivesUpWithExitTwo) {
   ASSERT_EQ(ExitCode(p), 2) << p.Log();
   EXPECT_EQ(SummaryValue(p.Log(), "published"), 0);
   EXPECT_EQ(SummaryValue(p.Log(), "unconfirmed"), 1);
+  EXPECT_NE(p.Log().find("is the broker at " + endpoint_ + " up?"), std::string::npos) << p.Log();
+}
+
+// It used to ask "is the broker up?" of a broker that had just answered "queue full".
+TEST_F(PublishTest, GivingUpOnAFullQueueSaysTheQueueIsFull) {
+  FakeBrokerScript script;
+  script.queue_full_frames = 1'000'000;
+  FakeBroker broker(endpoint_, script);
+  auto p = StartPublish({"--give-up", "800ms", "hello"});
+  ASSERT_EQ(ExitCode(p), 2) << p.Log();
+  const std::string log = p.Log();
+  EXPECT_EQ(log.find("is the broker"), std::string::npos) << log;
+  EXPECT_NE(log.find("gave up: no confirm for 800ms with 1 outstanding: the broker at " +
+                     endpoint_ + " is up but kept refusing them for now: queue 'restarts' is "
+                     "full (queue full)"),
+            std::string::npos)
+      << log;
 }
 
 TEST_F(PublishTest, BrokerStartedAfterThePublisherGetsEverything) {

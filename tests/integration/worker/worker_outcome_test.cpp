@@ -46,6 +46,33 @@ TEST_F(WorkerTest, FailingRestartIsNackedWithItsReasonUntilDeadLettered) {
   EXPECT_NE(w.Log().find("nacked 2 (error 2"), std::string::npos) << w.Log();
 }
 
+// The ledger says what each attempt did: a failed restart is a 'failed' row (written before its
+// nack), never a row that reads as processed; only a completed restart is 'restarted'. Rows
+// used to be written concurrently with the restart, so failed attempts left "processed" rows.
+TEST_F(WorkerTest, LedgerRecordsFailedAttemptsAsFailedAndOnlyCompletedRestartsAsRestarted) {
+  StartBroker({"--max-deliveries", "2"});
+  const std::string ledger = dir_ + "/ledger.db";
+  Process& w = StartWorker("failing", {"--fail-rate", "1", "--restart-ms", "5:5",
+                                       "--retry-initial", "10ms", "--ledger", ledger});
+  Publish("doomed-1", "restart cattle-doomed");
+  ASSERT_TRUE(Eventually([&] { return Queue().dead == 1; }, 20s)) << w.Log();
+  w.Signal(SIGTERM);
+  ASSERT_EQ(w.Wait(15s), 0) << w.Log();
+  EXPECT_EQ(LedgerRows(ledger, "message_id = 'doomed-1' AND outcome = 'failed' AND error = "
+                               "'restart of cattle-doomed failed (simulated)'"),
+            2);
+  EXPECT_EQ(LedgerRows(ledger, "outcome IS NOT 'failed'"), 0);
+
+  Process& ok = StartWorker("fine", {"--restart-ms", "5:5", "--ledger", ledger});
+  Publish("fine-1", "restart cattle-fine");
+  ASSERT_TRUE(Eventually([&] { return Queue().acked == 1; }, 20s)) << ok.Log();
+  ok.Signal(SIGTERM);
+  ASSERT_EQ(ok.Wait(15s), 0) << ok.Log();
+  EXPECT_EQ(LedgerRows(ledger, "message_id = 'fine-1' AND outcome = 'restarted' AND error IS "
+                               "NULL AND worker = 'fine'"),
+            1);
+}
+
 TEST_F(WorkerTest, HungHandlerTimesOutAndIsNacked) {
   StartBroker({"--max-deliveries", "1"});
   Process& w = StartWorker("hung", {"--handler", "exec", "--exec", "exec sleep 60",

@@ -63,7 +63,11 @@ TEST(WorkerFlagsTest, BadValuesAreUsageErrorsNamingTheFlag) {
                                          {{"--drain", "maybe"}, "--drain"},
                                          {{"--concurrency", "0"}, "--concurrency"},
                                          {{"--queue", ","}, "--queue"},
-                                         {{"--fail-rate", "2"}, "--fail-rate"}}) {
+                                         {{"--fail-rate", "2"}, "--fail-rate"},
+                                         {{"--queue", "bad name"}, "--queue: queue name"},
+                                         {{"--queue", "ok,b@d"}, "'b@d'"},
+                                         {{"--broker", "nonsense"}, "--broker 'nonsense'"},
+                                         {{"--broker", "tcp://127.0.0.1:99999"}, "port"}}) {
     const auto p = Parse(c.args);
     EXPECT_EQ(p.exit_code, 64) << c.mentions;
     EXPECT_NE(p.error.find(c.mentions), std::string::npos) << p.error;

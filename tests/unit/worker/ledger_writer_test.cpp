@@ -53,7 +53,7 @@ class LedgerWriterTest : public ::testing::Test {
 
 runtime::Task<void> RecordOne(LedgerWriter* w, int i, int* done, int* failed) {
   try {
-    LedgerRow row{"m-" + std::to_string(i), "restarts", 1, 1000 + i};  // named: GCC 12 rule
+    LedgerRow row{"m-" + std::to_string(i), "restarts", 1, 1000 + i, true, ""};  // named: GCC 12
     co_await w->Record(std::move(row));
     ++*done;
   } catch (const std::runtime_error&) {
