@@ -66,12 +66,8 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
     return result.error();
   }
   RecoveryResult& r = *result;
-  const std::uint64_t reserve =
-      options_.reserve_space ? r.live->size() * std::uint64_t{kMaxSettleRecordBytes} : 0;
-  if (auto s = r.segments->Roll(r.max_seq, now_ms, reserve, /*must=*/true); !s.ok()) {
-    lock_.reset();
-    return core::Error{s.error().code, "cannot start a journal segment: " + s.message()};
-  }
+  // No head segment yet: the writer creates it on the first write, so a start that fails
+  // (or a broker that never writes) leaves nothing behind.
   writer_ = std::make_unique<Writer>(options_, fs_, &handoff_, &stats_, std::move(r.segments),
                                      std::move(r.live), r.max_seq, now_ms);
   thread_ = std::thread([w = writer_.get()] { w->Run(); });
@@ -79,25 +75,10 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   last_handoff_ms_ = now_ms;
   spdlog::info("journal: open in {} (fsync {}, segments of {} bytes)", options_.data_dir,
                options_.fsync.ToString(), options_.segment_bytes);
-  for (const RecoveredMessage& m : r.recovered.messages) {
-    RecoveredMessageView v;
-    v.seq = m.publish.seq;
-    v.queue = m.publish.queue;
-    v.id = m.publish.id;
-    v.payload = m.publish.payload;
-    v.headers = &m.publish.headers;
-    v.published_unix_ms = m.publish.published_unix_ms;
-    v.attempts = m.attempts;
-    v.state = m.state;
-    v.not_before_unix_ms = m.not_before_unix_ms;
-    v.last_error = m.last_error;
-    v.dead_at_unix_ms = m.dead_at_unix_ms;
-    sink.OnMessage(v);
-  }
-  for (const RecoveredId& id : r.recovered.settled_ids) {
-    sink.OnSettledId(id.queue, id.id,
-                     id.settled_unix_ms != 0 ? id.settled_unix_ms : id.published_unix_ms);
-  }
+  // The writer owns the segments and the live set now; what the sink gets are views into the
+  // segment bytes recovery mapped, which stay valid (even if the writer deletes a file) until
+  // Emit releases them.
+  r.Emit(sink);
   return r.max_seq;
 }
 
