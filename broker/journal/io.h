@@ -108,7 +108,8 @@ class Fs {
   virtual core::Status Remove(const std::string& path) = 0;
   virtual core::Status Rename(const std::string& from, const std::string& to) = 0;
   virtual core::Status Truncate(const std::string& path, std::uint64_t size) = 0;
-  // An exclusive advisory lock (flock); kInUse if another process holds it.
+  // An exclusive advisory lock (flock) on a file (created if missing) or on a directory
+  // itself; kInUse if another open of it holds the lock.
   virtual core::Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
 };
 

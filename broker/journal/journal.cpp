@@ -55,14 +55,21 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   if (auto s = fs_->CreateDirs(options_.data_dir); !s.ok()) {
     return core::Error{s.error().code, "cannot create journal dir: " + s.message()};
   }
+  // The dir itself is what is locked (a LOCK file can be deleted from under a running broker,
+  // letting a second one in); LOCK is still taken too, so that a broker of an older version,
+  // which only knows LOCK, is kept out as well.
+  auto dir_lock = fs_->Lock(options_.data_dir);
+  if (!dir_lock.ok()) return dir_lock.error();
   auto lock = fs_->Lock(options_.data_dir + "/LOCK");
   if (!lock.ok()) return lock.error();
+  dir_lock_ = std::move(*dir_lock);
   lock_ = std::move(*lock);
 
   const std::int64_t now_ms = clock_->WallMs();
   auto result = RecoverSegments(fs_, options_, now_ms, &stats_);
   if (!result.ok()) {
     lock_.reset();
+    dir_lock_.reset();
     return result.error();
   }
   RecoveryResult& r = *result;
@@ -140,6 +147,7 @@ core::Status Journal::Close() {
   core::Status result = writer_->final_status();
   writer_.reset();
   lock_.reset();
+  dir_lock_.reset();
   spdlog::info("journal: closed {}", options_.data_dir);
   return result;
 }
@@ -169,6 +177,7 @@ protocol::Counters Journal::Stats() const {
       {"journal.recovery_corrupt_regions", get(stats_.recovery_corrupt_regions)},
       {"journal.recovery_corrupt_bytes", get(stats_.recovery_corrupt_bytes)},
       {"journal.recovery_truncated_bytes", get(stats_.recovery_truncated_bytes)},
+      {"journal.recovery_conflicts", get(stats_.recovery_conflicts)},
   };
 }
 

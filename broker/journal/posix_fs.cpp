@@ -273,13 +273,19 @@ class PosixFsImpl final : public Fs {
   }
 
   core::Result<std::unique_ptr<FileLock>> Lock(const std::string& path) override {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // A directory is locked through an O_DIRECTORY descriptor of itself: unlike a file in it,
+    // it cannot be deleted from under the process holding the lock.
+    struct stat st;
+    const bool dir = ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    const int fd = dir ? ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                       : ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return OsError("open", path, errno);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       const int err = errno;
       ::close(fd);
       if (err == EWOULDBLOCK) {
-        return core::Error{kInUse, "data dir is in use: another process holds " + path};
+        return core::Error{kInUse, "data dir is in use: another process holds a lock on " + path +
+                                       " (is another broker running on it?)"};
       }
       return OsError("lock", path, err);
     }

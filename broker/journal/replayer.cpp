@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 
@@ -12,7 +13,11 @@
 namespace mandrill::broker::journal {
 
 namespace {
+// index_ values: slot + 1 while live; kSettledBit | (slot + 1) once settled; kSettled for a
+// settled id known only from a settled-id record (no slot).
 constexpr std::uint32_t kSettled = std::numeric_limits<std::uint32_t>::max();
+constexpr std::uint32_t kSettledBit = 0x80000000u;
+bool IsLive(std::uint32_t v) { return (v & kSettledBit) == 0; }
 constexpr int kDetailedReports = 20;  // then only counted, and summarised at the end
 constexpr std::uint64_t kTypicalPublishBytes = 128;
 using State = RecoveredMessage::State;
@@ -41,7 +46,7 @@ void Replayer::Corrupt(const std::string& path, std::uint64_t offset, std::uint6
 
 Replayer::Slot* Replayer::LiveSlot(std::uint64_t seq) {
   std::uint32_t* s = index_.Find(seq);
-  return (s == nullptr || *s == kSettled) ? nullptr : &slots_[*s - 1];
+  return (s == nullptr || !IsLive(*s)) ? nullptr : &slots_[*s - 1];
 }
 
 Replayer::Extra& Replayer::ExtraOf(Slot& s) {
@@ -139,8 +144,17 @@ void Replayer::OnPublish(const ScannedRecord& rec) {
   std::uint32_t* slot = index_.Insert(r_.seq, &inserted);
   const auto seg_index = static_cast<std::uint32_t>(segments_.size() - 1);
   if (!inserted) {
-    if (*slot == kSettled) return;  // a copy of a message settled since
-    Slot& s = slots_[*slot - 1];    // a compaction copy: the message now lives here
+    if (*slot == kSettled) return;  // a copy of a message settled since (its body is gone)
+    const std::uint32_t i = (*slot & ~kSettledBit) - 1;
+    // Compaction copies a publish byte for byte; a different body under a known seq was
+    // written by another broker that numbered its messages from the same point.
+    if (slots_[i].body_len != rec.body.size() ||
+        std::memcmp(slots_[i].body, rec.body.data(), rec.body.size()) != 0) {
+      Conflict(slots_[i], rec);
+      return;
+    }
+    if (!IsLive(*slot)) return;  // a copy of a message settled since
+    Slot& s = slots_[i];         // a compaction copy: the message now lives here
     s.segment = seg_index;
     s.bytes = static_cast<std::uint32_t>(rec.framed.size());
     s.body = rec.body.data();
@@ -176,11 +190,34 @@ void Replayer::OnSettledId(std::uint32_t bytes) {
   }
 }
 
+void Replayer::Conflict(const Slot& first, const ScannedRecord& rec) {
+  JournalStats::Add(stats_->recovery_conflicts, 1);
+  if (conflicts_.size() < static_cast<std::size_t>(kDetailedReports)) {
+    spdlog::error(
+        "journal: TWO WRITERS: seq {} is published in {} and, with different contents, in {} "
+        "(offset {}): two brokers wrote to this data dir at once. Both messages are kept (the "
+        "second under a new seq) and will be delivered; records about seq {} after this "
+        "point may belong to either",
+        r_.seq, segments_[first.segment]->path, seg_->path, rec.offset, r_.seq);
+  }
+  Slot c;
+  c.body = rec.body.data();
+  c.seq = r_.seq;  // renumbered in BuildLiveSet, once the highest seq is known
+  c.published = r_.time;
+  c.body_len = static_cast<std::uint32_t>(rec.body.size());
+  c.segment = static_cast<std::uint32_t>(segments_.size() - 1);
+  c.bytes = static_cast<std::uint32_t>(rec.framed.size());
+  c.id_bytes = static_cast<std::uint16_t>(
+      std::min<std::uint32_t>(SettledIdRecordBytes(r_.queue.size(), r_.id.size()), 0xffff));
+  c.live = true;
+  conflicts_.push_back(c);
+}
+
 void Replayer::Settle(std::uint64_t seq) {
   std::uint32_t* index = index_.Find(seq);
-  if (index == nullptr || *index == kSettled) return;
+  if (index == nullptr || !IsLive(*index)) return;
   Slot& s = slots_[*index - 1];
-  *index = kSettled;
+  *index |= kSettledBit;
   s.live = false;
   --live_;
   SegmentInfo* held = segments_[s.segment];
@@ -204,6 +241,19 @@ std::size_t Replayer::CountInState(RecoveredMessage::State state) const {
 }
 
 std::unique_ptr<LiveSet> Replayer::BuildLiveSet(SegmentSet* segments) {
+  if (!conflicts_.empty()) {
+    spdlog::error(
+        "journal: {} seqs were written by two brokers at once; their second messages are "
+        "kept as seqs {}..{} (journal.recovery_conflicts). Stop the other broker: they are "
+        "found again on every start until the segments holding them are gone",
+        conflicts_.size(), max_seq_ + 1, max_seq_ + conflicts_.size());
+    for (Slot& c : conflicts_) {
+      c.seq = ++max_seq_;  // above every seq: the slots stay in seq order
+      slots_.push_back(c);
+      ++live_;
+    }
+    conflicts_.clear();
+  }
   auto live = std::make_unique<LiveSet>([segments](std::uint64_t n) { return segments->Find(n); });
   for (const Slot& s : slots_) {
     if (!s.live) continue;

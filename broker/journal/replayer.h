@@ -82,6 +82,8 @@ class Replayer {
   void OnPublish(const ScannedRecord& rec);
   void OnSettledId(std::uint32_t bytes);
   void Settle(std::uint64_t seq);
+  // A publish of a known seq whose body differs from the first one's: a second writer.
+  void Conflict(const Slot& first, const ScannedRecord& rec);
 
   const std::int64_t window_ms_;
   const std::int64_t now_ms_;
@@ -93,6 +95,7 @@ class Replayer {
   std::vector<Extra> extras_;
   SeqTable<std::uint32_t> index_;  // seq -> slot + 1, or kSettled
   std::vector<Id> ids_;
+  std::vector<Slot> conflicts_;  // live under new seqs once replay is over
   std::set<std::uint8_t> unknown_types_;
   std::uint64_t max_seq_ = 0;
   std::uint64_t last_new_seq_ = 0;
