@@ -236,9 +236,19 @@ class PosixFsImpl final : public Fs {
   }
 
   core::Status CreateDirs(const std::string& dir) override {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) return OsError("mkdir", dir, ec.value());
+    // Each directory made here is only durable once its parent's entry for it is: fsync the
+    // parent of every one created, top down.
+    std::filesystem::path p;
+    for (const auto& part : std::filesystem::path(dir)) {
+      p /= part;
+      if (part.empty() || part == "/") continue;
+      if (::mkdir(p.c_str(), 0755) != 0) {
+        if (errno == EEXIST) continue;
+        return OsError("mkdir", p.string(), errno);
+      }
+      const std::string parent = p.has_parent_path() ? p.parent_path().string() : ".";
+      if (auto s = SyncDir(parent.empty() ? "." : parent); !s.ok()) return s;
+    }
     return core::Status::Ok();
   }
 

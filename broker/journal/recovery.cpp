@@ -134,7 +134,7 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
             "journal: {}: incomplete record at the end (offset {}, {} bytes, a torn "
             "write): truncated",
             path, bad.offset, bad.length);
-        if (auto s = fs->Truncate(path, bad.offset); !s.ok()) {
+        if (auto s = TruncateFile(fs, path, bad.offset, /*sync=*/true); !s.ok()) {
           return core::Error{s.error().code, "cannot truncate torn journal tail: " + s.message()};
         }
         seg->bytes = bad.offset;

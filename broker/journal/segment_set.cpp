@@ -216,6 +216,16 @@ void SegmentSet::CutHead(std::uint64_t size) {
                   head_->path, size, t.message());
   } else {
     allocated_end_ = std::min(allocated_end_, size);  // truncation frees preallocated blocks
+    // The cut must be durable too: a power loss could otherwise bring back the failed bytes
+    // behind records written after them.
+    if (syncs_enabled()) {
+      if (auto s = head_file_->Sync(); !s.ok()) {
+        JournalStats::Add(stats_->write_errors, 1);
+        broken_ = true;
+        spdlog::error("journal: sync after cutting {} back failed ({}); starting a new segment",
+                      head_->path, s.message());
+      }
+    }
   }
   head_->bytes = head_file_->Size();
   synced_bytes_ = std::min(synced_bytes_, head_->bytes);
@@ -233,6 +243,14 @@ core::Status SegmentSet::DeleteOldest() {
   if (auto s = fs_->Remove(oldest->path); !s.ok()) {
     JournalStats::Add(stats_->write_errors, 1);
     return s;
+  }
+  if (syncs_enabled()) {
+    // Until the directory is synced a power loss can bring the file back; harmless for replay
+    // (records about settled seqs), but the space would be taken again.
+    if (auto s = fs_->SyncDir(options_.data_dir); !s.ok()) {
+      spdlog::warn("journal: fsync of {} after deleting {} failed: {}", options_.data_dir,
+                   oldest->path, s.message());
+    }
   }
   spdlog::debug("journal: deleted segment {}", oldest->path);
   segments_.erase(segments_.begin());
