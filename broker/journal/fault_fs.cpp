@@ -103,7 +103,12 @@ class FaultFile final : public WritableFile {
     const std::uint64_t have = std::max(st.size, st.allocated_end);
     if (fs_->capacity_ && end > have) {
       const std::uint64_t used = fs_->UsedLocked();
-      if (used + (end - have) > *fs_->capacity_) return OsError("fallocate", path(), ENOSPC);
+      if (used + (end - have) > *fs_->capacity_) {
+        if (fs_->allocate_keeps_partial_ && *fs_->capacity_ > used) {
+          st.allocated_end = have + (*fs_->capacity_ - used);
+        }
+        return OsError("fallocate", path(), ENOSPC);
+      }
     }
     auto s = base_->Allocate(offset, len);
     if (!s.ok()) return s;
@@ -141,6 +146,10 @@ void FaultInjectingFs::FailAllSyncs(int err) {
 void FaultInjectingFs::SetCapacity(std::optional<std::uint64_t> bytes) {
   std::lock_guard lock(mu_);
   capacity_ = bytes;
+}
+void FaultInjectingFs::SetAllocateKeepsPartial(bool keep) {
+  std::lock_guard lock(mu_);
+  allocate_keeps_partial_ = keep;
 }
 void FaultInjectingFs::CrashAfter(std::uint64_t ops) {
   std::lock_guard lock(mu_);

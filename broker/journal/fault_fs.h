@@ -35,6 +35,9 @@ class FaultInjectingFs final : public Fs {
   // exceed `bytes`. Beyond it an Append writes what fits and fails with ENOSPC; Allocate fails
   // with ENOSPC. nullopt: unlimited.
   void SetCapacity(std::optional<std::uint64_t> bytes);
+  // With a capacity: an Allocate that does not fit keeps what did fit before failing with
+  // ENOSPC, as ext4's fallocate does (the file then holds blocks nobody asked for).
+  void SetAllocateKeepsPartial(bool keep);
   // After `ops` more mutating operations (append, sync, truncate, allocate, create, remove,
   // rename, dir sync), every mutating operation fails with EIO and touches nothing, as if the
   // process had died at that point.
@@ -90,6 +93,7 @@ class FaultInjectingFs final : public Fs {
   std::optional<std::uint64_t> capacity_;
   std::optional<std::uint64_t> crash_after_;
   bool skip_real_syncs_ = false;
+  bool allocate_keeps_partial_ = false;
   std::uint64_t syncs_ = 0, appends_ = 0, mutating_ops_ = 0;
 };
 

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,10 @@ class ReadableFile {
   virtual ~ReadableFile() = default;
   // Reads up to n bytes at offset into out; returns how many were read (0 at end of file).
   virtual core::Result<std::size_t> ReadAt(std::uint64_t offset, std::size_t n, char* out) = 0;
+  // The first Size() bytes as one read-only view that stays valid while this object lives
+  // (mmap), so recovery can decode records in place; nullopt where that is not possible (the
+  // caller then reads). The file must not be truncated below the bytes used meanwhile.
+  virtual std::optional<std::string_view> Map() { return std::nullopt; }
   virtual std::uint64_t Size() const = 0;
   virtual const std::string& path() const = 0;
 };
@@ -103,7 +108,8 @@ class Fs {
   virtual core::Status Remove(const std::string& path) = 0;
   virtual core::Status Rename(const std::string& from, const std::string& to) = 0;
   virtual core::Status Truncate(const std::string& path, std::uint64_t size) = 0;
-  // An exclusive advisory lock (flock); kInUse if another process holds it.
+  // An exclusive advisory lock (flock) on a file (created if missing) or on a directory
+  // itself; kInUse if another open of it holds the lock.
   virtual core::Result<std::unique_ptr<FileLock>> Lock(const std::string& path) = 0;
 };
 
@@ -112,5 +118,8 @@ Fs* PosixFs();
 
 // Reads a whole file into *out (replacing its contents).
 core::Status ReadWholeFile(Fs* fs, const std::string& path, ByteBuffer* out);
+// Cuts the file at `path` to `size` bytes, which also gives back any space preallocated past
+// it; with `sync`, makes the new length durable before returning.
+core::Status TruncateFile(Fs* fs, const std::string& path, std::uint64_t size, bool sync);
 
 }  // namespace mandrill::broker::journal

@@ -55,23 +55,26 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   if (auto s = fs_->CreateDirs(options_.data_dir); !s.ok()) {
     return core::Error{s.error().code, "cannot create journal dir: " + s.message()};
   }
+  // The dir itself is what is locked (a LOCK file can be deleted from under a running broker,
+  // letting a second one in); LOCK is still taken too, so that a broker of an older version,
+  // which only knows LOCK, is kept out as well.
+  auto dir_lock = fs_->Lock(options_.data_dir);
+  if (!dir_lock.ok()) return dir_lock.error();
   auto lock = fs_->Lock(options_.data_dir + "/LOCK");
   if (!lock.ok()) return lock.error();
+  dir_lock_ = std::move(*dir_lock);
   lock_ = std::move(*lock);
 
   const std::int64_t now_ms = clock_->WallMs();
   auto result = RecoverSegments(fs_, options_, now_ms, &stats_);
   if (!result.ok()) {
     lock_.reset();
+    dir_lock_.reset();
     return result.error();
   }
   RecoveryResult& r = *result;
-  const std::uint64_t reserve =
-      options_.reserve_space ? r.live->size() * std::uint64_t{kMaxSettleRecordBytes} : 0;
-  if (auto s = r.segments->Roll(r.max_seq, now_ms, reserve, /*must=*/true); !s.ok()) {
-    lock_.reset();
-    return core::Error{s.error().code, "cannot start a journal segment: " + s.message()};
-  }
+  // No head segment yet: the writer creates it on the first write, so a start that fails
+  // (or a broker that never writes) leaves nothing behind.
   writer_ = std::make_unique<Writer>(options_, fs_, &handoff_, &stats_, std::move(r.segments),
                                      std::move(r.live), r.max_seq, now_ms);
   thread_ = std::thread([w = writer_.get()] { w->Run(); });
@@ -79,25 +82,10 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   last_handoff_ms_ = now_ms;
   spdlog::info("journal: open in {} (fsync {}, segments of {} bytes)", options_.data_dir,
                options_.fsync.ToString(), options_.segment_bytes);
-  for (const RecoveredMessage& m : r.recovered.messages) {
-    RecoveredMessageView v;
-    v.seq = m.publish.seq;
-    v.queue = m.publish.queue;
-    v.id = m.publish.id;
-    v.payload = m.publish.payload;
-    v.headers = &m.publish.headers;
-    v.published_unix_ms = m.publish.published_unix_ms;
-    v.attempts = m.attempts;
-    v.state = m.state;
-    v.not_before_unix_ms = m.not_before_unix_ms;
-    v.last_error = m.last_error;
-    v.dead_at_unix_ms = m.dead_at_unix_ms;
-    sink.OnMessage(v);
-  }
-  for (const RecoveredId& id : r.recovered.settled_ids) {
-    sink.OnSettledId(id.queue, id.id,
-                     id.settled_unix_ms != 0 ? id.settled_unix_ms : id.published_unix_ms);
-  }
+  // The writer owns the segments and the live set now; what the sink gets are views into the
+  // segment bytes recovery mapped, which stay valid (even if the writer deletes a file) until
+  // Emit releases them.
+  r.Emit(sink);
   return r.max_seq;
 }
 
@@ -159,6 +147,7 @@ core::Status Journal::Close() {
   core::Status result = writer_->final_status();
   writer_.reset();
   lock_.reset();
+  dir_lock_.reset();
   spdlog::info("journal: closed {}", options_.data_dir);
   return result;
 }
@@ -188,6 +177,7 @@ protocol::Counters Journal::Stats() const {
       {"journal.recovery_corrupt_regions", get(stats_.recovery_corrupt_regions)},
       {"journal.recovery_corrupt_bytes", get(stats_.recovery_corrupt_bytes)},
       {"journal.recovery_truncated_bytes", get(stats_.recovery_truncated_bytes)},
+      {"journal.recovery_conflicts", get(stats_.recovery_conflicts)},
   };
 }
 

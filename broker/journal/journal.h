@@ -38,9 +38,10 @@ class Journal final : public Storage {
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
 
-  // Validates the options, creates the data dir if needed, takes its LOCK, replays every
-  // segment, opens a new head segment and starts the writer thread. Errors: bad options,
-  // the dir is locked by another process, an I/O error, or a segment of a newer format.
+  // Validates the options, creates the data dir if needed, locks it (the dir itself, and its
+  // LOCK file), replays every segment and starts the writer thread (which creates a head
+  // segment on the first write). Errors: bad options, the dir is locked by another process, an
+  // I/O error, or a segment of a newer format.
   core::Result<std::uint64_t> Recover(RecoverySink& sink) override;
   // Serialises the record into the current batch; returns its ticket. Never blocks on disk.
   // Before Recover() succeeded (or after Close()), the ticket is reported failed at Commit.
@@ -70,7 +71,8 @@ class Journal final : public Storage {
   JournalStats stats_;
   Handoff handoff_;
   State state_ = State::kNew;
-  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<FileLock> dir_lock_;  // flock on the data dir itself
+  std::unique_ptr<FileLock> lock_;      // and on DIR/LOCK, which older brokers lock
   std::unique_ptr<Writer> writer_;
   std::thread thread_;
   Batch batch_;  // being filled by Append

@@ -28,16 +28,19 @@ void LiveSet::Publish(std::uint64_t seq, SegmentInfo* seg, std::uint32_t bytes,
 }
 
 void LiveSet::Restore(std::uint64_t seq, SegmentInfo* seg, std::uint32_t bytes,
-                      std::uint32_t id_bytes, const RecoveredMessage& m) {
-  Publish(seq, seg, bytes, id_bytes, m.publish.published_unix_ms);
+                      std::uint32_t id_bytes, std::int64_t published_unix_ms,
+                      std::uint32_t attempts, RecoveredMessage::State state,
+                      std::int64_t not_before_unix_ms, std::int64_t dead_at_unix_ms,
+                      std::string_view last_error) {
+  Publish(seq, seg, bytes, id_bytes, published_unix_ms);
   Entry* e = table_.Find(seq);
-  e->attempts = m.attempts;
-  e->state = m.state;
-  if (m.not_before_unix_ms != 0 || m.dead_at_unix_ms != 0 || !m.last_error.empty()) {
+  e->attempts = attempts;
+  e->state = state;
+  if (not_before_unix_ms != 0 || dead_at_unix_ms != 0 || !last_error.empty()) {
     Extra& x = ExtraFor(seq);
-    x.not_before_unix_ms = m.not_before_unix_ms;
-    x.dead_at_unix_ms = m.dead_at_unix_ms;
-    x.last_error = m.last_error;
+    x.not_before_unix_ms = not_before_unix_ms;
+    x.dead_at_unix_ms = dead_at_unix_ms;
+    x.last_error.assign(last_error);
   }
 }
 

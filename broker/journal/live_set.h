@@ -60,7 +60,9 @@ class LiveSet {
 
   // Recovery: adds a live message as replay left it.
   void Restore(std::uint64_t seq, SegmentInfo* seg, std::uint32_t bytes, std::uint32_t id_bytes,
-               const RecoveredMessage& m);
+               std::int64_t published_unix_ms, std::uint32_t attempts,
+               RecoveredMessage::State state, std::int64_t not_before_unix_ms,
+               std::int64_t dead_at_unix_ms, std::string_view last_error);
 
   // Null if not live.
   const Entry* Find(std::uint64_t seq) { return table_.Find(seq); }

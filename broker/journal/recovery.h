@@ -18,9 +18,14 @@
 // the last segment (a torn write) is cut off with a warning. Only I/O errors and segments of a
 // newer format version stop recovery.
 //
+// Speed: each segment is mapped (or read whole) once and decoded in place; replay keeps a flat
+// slot per message pointing into those bytes (replayer.h), and the messages are handed to the
+// broker as views straight from them (RecoveryResult::Emit).
+//
 // Thread: the reactor thread, before the writer starts.
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "broker/journal/io.h"
 #include "broker/journal/live_set.h"
@@ -31,11 +36,30 @@
 
 namespace mandrill::broker::journal {
 
+class Replayer;
+
 struct RecoveryResult {
-  Recovered recovered;
-  std::unique_ptr<SegmentSet> segments;  // every segment found, all closed
+  RecoveryResult();
+  ~RecoveryResult();
+  RecoveryResult(RecoveryResult&&) noexcept;
+  RecoveryResult& operator=(RecoveryResult&&) noexcept;
+
+  std::unique_ptr<SegmentSet> segments;  // every segment found, all closed; no head yet
   std::unique_ptr<LiveSet> live;         // the live messages and where they are
-  std::uint64_t max_seq = 0;             // also in recovered.max_seq
+  std::uint64_t max_seq = 0;
+
+  // Hands every live message (seq order), then every settled id still in the dedup window,
+  // to the sink as views into the segment bytes; then releases those bytes. Call once.
+  void Emit(RecoverySink& sink);
+
+  // The segment bytes (mapped files, or copies where mapping is not possible) and the replay
+  // bookkeeping that points into them.
+  struct Bytes {
+    std::unique_ptr<ReadableFile> file;
+    ByteBuffer copy;
+  };
+  std::vector<Bytes> bytes;
+  std::unique_ptr<Replayer> replayer;
 };
 
 // Replays options.data_dir (which must exist). now_ms: the wall clock, for the dedup window.

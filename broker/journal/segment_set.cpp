@@ -10,6 +10,7 @@ namespace mandrill::broker::journal {
 
 namespace {
 constexpr auto kRollRetry = std::chrono::milliseconds(250);
+constexpr auto kRollLogEvery = std::chrono::seconds(5);
 constexpr std::uint64_t kAllocateStep = 1u << 20;
 }  // namespace
 
@@ -56,8 +57,14 @@ core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::
   };
   std::uint64_t allocated = 0;
   if (options_.reserve_space) {
-    allocated = options_.segment_bytes + reserve;
+    // One step now and more as the segment fills (Prepare): a segment closed early, or left by
+    // a broker that died, then holds little more than it wrote.
+    allocated = kSegmentHeaderBytes + std::min(kAllocateStep, options_.segment_bytes) + reserve;
     if (auto s = file->Allocate(0, allocated); !s.ok()) {
+      // A failed fallocate may keep what it got (ext4 does): give it back before going on.
+      if (auto t = file->Truncate(0); !t.ok()) {
+        spdlog::warn("journal: cannot release the space of {}: {}", path, t.message());
+      }
       if (!must || s.error().code != kDiskFull) return abandon(s);
       spdlog::error("journal: no space to preallocate {}: {}; using it unreserved", path,
                     s.message());
@@ -71,7 +78,7 @@ core::Status SegmentSet::Roll(std::uint64_t base_seq, std::int64_t now_ms, std::
     // The directory entry must be durable before any record synced into the file counts.
     if (auto s = fs_->SyncDir(options_.data_dir); !s.ok()) return abandon(s);
   }
-  head_file_.reset();  // closes the previous head
+  CloseHead();
   SegmentInfo& info = segments_[number];
   info.number = number;
   info.path = path;
@@ -92,15 +99,22 @@ core::Result<SegmentSet::Space> SegmentSet::Prepare(std::uint64_t bytes, std::ui
   if (head_ == nullptr || broken_ || full) {
     const bool must = head_ == nullptr || broken_;
     const auto now = std::chrono::steady_clock::now();
-    if (now < roll_retry_after_) {
-      // A roll failed moments ago: do not hammer a failing disk (or the log) on every pass.
-      if (must) return roll_error_;
-    } else if (auto s = Roll(base_seq, now_ms, reserve, must); !s.ok()) {
-      JournalStats::Add(stats_->write_errors, 1);
-      roll_retry_after_ = now + kRollRetry;
-      roll_error_ = s.error();
-      spdlog::error("journal: cannot start a new segment: {}", s.message());
-      if (must) return s.error();
+    // Without a usable head nothing can be written, so the roll is tried on every pass (the
+    // disk may be back, or have room again); a roll that is only due because the head is full
+    // waits a moment after failing, and the current head takes the writes meanwhile.
+    if (must || now >= roll_retry_after_) {
+      if (auto s = Roll(base_seq, now_ms, reserve, must); !s.ok()) {
+        JournalStats::Add(stats_->write_errors, 1);
+        roll_retry_after_ = now + kRollRetry;
+        if (now >= roll_log_after_) {  // a dead disk must not fill the log either
+          roll_log_after_ = now + kRollLogEvery;
+          spdlog::error(
+              "journal: cannot start a new segment: {} (retrying; logged at most "
+              "every {} s)",
+              s.message(), kRollLogEvery.count());
+        }
+        if (must) return s.error();
+      }
     }
   }
   if (!options_.reserve_space) return Space::kOk;
@@ -110,11 +124,50 @@ core::Result<SegmentSet::Space> SegmentSet::Prepare(std::uint64_t bytes, std::ui
   return Space::kReserveOnly;
 }
 
+void SegmentSet::CloseHead() {
+  if (head_file_ == nullptr) return;
+  if (options_.reserve_space && allocated_end_ > head_->bytes) {
+    // A closed segment is never written again: give its unused reservation back.
+    if (auto s = head_file_->Truncate(head_->bytes); !s.ok()) {
+      spdlog::warn("journal: cannot release the unused space of {}: {}", head_->path, s.message());
+    } else if (syncs_enabled()) {
+      if (auto t = head_file_->Sync(); !t.ok()) {
+        spdlog::warn("journal: sync after releasing space of {} failed: {}", head_->path,
+                     t.message());
+      }
+    }
+  }
+  head_file_.reset();
+  head_ = nullptr;
+  allocated_end_ = 0;
+}
+
+void SegmentSet::ReleaseClosedSpace() {
+  for (const auto& [number, s] : segments_) {
+    if (&s == head_) continue;
+    // Cutting a file at its own length frees what was preallocated past it (a segment that
+    // was the head when its broker died, or one written before segments were trimmed).
+    if (auto t = TruncateFile(fs_, s.path, s.bytes, /*sync=*/false); !t.ok()) {
+      spdlog::warn("journal: cannot release the unused space of {}: {}", s.path, t.message());
+    }
+  }
+}
+
 core::Status SegmentSet::Reserve(std::uint64_t end) {
   auto s = head_file_->Allocate(head_->bytes, end - head_->bytes);
   if (s.ok()) {
     allocated_end_ = end;
     return s;
+  }
+  if (s.error().code == kDiskFull) {
+    // A failed fallocate may keep part of the range (ext4 does), leaving the disk full for
+    // everyone. Give everything past the end back, then take the old reservation again.
+    if (auto t = head_file_->Truncate(head_->bytes); !t.ok()) {
+      spdlog::warn("journal: cannot release space of {}: {}", head_->path, t.message());
+    } else if (allocated_end_ > head_->bytes &&
+               !head_file_->Allocate(head_->bytes, allocated_end_ - head_->bytes).ok()) {
+      allocated_end_ = head_->bytes;
+    }
   }
   if (s.error().code != kDiskFull) {
     // Not a space problem (e.g. EIO): the write itself will tell.
@@ -163,6 +216,16 @@ void SegmentSet::CutHead(std::uint64_t size) {
                   head_->path, size, t.message());
   } else {
     allocated_end_ = std::min(allocated_end_, size);  // truncation frees preallocated blocks
+    // The cut must be durable too: a power loss could otherwise bring back the failed bytes
+    // behind records written after them.
+    if (syncs_enabled()) {
+      if (auto s = head_file_->Sync(); !s.ok()) {
+        JournalStats::Add(stats_->write_errors, 1);
+        broken_ = true;
+        spdlog::error("journal: sync after cutting {} back failed ({}); starting a new segment",
+                      head_->path, s.message());
+      }
+    }
   }
   head_->bytes = head_file_->Size();
   synced_bytes_ = std::min(synced_bytes_, head_->bytes);
@@ -180,6 +243,14 @@ core::Status SegmentSet::DeleteOldest() {
   if (auto s = fs_->Remove(oldest->path); !s.ok()) {
     JournalStats::Add(stats_->write_errors, 1);
     return s;
+  }
+  if (syncs_enabled()) {
+    // Until the directory is synced a power loss can bring the file back; harmless for replay
+    // (records about settled seqs), but the space would be taken again.
+    if (auto s = fs_->SyncDir(options_.data_dir); !s.ok()) {
+      spdlog::warn("journal: fsync of {} after deleting {} failed: {}", options_.data_dir,
+                   oldest->path, s.message());
+    }
   }
   spdlog::debug("journal: deleted segment {}", oldest->path);
   segments_.erase(segments_.begin());
@@ -211,8 +282,7 @@ void SegmentSet::PublishStats(std::int64_t now_ms, std::int64_t window_ms,
 core::Status SegmentSet::Close() {
   core::Status result;
   if (head_file_ != nullptr && head_unsynced()) result = Sync();  // even with fsync=never
-  head_file_.reset();
-  head_ = nullptr;
+  CloseHead();
   return result;
 }
 

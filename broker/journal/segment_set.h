@@ -1,8 +1,10 @@
 #pragma once
 // The segment files of one data dir: the closed segments, oldest first, and the open head that
-// all writes go to. Rolls the head at the size limit, reserves disk space (fallocate) so that
-// settling records still fit on a full disk, keeps each file holding whole records only (a
-// failed append is cut back), and deletes segments oldest-first.
+// all writes go to. The head is created on the first write (a start that fails, or a broker
+// that writes nothing, leaves no file behind). Rolls the head at the size limit, reserves disk
+// space (fallocate, a step at a time) so that settling records still fit on a full disk, gives
+// unused reservations back when a segment is closed or an fallocate fails, keeps each file
+// holding whole records only (a failed append is cut back), and deletes segments oldest-first.
 //
 // Why oldest-first only: a record in a newer segment (say an ack) may refer to a publish in an
 // older one. Deleting the newer segment first would resurrect the message on replay; deleting
@@ -80,8 +82,13 @@ class SegmentSet {
 
   // Syncs (whatever the fsync policy: this is a clean shutdown) and closes the head.
   core::Status Close();
+  // Cuts every closed segment at its length, giving back space preallocated past it.
+  void ReleaseClosedSpace();
 
  private:
+  // Closes the head file, giving back its unused preallocation (made durable unless
+  // fsync=never). The head is then gone until the next Roll.
+  void CloseHead();
   core::Status Reserve(std::uint64_t end);
   bool syncs_enabled() const { return options_.fsync.mode != FsyncPolicy::Mode::kNever; }
 
@@ -96,7 +103,7 @@ class SegmentSet {
   bool broken_ = false;
   std::uint64_t sync_failures_ = 0;
   std::chrono::steady_clock::time_point roll_retry_after_{};
-  core::Error roll_error_;
+  std::chrono::steady_clock::time_point roll_log_after_{};
 };
 
 }  // namespace mandrill::broker::journal

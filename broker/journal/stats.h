@@ -28,6 +28,7 @@ struct JournalStats {
   std::atomic<std::int64_t> recovery_corrupt_regions{0};
   std::atomic<std::int64_t> recovery_corrupt_bytes{0};
   std::atomic<std::int64_t> recovery_truncated_bytes{0};
+  std::atomic<std::int64_t> recovery_conflicts{0};  // seqs published by two writers
 
   static void Add(std::atomic<std::int64_t>& c, std::int64_t d) {
     c.fetch_add(d, std::memory_order_relaxed);

@@ -53,6 +53,7 @@ void Writer::Run() {
   core::SetThreadName("journal");
   const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
   next_sync_ = std::chrono::steady_clock::now() + options_.fsync.interval;
+  segments_->ReleaseClosedSpace();  // here, off the reactor's restart path
   segments_->PublishStats(now_ms_, options_.dedup_window.count(),
                           static_cast<std::int64_t>(live_->size()));
   std::vector<Batch> batches;
@@ -78,6 +79,8 @@ void Writer::Run() {
 void Writer::Pass(std::vector<Batch>& batches) {
   Ticket first = 0, last = 0;
   std::uint64_t bytes = 0, publishes = 0;
+  // A segment started for this pass says in its header the highest seq assigned before it.
+  const std::uint64_t base_seq = max_seq_;
   std::vector<StorageProgress::Failure> failures;
   for (Batch& b : batches) {
     if (b.now_unix_ms > now_ms_) now_ms_ = b.now_unix_ms;
@@ -112,7 +115,7 @@ void Writer::Pass(std::vector<Batch>& batches) {
   // Reserve room to settle every message live after this pass, including its publishes.
   const std::uint64_t reserve =
       options_.reserve_space ? SettleReserve() + publishes * kMaxSettleRecordBytes : 0;
-  auto space = segments_->Prepare(bytes, reserve, max_seq_, now_ms_);
+  auto space = segments_->Prepare(bytes, reserve, base_seq, now_ms_);
   if (!space.ok()) {
     fail_all("journal cannot write: " + space.error().message);
     return;
@@ -279,7 +282,7 @@ bool Writer::ShouldCompact(const SegmentInfo& oldest) const {
   // A large, mostly live oldest segment must not pin all the garbage behind it either.
   std::uint64_t bytes = 0, needed = 0, closed = 0;
   for (const auto& [number, s] : segments_->segments()) {
-    if (&s == &segments_->head()) continue;
+    if (segments_->has_head() && &s == &segments_->head()) continue;
     bytes += s.bytes;
     needed += s.NeededBytes(now_ms_, window);
     ++closed;
@@ -293,6 +296,17 @@ void Writer::DeleteUnneeded() {
   while (now >= delete_retry_after_) {
     SegmentInfo* oldest = segments_->OldestClosed();
     if (oldest == nullptr || !oldest->Unneeded(now_ms_, window)) break;
+    if (!segments_->has_head() && segments_->segments().size() == 1) {
+      // The last segment carries the seq numbering (its header and records): start the head,
+      // whose header takes it over, before deleting it.
+      if (auto s = segments_->Roll(max_seq_, now_ms_, SettleReserve()); !s.ok()) {
+        spdlog::error("journal: cannot start a segment to replace {}: {}", oldest->path,
+                      s.message());
+        delete_retry_after_ = now + kDeleteRetry;
+        break;
+      }
+      continue;  // the map changed: look again
+    }
     if (compactor_.active() && compactor_.segment() == oldest->number) {
       compactor_.Abandon("nothing left to carry", /*failure=*/false);
     }

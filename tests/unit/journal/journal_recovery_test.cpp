@@ -33,7 +33,7 @@ TEST_F(JournalRecoveryTest, EmptyDirRecoversNothing) {
   EXPECT_TRUE(r.messages.empty());
   EXPECT_TRUE(r.settled_ids.empty());
   EXPECT_EQ(0u, r.max_seq);
-  EXPECT_EQ(1u, SegmentFiles(dir_.path()).size());
+  EXPECT_EQ(0u, SegmentFiles(dir_.path()).size());
 }
 
 TEST_F(JournalRecoveryTest, EveryRecordTypeReplaysToTheExpectedState) {
