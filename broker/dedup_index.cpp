@@ -41,6 +41,8 @@ DedupIndex::Hit DedupIndex::Find(const Queue* q, std::string_view id) const {
   return {true, reinterpret_cast<Message*>(*it)};
 }
 
+void DedupIndex::Reserve(std::size_t more) { table_.reserve(table_.size() + more); }
+
 void DedupIndex::AddLive(Message* m) {
   const bool inserted = table_.insert(reinterpret_cast<std::uintptr_t>(m)).second;
   assert(inserted);

@@ -37,6 +37,8 @@ class DedupIndex {
   };
   Hit Find(const Queue* q, std::string_view id) const;
 
+  // Room for `more` ids without rehashing (recovery knows how many follow).
+  void Reserve(std::size_t more);
   // `m` (with queue and id set) is live; its id must not be in the index.
   void AddLive(Message* m);
   // `m` was never accepted (its write failed): forget its id entirely.

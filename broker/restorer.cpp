@@ -13,6 +13,11 @@ class Broker::Restorer final : public RecoverySink {
  public:
   explicit Restorer(Broker* b) : b_(b), now_(b->clock_.Now()), wall_(b->clock_.WallMs()) {}
 
+  void OnCounts(std::size_t messages, std::size_t settled_ids) override {
+    b_->store_.dedup.Reserve(messages + settled_ids);
+    ids_.reserve(settled_ids);
+  }
+
   void OnMessage(const RecoveredMessageView& r) override {
     Queue* q = QueueNamed(r.queue);
     const std::string headers = r.headers->empty() ? std::string() : EncodeHeaders(*r.headers);

@@ -118,6 +118,12 @@ struct RecoveredMessageView {
 class RecoverySink {
  public:
   virtual ~RecoverySink() = default;
+  // First, when the storage knows them: how many messages and settled ids follow, so the
+  // sink can size its tables once instead of growing them a million times.
+  virtual void OnCounts(std::size_t messages, std::size_t settled_ids) {
+    (void)messages;
+    (void)settled_ids;
+  }
   virtual void OnMessage(const RecoveredMessageView& m) = 0;
   virtual void OnSettledId(std::string_view queue, std::string_view id,
                            std::int64_t settled_unix_ms) = 0;

@@ -273,6 +273,9 @@ void Replayer::Emit(RecoverySink& sink) {
     std::sort(order.begin(), order.end(),
               [&](std::uint32_t a, std::uint32_t b) { return slots_[a].seq < slots_[b].seq; });
   }
+  std::size_t live = 0;
+  for (const Slot& s : slots_) live += s.live ? 1 : 0;
+  sink.OnCounts(live, ids_.size());
   Headers headers;
   PublishBodyView p;
   RecoveredMessageView v;
