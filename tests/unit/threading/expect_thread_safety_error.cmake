@@ -6,6 +6,7 @@ if(rc EQUAL 0)
   message(FATAL_ERROR "${TARGET} compiled: the thread-safety analysis is not on")
 endif()
 if(NOT "${out}${err}" MATCHES "requires holding mutex .mu_..*Wthread-safety")
-  message(FATAL_ERROR "${TARGET} failed to build, but not on the thread-safety check:\n${out}${err}")
+  message(FATAL_ERROR
+          "${TARGET} failed to build, but not on the thread-safety check:\n${out}${err}")
 endif()
 message(STATUS "${TARGET} was refused by -Wthread-safety, as intended")
