@@ -10,7 +10,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "broker/message.h"
 #include "shared/core/clock.h"
 
@@ -19,7 +19,7 @@ namespace mandrill::broker {
 struct Session;
 
 // On its session's list of leases (oldest delivery first) while active.
-struct Lease : ListHook {
+struct Lease : core::ListHook {
   std::uint64_t id = 0;
   Message* message = nullptr;
   Session* session = nullptr;
@@ -74,6 +74,6 @@ class LeaseTable {
   std::vector<std::unique_ptr<Lease[]>> blocks_;
 };
 
-using LeaseList = IntrusiveList<Lease>;
+using LeaseList = core::IntrusiveList<Lease>;
 
 }  // namespace mandrill::broker

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/core/clock.h"
 #include "shared/protocol/messages.h"
 
@@ -36,7 +36,7 @@ struct MessageExtra {
 
 // The hook is the one list the message is on while ready or dead: its queue's. A leased
 // message is held by its Lease (lease_table.h), a deferred one by the deferred set.
-struct Message : ListHook {
+struct Message : core::ListHook {
   Queue* queue = nullptr;
   std::uint64_t seq = 0;
   std::int64_t published_unix_ms = 0;
@@ -81,6 +81,6 @@ Message* NewMessage(std::uint64_t seq, std::string_view id, std::string_view pay
                     std::string_view encoded_headers, std::int64_t published_unix_ms);
 void FreeMessage(Message* m);
 
-using MessageList = IntrusiveList<Message>;
+using MessageList = core::IntrusiveList<Message>;
 
 }  // namespace mandrill::broker

@@ -8,7 +8,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/core/clock.h"
 
 namespace mandrill::broker {
@@ -33,13 +33,13 @@ class PeerTable {
   }
 
  private:
-  struct Entry : ListHook {
+  struct Entry : core::ListHook {
     std::string peer;
     core::SteadyTime seen{};
   };
   std::chrono::milliseconds keep_;
   absl::flat_hash_map<std::string, std::unique_ptr<Entry>> by_id_;
-  IntrusiveList<Entry> lru_;
+  core::IntrusiveList<Entry> lru_;
 };
 
 }  // namespace mandrill::broker

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "broker/message.h"
 #include "shared/core/clock.h"
 #include "shared/protocol/messages.h"
@@ -19,14 +19,14 @@ class Queue;
 
 // A worker session's subscription to one queue. On the queue's hungry list while the session
 // has free credit, so dispatch finds a consumer without scanning the queue's subscribers.
-struct Subscription : ListHook {
+struct Subscription : core::ListHook {
   Session* session = nullptr;
   Queue* queue = nullptr;
 };
-using SubscriptionList = IntrusiveList<Subscription>;
+using SubscriptionList = core::IntrusiveList<Subscription>;
 
-struct DirtyHook : ListHook {};  // on Dispatcher's list of queues to look at this pass
-struct IdleHook : ListHook {};   // on Queues' list of removable queues, oldest idle first
+struct DirtyHook : core::ListHook {};  // on Dispatcher's list of queues to look at this pass
+struct IdleHook : core::ListHook {};   // on Queues' list of removable queues, oldest idle first
 
 class Queue : public DirtyHook, public IdleHook {
  public:

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "broker/lease_table.h"
 #include "broker/message.h"
 #include "broker/queue.h"
@@ -24,8 +24,8 @@ namespace mandrill::broker {
 enum class SessionState : std::uint8_t { kWelcomed, kWorking, kDraining };
 const char* SessionStateName(SessionState s);
 
-struct HeardHook : ListHook {};  // SessionTable's list, least recently heard first
-struct SentHook : ListHook {};   // SessionTable's list, least recently sent to first
+struct HeardHook : core::ListHook {};  // SessionTable's list, least recently heard first
+struct SentHook : core::ListHook {};   // SessionTable's list, least recently sent to first
 
 struct Session : HeardHook, SentHook {
   std::uint32_t number = 0;  // unique in this broker run (Message::avoid_session)

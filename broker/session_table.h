@@ -9,7 +9,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "broker/session.h"
 
 namespace mandrill::broker {
@@ -61,8 +61,8 @@ class SessionTable {
   absl::flat_hash_map<std::string, std::unique_ptr<Session>> by_routing_id_;
   absl::flat_hash_map<std::string, Session*> by_instance_;
   absl::flat_hash_map<int, std::vector<Session*>> by_fd_;
-  IntrusiveList<Session, HeardHook> heard_;
-  IntrusiveList<Session, SentHook> sent_;
+  core::IntrusiveList<Session, HeardHook> heard_;
+  core::IntrusiveList<Session, SentHook> sent_;
   std::uint32_t next_number_ = 1;
 };
 

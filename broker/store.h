@@ -15,7 +15,7 @@
 
 #include "broker/dedup_index.h"
 #include "broker/deferred_set.h"
-#include "broker/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "broker/message.h"
 #include "broker/options.h"
 #include "broker/queue.h"
@@ -81,8 +81,8 @@ class Store {
   const BrokerOptions& options_;
   const core::Clock& clock_;
   QueueMap queues_;
-  IntrusiveList<Queue, DirtyHook> dirty_;
-  IntrusiveList<Queue, IdleHook> idle_;
+  core::IntrusiveList<Queue, DirtyHook> dirty_;
+  core::IntrusiveList<Queue, IdleHook> idle_;
   std::size_t used_bytes_ = 0;
   std::size_t message_count_ = 0;
   std::uint64_t queues_refused_ = 0;

@@ -2,7 +2,7 @@
 // The publisher's book of unconfirmed messages: which are waiting to be sent, which are in
 // flight and since when, which are backing off after a retryable refusal, and which are
 // settled (confirmed or permanently refused). Pure bookkeeping: no sockets, time from a
-// core::Clock, so window, dedup and retry selection are unit-tested with a FakeClock.
+// core::Clock, so window, dedup and retry selection are unit-tested with a VirtualClock.
 //
 // Messages are numbered by a sequence (1, 2, ...) and live in a ring of slots indexed by it;
 // a slot's id and payload strings keep their capacity when reused, so steady-state publishing

@@ -2,7 +2,7 @@
 // Rate limiting for --rate: a token bucket refilled at `rate` messages per second, holding at
 // most a short burst (50 ms worth, at least one message), so a publisher that was held back by
 // its window does not then exceed the rate by more than that burst. Rate 0 means unlimited.
-// Time comes from the caller (tests pass a FakeClock's Now()). Not thread-safe.
+// Time comes from the caller (tests pass a VirtualClock's Now()). Not thread-safe.
 #include <cstdint>
 #include <optional>
 

@@ -21,7 +21,7 @@ Handoff::~Handoff() {
 
 void Handoff::Submit(Batch* batch) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     queue_.push_back(std::move(*batch));
     if (!free_.empty()) {
       *batch = std::move(free_.back());
@@ -42,7 +42,7 @@ StorageProgress Handoff::TakeProgress() {
     }
   }
   StorageProgress p;
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   p.durable_upto = durable_upto_;
   p.failures.swap(failures_);
   return p;
@@ -50,26 +50,27 @@ StorageProgress Handoff::TakeProgress() {
 
 void Handoff::RequestStop() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stop_ = true;
   }
   writer_cv_.notify_one();
 }
 
 bool Handoff::WaitIdle(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  return idle_cv_.wait_for(lock, timeout, [&] { return idle_ && queue_.empty(); });
+  core::MutexLock lock(mu_);
+  return lock.WaitFor(idle_cv_, timeout,
+                      [this]() REQUIRES(mu_) { return idle_ && queue_.empty(); });
 }
 
 bool Handoff::Take(std::vector<Batch>* out, bool block,
                    std::optional<std::chrono::steady_clock::time_point> deadline) {
-  std::unique_lock lock(mu_);
+  core::MutexLock lock(mu_);
   if (block) {
-    const auto ready = [&] { return !queue_.empty() || stop_; };
+    const auto ready = [this]() REQUIRES(mu_) { return !queue_.empty() || stop_; };
     if (deadline) {
-      writer_cv_.wait_until(lock, *deadline, ready);
+      lock.WaitUntil(writer_cv_, *deadline, ready);
     } else {
-      writer_cv_.wait(lock, ready);
+      lock.Wait(writer_cv_, ready);
     }
   }
   out->swap(queue_);
@@ -78,7 +79,7 @@ bool Handoff::Take(std::vector<Batch>* out, bool block,
 }
 
 void Handoff::Recycle(std::vector<Batch>* done) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   // Keep enough batches to cover a writer that is a few passes behind; drop unusually large
   // buffers rather than holding their memory for ever.
   constexpr std::size_t kMaxPooled = 32;
@@ -94,7 +95,7 @@ void Handoff::Recycle(std::vector<Batch>* done) {
 
 void Handoff::Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (durable_upto > durable_upto_) durable_upto_ = durable_upto;
     for (auto& f : *failures) failures_.push_back(std::move(f));
   }
@@ -104,7 +105,7 @@ void Handoff::Report(Ticket durable_upto, std::vector<StorageProgress::Failure>*
 
 void Handoff::SetIdle() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (!queue_.empty()) return;  // more work arrived: not idle after all
     idle_ = true;
   }
@@ -113,7 +114,7 @@ void Handoff::SetIdle() {
 
 void Handoff::ReportLocalFailure(StorageProgress::Failure failure) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     failures_.push_back(std::move(failure));
   }
   Wake();

@@ -8,12 +8,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <optional>
 #include <vector>
 
 #include "broker/journal/batch.h"
 #include "broker/storage.h"
+#include "shared/core/mutex.h"
 #include "shared/core/result.h"
 
 namespace mandrill::broker::journal {
@@ -31,46 +31,47 @@ class Handoff {
 
   // ---- reactor thread ----
   // Queues *batch for the writer and leaves a recycled empty batch in its place.
-  void Submit(Batch* batch);
+  void Submit(Batch* batch) EXCLUDES(mu_);
   // Progress since the last call; drains the eventfd first so later progress wakes it again.
-  StorageProgress TakeProgress();
+  StorageProgress TakeProgress() EXCLUDES(mu_);
   // Asks the writer to finish what is queued and exit.
-  void RequestStop();
+  void RequestStop() EXCLUDES(mu_);
   // Tests: waits until the writer has written everything submitted and has no maintenance
   // left. False on timeout.
-  bool WaitIdle(std::chrono::milliseconds timeout);
+  bool WaitIdle(std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
   // ---- writer thread ----
   // Moves the queued batches into *out (which must be empty). Blocks while there are none,
   // unless `block` is false, until `deadline` if given. Returns true when stop was requested
   // and nothing is queued.
   bool Take(std::vector<Batch>* out, bool block,
-            std::optional<std::chrono::steady_clock::time_point> deadline);
+            std::optional<std::chrono::steady_clock::time_point> deadline) EXCLUDES(mu_);
   // Returns written batches for reuse (clears *done).
-  void Recycle(std::vector<Batch>* done);
+  void Recycle(std::vector<Batch>* done) EXCLUDES(mu_);
   // Publishes progress (durable_upto and failures, which it clears) and wakes the reactor.
-  void Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures);
+  void Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures)
+      EXCLUDES(mu_);
   // The writer has finished everything it took and has no maintenance left (unless more
   // batches were queued meanwhile).
-  void SetIdle();
+  void SetIdle() EXCLUDES(mu_);
 
   // Failures found on the reactor thread (e.g. a record too large to journal).
-  void ReportLocalFailure(StorageProgress::Failure failure);
+  void ReportLocalFailure(StorageProgress::Failure failure) EXCLUDES(mu_);
 
  private:
   void Wake();
 
   core::Status init_;
   int wake_fd_ = -1;
-  std::mutex mu_;
+  core::Mutex mu_;
   std::condition_variable writer_cv_;  // writer waits for batches
   std::condition_variable idle_cv_;    // tests wait for idleness
-  std::vector<Batch> queue_;
-  std::vector<Batch> free_;
-  bool stop_ = false;
-  bool idle_ = true;
-  Ticket durable_upto_ = 0;
-  std::vector<StorageProgress::Failure> failures_;
+  std::vector<Batch> queue_ GUARDED_BY(mu_);
+  std::vector<Batch> free_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool idle_ GUARDED_BY(mu_) = true;
+  Ticket durable_upto_ GUARDED_BY(mu_) = 0;
+  std::vector<StorageProgress::Failure> failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace mandrill::broker::journal

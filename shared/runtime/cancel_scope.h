@@ -22,7 +22,7 @@
 
 #include <optional>
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 #include "shared/runtime/timer_queue.h"
 
 namespace mandrill::runtime {

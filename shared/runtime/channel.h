@@ -10,7 +10,7 @@
 // handoff happened before the cancellation was noticed, the await completes normally and the
 // cancellation is raised at the task's next await.
 //
-// Threading: loop thread only (tasks of one loop). From other threads use ThreadInbox.
+// Threading: loop thread only (tasks of one loop). From other threads, Loop::Post.
 // The channel must outlive every await on it.
 #pragma once
 
@@ -22,7 +22,7 @@
 #include <utility>
 
 #include "shared/runtime/errors.h"
-#include "shared/runtime/intrusive_list.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/runtime/task_core.h"
 
 namespace mandrill::runtime {
@@ -39,7 +39,7 @@ class Channel {
     while (ReceiveAwaiter* r = receivers_.PopFront()) r->channel_ = nullptr;
   }
 
-  class [[nodiscard]] SendAwaiter : private detail::Waiter, private detail::ListHook {
+  class [[nodiscard]] SendAwaiter : private detail::Checkpoint, private core::ListHook {
    public:
     SendAwaiter(Channel* channel, T value) : channel_(channel), value_(std::move(value)) {}
     SendAwaiter(const SendAwaiter&) = delete;
@@ -48,11 +48,7 @@ class Channel {
       if (channel_ != nullptr) channel_->senders_.Remove(this);
     }
     bool await_ready() {
-      self_ = detail::CurrentTask();
-      if (self_->CancelPending()) {
-        interrupted_ = true;
-        return true;
-      }
+      if (EnterCheckpoint()) return true;
       return channel_->TrySendImpl(value_, &sent_);
     }
     void await_suspend(std::coroutine_handle<> h) {
@@ -61,17 +57,16 @@ class Channel {
     }
     // True if the value was delivered or buffered; false if the channel is closed.
     bool await_resume() const {
-      if (interrupted_) throw Cancelled{};
+      LeaveCheckpoint();
       return sent_;
     }
 
    private:
     friend class Channel;
-    friend class detail::IntrusiveList<SendAwaiter>;
+    friend class core::IntrusiveList<SendAwaiter>;
     void Interrupt() override {
       channel_->senders_.Remove(this);
-      interrupted_ = true;
-      self_->Resume();
+      WakeCancelled();
     }
     const char* WaitingOn() const override { return "channel send"; }
     void Complete(bool sent) {
@@ -81,12 +76,10 @@ class Channel {
 
     Channel* channel_;
     T value_;
-    detail::TaskCore* self_ = nullptr;
     bool sent_ = false;
-    bool interrupted_ = false;
   };
 
-  class [[nodiscard]] ReceiveAwaiter : private detail::Waiter, private detail::ListHook {
+  class [[nodiscard]] ReceiveAwaiter : private detail::Checkpoint, private core::ListHook {
    public:
     explicit ReceiveAwaiter(Channel* channel) : channel_(channel) {}
     ReceiveAwaiter(const ReceiveAwaiter&) = delete;
@@ -95,11 +88,7 @@ class Channel {
       if (channel_ != nullptr) channel_->receivers_.Remove(this);
     }
     bool await_ready() {
-      self_ = detail::CurrentTask();
-      if (self_->CancelPending()) {
-        interrupted_ = true;
-        return true;
-      }
+      if (EnterCheckpoint()) return true;
       if (channel_->TryReceiveImpl(value_)) return true;
       return channel_->closed_;
     }
@@ -109,24 +98,21 @@ class Channel {
     }
     // The next value, or nullopt once the channel is closed and drained.
     std::optional<T> await_resume() {
-      if (interrupted_) throw Cancelled{};
+      LeaveCheckpoint();
       return std::move(value_);
     }
 
    private:
     friend class Channel;
-    friend class detail::IntrusiveList<ReceiveAwaiter>;
+    friend class core::IntrusiveList<ReceiveAwaiter>;
     void Interrupt() override {
       channel_->receivers_.Remove(this);
-      interrupted_ = true;
-      self_->Resume();
+      WakeCancelled();
     }
     const char* WaitingOn() const override { return "channel receive"; }
 
     Channel* channel_;
     std::optional<T> value_;
-    detail::TaskCore* self_ = nullptr;
-    bool interrupted_ = false;
   };
 
   // co_await Send(v) -> bool. Waits while full.
@@ -199,8 +185,8 @@ class Channel {
 
   std::size_t capacity_;
   std::deque<T> buffer_;
-  detail::IntrusiveList<SendAwaiter> senders_;
-  detail::IntrusiveList<ReceiveAwaiter> receivers_;
+  core::IntrusiveList<SendAwaiter> senders_;
+  core::IntrusiveList<ReceiveAwaiter> receivers_;
   bool closed_ = false;
 };
 

@@ -19,7 +19,7 @@ ThreadPool::ThreadPool(std::string name, std::size_t threads) : name_(std::move(
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     stopping_ = true;
   }
   cv_.notify_all();
@@ -28,14 +28,14 @@ ThreadPool::~ThreadPool() {
 
 void ThreadPool::Enqueue(std::shared_ptr<detail::ExecutorJob> job) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     queue_.push_back(std::move(job));
   }
   cv_.notify_one();
 }
 
 ThreadPoolStats ThreadPool::stats() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return stats_;
 }
 
@@ -43,15 +43,15 @@ void ThreadPool::Worker() {
   for (;;) {
     std::shared_ptr<detail::ExecutorJob> job;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      core::MutexLock lock(mu_);
+      lock.Wait(cv_, [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
       job = std::move(queue_.front());
       queue_.pop_front();
     }
     int queued = detail::ExecutorJob::kQueued;
     if (!job->state.compare_exchange_strong(queued, detail::ExecutorJob::kRunning)) {
-      std::lock_guard lock(mu_);
+      core::MutexLock lock(mu_);
       ++stats_.abandoned;
       continue;
     }
@@ -74,7 +74,7 @@ void ThreadPool::Worker() {
                    "dropped ({})",
                    name_, e.what());
     }
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     ++stats_.executed;
     if (dropped) ++stats_.results_dropped;
   }

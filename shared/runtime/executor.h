@@ -28,6 +28,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "shared/core/mutex.h"
 #include "shared/runtime/errors.h"
 #include "shared/runtime/loop.h"
 #include "shared/runtime/post_queue.h"
@@ -71,24 +72,24 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // Any thread.
-  void Enqueue(std::shared_ptr<detail::ExecutorJob> job);
-  ThreadPoolStats stats() const;
+  void Enqueue(std::shared_ptr<detail::ExecutorJob> job) EXCLUDES(mu_);
+  ThreadPoolStats stats() const EXCLUDES(mu_);
   const std::string& name() const { return name_; }
 
  private:
-  void Worker();
+  void Worker() EXCLUDES(mu_);
 
   std::string name_;
-  mutable std::mutex mu_;
+  mutable core::Mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<detail::ExecutorJob>> queue_;  // guarded by mu_
-  bool stopping_ = false;                                   // guarded by mu_
-  ThreadPoolStats stats_;                                   // guarded by mu_
+  std::deque<std::shared_ptr<detail::ExecutorJob>> queue_ GUARDED_BY(mu_);
+  bool stopping_ GUARDED_BY(mu_) = false;
+  ThreadPoolStats stats_ GUARDED_BY(mu_);
   std::vector<std::thread> threads_;
 };
 
 template <class R>
-class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
+class [[nodiscard]] ExecutorAwaiter : private detail::Checkpoint {
  public:
   template <class F>
   ExecutorAwaiter(ThreadPool& pool, F fn) : pool_(&pool) {
@@ -106,14 +107,7 @@ class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
     }
   }
 
-  bool await_ready() {
-    self_ = detail::CurrentTask();
-    if (self_->CancelPending()) {
-      interrupted_ = true;
-      return true;
-    }
-    return false;
-  }
+  bool await_ready() { return EnterCheckpoint(); }
   void await_suspend(std::coroutine_handle<> h) {
     Loop& loop = *self_->loop();
     job_->loop = &loop;
@@ -125,7 +119,7 @@ class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
     pool_->Enqueue(job_);
   }
   R await_resume() {
-    if (interrupted_) throw Cancelled{};
+    LeaveCheckpoint();
     auto* job = static_cast<ResultJob*>(job_.get());
     if (job->error) std::rethrow_exception(job->error);
     if constexpr (!std::is_void_v<R>) return std::move(*job->value);
@@ -168,8 +162,7 @@ class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
     if (job_->state.compare_exchange_strong(queued, detail::ExecutorJob::kAbandoned)) {
       detail::LoopInternals::EndExternalWork(*job_->loop);
       job_->awaiter = nullptr;
-      interrupted_ = true;
-      self_->Resume();
+      WakeCancelled();
     } else {
       job_->stop.request_stop();  // running: wait for it
     }
@@ -178,8 +171,6 @@ class [[nodiscard]] ExecutorAwaiter : private detail::Waiter {
 
   ThreadPool* pool_;
   std::shared_ptr<detail::ExecutorJob> job_;
-  detail::TaskCore* self_ = nullptr;
-  bool interrupted_ = false;
 };
 
 namespace detail {

@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 #include "shared/runtime/errors.h"
 #include "shared/runtime/task.h"
 

@@ -22,7 +22,7 @@
 
 namespace mandrill::runtime {
 
-class [[nodiscard]] FdWaitAwaiter : private detail::Waiter, private detail::IoWatcher {
+class [[nodiscard]] FdWaitAwaiter : private detail::Checkpoint, private detail::IoWatcher {
  public:
   FdWaitAwaiter(int fd, std::uint32_t events) : fd_(fd), events_(events) {}
   FdWaitAwaiter(const FdWaitAwaiter&) = delete;
@@ -31,21 +31,14 @@ class [[nodiscard]] FdWaitAwaiter : private detail::Waiter, private detail::IoWa
     if (registered_) detail::LoopInternals::UnwatchFd(*self_->loop(), fd_);
   }
 
-  bool await_ready() {
-    self_ = detail::CurrentTask();
-    if (self_->CancelPending()) {
-      interrupted_ = true;
-      return true;
-    }
-    return false;
-  }
+  bool await_ready() { return EnterCheckpoint(); }
   void await_suspend(std::coroutine_handle<> h) {
     detail::LoopInternals::WatchFd(*self_->loop(), fd_, events_ | EPOLLONESHOT, this);
     registered_ = true;
     self_->Suspend(this, h);
   }
   std::uint32_t await_resume() const {
-    if (interrupted_) throw Cancelled{};
+    LeaveCheckpoint();
     return revents_;
   }
 
@@ -57,8 +50,7 @@ class [[nodiscard]] FdWaitAwaiter : private detail::Waiter, private detail::IoWa
   }
   void Interrupt() override {
     Unregister();
-    interrupted_ = true;
-    self_->Resume();
+    WakeCancelled();
   }
   const char* WaitingOn() const override { return "fd readiness"; }
   void Unregister() {
@@ -70,9 +62,7 @@ class [[nodiscard]] FdWaitAwaiter : private detail::Waiter, private detail::IoWa
   int fd_;
   std::uint32_t events_;
   std::uint32_t revents_ = 0;
-  detail::TaskCore* self_ = nullptr;
   bool registered_ = false;
-  bool interrupted_ = false;
 };
 
 inline FdWaitAwaiter WaitReadable(int fd) { return FdWaitAwaiter(fd, EPOLLIN | EPOLLRDHUP); }

@@ -2,8 +2,9 @@
 
 #include <atomic>
 #include <cassert>
-#include <mutex>
 #include <vector>
+
+#include "shared/core/mutex.h"
 
 namespace mandrill::runtime::detail {
 
@@ -14,14 +15,14 @@ struct Depot {
     FramePool::Block* head;
     std::uint32_t count;
   };
-  std::mutex mu;
-  std::vector<Chain> chains[FramePool::kClasses];  // guarded by mu
+  core::Mutex mu;
+  std::vector<Chain> chains[FramePool::kClasses] GUARDED_BY(mu);
   // chains[cls].size(), readable without the lock: a pool growing its memory checks it before
   // every new block, so an empty depot must cost no lock.
   std::atomic<std::size_t> chain_count[FramePool::kClasses] = {};
-  FramePool* idle_pools = nullptr;                 // guarded by mu
-  std::size_t slab_bytes = 0;                      // guarded by mu
-  std::size_t pools = 0;                           // guarded by mu
+  FramePool* idle_pools GUARDED_BY(mu) = nullptr;
+  std::size_t slab_bytes GUARDED_BY(mu) = 0;
+  std::size_t pools GUARDED_BY(mu) = 0;
 
   static Depot& Get() {
     static Depot* depot = new Depot;  // leaked on purpose
@@ -29,7 +30,7 @@ struct Depot {
   }
   static void Park(FramePool* pool) {
     Depot& d = Get();
-    std::lock_guard lock(d.mu);
+    core::MutexLock lock(d.mu);
     pool->next_idle_ = d.idle_pools;
     d.idle_pools = pool;
   }
@@ -67,7 +68,7 @@ FramePool* FramePool::AdoptForThread() {
   Depot& d = Depot::Get();
   FramePool* pool = nullptr;
   {
-    std::lock_guard lock(d.mu);
+    core::MutexLock lock(d.mu);
     if (d.idle_pools != nullptr) {
       pool = d.idle_pools;
       d.idle_pools = pool->next_idle_;
@@ -104,7 +105,7 @@ void FramePool::DeallocateNoPool(void* p, std::size_t size) noexcept {
   auto* b = static_cast<Block*>(p);
   b->next = nullptr;
   Depot& d = Depot::Get();
-  std::lock_guard lock(d.mu);
+  core::MutexLock lock(d.mu);
   d.chains[ClassOf(size)].push_back(Depot::Chain{b, 1});
   d.chain_count[ClassOf(size)].store(d.chains[ClassOf(size)].size(), std::memory_order_relaxed);
 }
@@ -115,7 +116,7 @@ void* FramePool::AllocateSlow(std::size_t size) {
   assert(list.head == nullptr);
   Depot& d = Depot::Get();
   if (d.chain_count[cls].load(std::memory_order_relaxed) > 0) {
-    std::lock_guard lock(d.mu);
+    core::MutexLock lock(d.mu);
     if (!d.chains[cls].empty()) {
       Depot::Chain c = d.chains[cls].back();
       d.chains[cls].pop_back();
@@ -129,7 +130,7 @@ void* FramePool::AllocateSlow(std::size_t size) {
   if (static_cast<std::size_t>(bump_end_ - bump_) < bytes) {
     bump_ = static_cast<char*>(::operator new(kSlabBytes));
     bump_end_ = bump_ + kSlabBytes;
-    std::lock_guard lock(d.mu);
+    core::MutexLock lock(d.mu);
     d.slab_bytes += kSlabBytes;
   }
   void* p = bump_;
@@ -143,7 +144,7 @@ void FramePool::FlushToDepot(std::size_t cls) noexcept {
   list.head = nullptr;
   list.count = 0;
   Depot& d = Depot::Get();
-  std::lock_guard lock(d.mu);
+  core::MutexLock lock(d.mu);
   try {
     d.chains[cls].push_back(chain);
     d.chain_count[cls].store(d.chains[cls].size(), std::memory_order_relaxed);
@@ -156,7 +157,7 @@ void FramePool::FlushToDepot(std::size_t cls) noexcept {
 
 FramePoolStats FramePool::Stats() {
   Depot& d = Depot::Get();
-  std::lock_guard lock(d.mu);
+  core::MutexLock lock(d.mu);
   FramePoolStats s;
   s.slab_bytes = d.slab_bytes;
   s.pools = d.pools;

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "shared/core/mutex.h"
 #include "shared/runtime/supervisor.h"
 
 namespace mandrill::runtime {
@@ -28,9 +29,9 @@ long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::millis
 // step started (0 while idle).
 struct Loop::Watchdog {
   std::atomic<std::int64_t> step_started_ns{0};
-  std::mutex mu;
+  core::Mutex mu;
   std::condition_variable cv;
-  bool stop = false;  // guarded by mu
+  bool stop GUARDED_BY(mu) = false;
   std::thread thread;
 };
 
@@ -314,10 +315,9 @@ void Loop::StartWatchdog() {
     const Duration threshold = options_.watchdog_threshold;
     std::int64_t reported_step = 0;
     int reported_multiple = 0;
-    std::unique_lock lock(w->mu);
+    core::MutexLock lock(w->mu);
     while (!w->stop) {
-      w->cv.wait_for(lock, threshold / 4);
-      if (w->stop) break;
+      if (lock.WaitFor(w->cv, threshold / 4, [w]() REQUIRES(w->mu) { return w->stop; })) break;
       std::int64_t started = w->step_started_ns.load(std::memory_order_relaxed);
       if (started == 0) continue;
       auto now = std::chrono::steady_clock::now().time_since_epoch().count();
@@ -339,7 +339,7 @@ void Loop::StartWatchdog() {
 void Loop::StopWatchdog() {
   if (!watchdog_) return;
   {
-    std::lock_guard lock(watchdog_->mu);
+    core::MutexLock lock(watchdog_->mu);
     watchdog_->stop = true;
   }
   watchdog_->cv.notify_all();
@@ -355,7 +355,7 @@ LoopStats Loop::Stats() const {
 
 std::vector<TaskInfo> Loop::Tasks() const {
   std::vector<TaskInfo> out;
-  auto& list = const_cast<detail::IntrusiveList<detail::TaskCore, detail::LiveHook>&>(live_tasks_);
+  auto& list = const_cast<core::IntrusiveList<detail::TaskCore, detail::LiveHook>&>(live_tasks_);
   TimePoint now = Now();
   for (detail::TaskCore* t = list.Front(); t != nullptr; t = list.Next(t)) {
     out.push_back(TaskInfo{t->id(), t->name(), t->state(), t->waiting_on(), now - t->created(),

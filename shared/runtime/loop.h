@@ -21,7 +21,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 #include "shared/runtime/errors.h"
 #include "shared/runtime/post_queue.h"
 #include "shared/runtime/ring_queue.h"
@@ -223,7 +223,7 @@ class Loop {
   void MeasureStep(const detail::TaskCore* task, const char* what);
 
   LoopOptions options_;
-  SteadyClock steady_clock_;
+  SystemClock steady_clock_;
   Clock* clock_;
   State state_ = State::kNew;
   std::thread::id thread_;
@@ -232,7 +232,7 @@ class Loop {
   detail::RingQueue<UniqueFunction<void()>> ready_callbacks_;
   std::shared_ptr<detail::PostQueue> posts_;
   std::vector<UniqueFunction<void()>> post_batch_;
-  detail::IntrusiveList<detail::TaskCore, detail::LiveHook> live_tasks_;
+  core::IntrusiveList<detail::TaskCore, detail::LiveHook> live_tasks_;
   std::unique_ptr<Supervisor> root_;
   int epoll_fd_ = -1;
   int io_watchers_ = 0;

@@ -23,7 +23,7 @@ PostQueue::~PostQueue() { ::close(event_fd_); }
 
 void PostQueue::Post(UniqueFunction<void()> fn) {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     if (closed_) {
       throw LoopClosed("Post: loop '" + loop_name_ + "' has finished; the callback will not run");
     }
@@ -41,7 +41,7 @@ void PostQueue::Post(UniqueFunction<void()> fn) {
 }
 
 bool PostQueue::TakeAll(std::vector<UniqueFunction<void()>>& out) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (items_.empty()) return false;
   if (out.empty()) {
     out.swap(items_);
@@ -53,7 +53,7 @@ bool PostQueue::TakeAll(std::vector<UniqueFunction<void()>>& out) {
 }
 
 bool PostQueue::Empty() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return items_.empty();
 }
 
@@ -77,12 +77,12 @@ void PostQueue::WokeUp(bool fd_readable) {
 }
 
 void PostQueue::Close() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   closed_ = true;
 }
 
 bool PostQueue::closed() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return closed_;
 }
 

@@ -11,10 +11,10 @@
 #pragma once
 
 #include <atomic>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "shared/core/mutex.h"
 #include "shared/runtime/unique_function.h"
 
 namespace mandrill::runtime::detail {
@@ -27,25 +27,25 @@ class PostQueue {
   PostQueue& operator=(const PostQueue&) = delete;
 
   // Any thread. Throws LoopClosed after Close().
-  void Post(UniqueFunction<void()> fn);
+  void Post(UniqueFunction<void()> fn) EXCLUDES(mu_);
 
   // Loop thread: moves every queued callback into `out` (appending). Returns false if none.
-  bool TakeAll(std::vector<UniqueFunction<void()>>& out);
-  bool Empty();
+  bool TakeAll(std::vector<UniqueFunction<void()>>& out) EXCLUDES(mu_);
+  bool Empty() EXCLUDES(mu_);
   // Loop thread, before blocking in epoll: announces the sleep. Returns false (and cancels the
   // announcement) if callbacks are already queued.
-  bool PrepareToSleep();
+  bool PrepareToSleep() EXCLUDES(mu_);
   // Loop thread, after epoll returned; `fd_readable`: epoll reported the eventfd (which the loop
   // registers edge-triggered: the report consumed the wake-up, nothing is read).
   void WokeUp(bool fd_readable);
-  void Close();
-  bool closed();
+  void Close() EXCLUDES(mu_);
+  bool closed() EXCLUDES(mu_);
   int fd() const { return event_fd_; }
 
  private:
-  std::mutex mu_;
-  std::vector<UniqueFunction<void()>> items_;  // guarded by mu_
-  bool closed_ = false;                         // guarded by mu_
+  core::Mutex mu_;
+  std::vector<UniqueFunction<void()>> items_ GUARDED_BY(mu_);
+  bool closed_ GUARDED_BY(mu_) = false;
   std::atomic<bool> sleeping_{false};
   std::atomic<bool> wake_sent_{false};
   int event_fd_;

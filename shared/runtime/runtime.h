@@ -3,7 +3,7 @@
 
 #include "shared/runtime/cancel_scope.h"  // IWYU pragma: export
 #include "shared/runtime/channel.h"       // IWYU pragma: export
-#include "shared/runtime/clock.h"         // IWYU pragma: export
+#include "shared/core/clock.h"         // IWYU pragma: export
 #include "shared/runtime/errors.h"        // IWYU pragma: export
 #include "shared/runtime/executor.h"      // IWYU pragma: export
 #include "shared/runtime/exit_stack.h"    // IWYU pragma: export
@@ -15,5 +15,4 @@
 #include "shared/runtime/supervisor.h"    // IWYU pragma: export
 #include "shared/runtime/task.h"          // IWYU pragma: export
 #include "shared/runtime/task_handle.h"   // IWYU pragma: export
-#include "shared/runtime/thread_inbox.h"  // IWYU pragma: export
 #include "shared/runtime/timeout.h"       // IWYU pragma: export

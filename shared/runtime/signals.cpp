@@ -108,11 +108,7 @@ SignalSet::ReceiveAwaiter::~ReceiveAwaiter() {
 }
 
 bool SignalSet::ReceiveAwaiter::await_ready() {
-  self_ = detail::CurrentTask();
-  if (self_->CancelPending()) {
-    interrupted_ = true;
-    return true;
-  }
+  if (EnterCheckpoint()) return true;
   if (!set_->pending_.empty()) {
     signo_ = set_->pending_.front();
     set_->pending_.pop_front();
@@ -128,7 +124,7 @@ void SignalSet::ReceiveAwaiter::await_suspend(std::coroutine_handle<> h) {
 }
 
 int SignalSet::ReceiveAwaiter::await_resume() const {
-  if (interrupted_) throw Cancelled{};
+  LeaveCheckpoint();
   return signo_;
 }
 
@@ -136,8 +132,7 @@ void SignalSet::ReceiveAwaiter::Interrupt() {
   auto& ws = set_->waiters_;
   ws.erase(std::remove(ws.begin(), ws.end(), this), ws.end());
   waiting_ = false;
-  interrupted_ = true;
-  self_->Resume();
+  WakeCancelled();
 }
 
 }  // namespace mandrill::runtime

@@ -34,7 +34,7 @@ class SignalSet : private detail::IoWatcher {
   SignalSet(const SignalSet&) = delete;
   SignalSet& operator=(const SignalSet&) = delete;
 
-  class [[nodiscard]] ReceiveAwaiter : private detail::Waiter {
+  class [[nodiscard]] ReceiveAwaiter : private detail::Checkpoint {
    public:
     explicit ReceiveAwaiter(SignalSet* set) : set_(set) {}
     ReceiveAwaiter(const ReceiveAwaiter&) = delete;
@@ -50,10 +50,8 @@ class SignalSet : private detail::IoWatcher {
     void Interrupt() override;
     const char* WaitingOn() const override { return "signal"; }
     SignalSet* set_;
-    detail::TaskCore* self_ = nullptr;
     int signo_ = 0;
     bool waiting_ = false;
-    bool interrupted_ = false;
   };
 
   ReceiveAwaiter Receive() { return ReceiveAwaiter(this); }

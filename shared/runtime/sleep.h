@@ -7,13 +7,13 @@
 
 #include <coroutine>
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 #include "shared/runtime/loop.h"
 #include "shared/runtime/task_core.h"
 
 namespace mandrill::runtime {
 
-class [[nodiscard]] SleepAwaiter : private detail::Waiter, private detail::TimerNode {
+class [[nodiscard]] SleepAwaiter : private detail::Checkpoint, private detail::TimerNode {
  public:
   explicit SleepAwaiter(TimePoint when) : when_(when) {}
   SleepAwaiter(const SleepAwaiter&) = delete;
@@ -22,28 +22,18 @@ class [[nodiscard]] SleepAwaiter : private detail::Waiter, private detail::Timer
     if (armed()) detail::LoopInternals::Timers(*self_->loop()).Cancel(this);
   }
 
-  bool await_ready() {
-    self_ = detail::CurrentTask();
-    if (self_->CancelPending()) {
-      interrupted_ = true;
-      return true;
-    }
-    return false;
-  }
+  bool await_ready() { return EnterCheckpoint(); }
   void await_suspend(std::coroutine_handle<> h) {
     fire = &SleepAwaiter::Fire;
     detail::LoopInternals::Timers(*self_->loop()).Add(this, when_);
     self_->Suspend(this, h);
   }
-  void await_resume() const {
-    if (interrupted_) throw Cancelled{};
-  }
+  void await_resume() const { LeaveCheckpoint(); }
 
  private:
   void Interrupt() override {
     detail::LoopInternals::Timers(*self_->loop()).Cancel(this);
-    interrupted_ = true;
-    self_->Resume();
+    WakeCancelled();
   }
   const char* WaitingOn() const override { return "sleep"; }
   static void Fire(detail::TimerNode* node) {
@@ -51,8 +41,6 @@ class [[nodiscard]] SleepAwaiter : private detail::Waiter, private detail::Timer
   }
 
   TimePoint when_;
-  detail::TaskCore* self_ = nullptr;
-  bool interrupted_ = false;
 };
 
 // Suspends until `when` on the loop clock (a time in the past still yields once).
@@ -63,25 +51,18 @@ inline SleepAwaiter Sleep(Duration delay) {
 }
 
 // Lets every other ready task run once, then continues. A cancellation checkpoint.
-class [[nodiscard]] YieldAwaiter : private detail::Waiter {
+class [[nodiscard]] YieldAwaiter : private detail::Checkpoint {
  public:
-  bool await_ready() {
-    self_ = detail::CurrentTask();
-    return cancelled_ = self_->CancelPending();
-  }
+  bool await_ready() { return EnterCheckpoint(); }
   void await_suspend(std::coroutine_handle<> h) {
     self_->Suspend(this, h);
     self_->Resume();
   }
-  void await_resume() const {
-    if (cancelled_) throw Cancelled{};
-  }
+  void await_resume() const { LeaveCheckpoint(); }
 
  private:
   void Interrupt() override {}
   const char* WaitingOn() const override { return "yield"; }
-  detail::TaskCore* self_ = nullptr;
-  bool cancelled_ = false;
 };
 inline YieldAwaiter Yield() { return {}; }
 

@@ -34,8 +34,8 @@
 #include <vector>
 
 #include "shared/runtime/cancel_scope.h"
-#include "shared/runtime/clock.h"
-#include "shared/runtime/intrusive_list.h"
+#include "shared/core/clock.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/runtime/loop.h"
 #include "shared/runtime/task.h"
 #include "shared/runtime/task_core.h"
@@ -87,7 +87,7 @@ class Supervisor : private detail::TaskOwner {
   explicit Supervisor(std::string name, SupervisorOptions options = {});
   // Any thread before the loop runs, or the loop thread.
   Supervisor(Loop& loop, std::string name, SupervisorOptions options = {});
-  ~Supervisor();
+  virtual ~Supervisor();  // TaskGroup derives; Loop owns its root through unique_ptr<Supervisor>
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
 
@@ -149,7 +149,7 @@ class Supervisor : private detail::TaskOwner {
   bool fail_fast_ = false;
   Phase phase_ = Phase::kOpen;
   CancelScope scope_;
-  detail::IntrusiveList<detail::TaskCore, detail::OwnerHook> temporaries_;
+  core::IntrusiveList<detail::TaskCore, detail::OwnerHook> temporaries_;
   std::vector<std::unique_ptr<Slot>> slots_;  // long-lived children in start order
   std::size_t running_slots_ = 0;
   std::size_t pending_restarts_ = 0;  // slots waiting for their backoff
@@ -160,7 +160,7 @@ class Supervisor : private detail::TaskOwner {
   std::deque<TimePoint> restart_times_;
   std::exception_ptr failure_;  // escalation (SupervisorFailed) or the TaskGroup's first error
   std::uint64_t next_seq_ = 0;
-  detail::IntrusiveList<detail::JoinNode> joiners_;
+  core::IntrusiveList<detail::JoinNode> joiners_;
   Timer grace_timer_;
   SupervisorStats stats_;
 };

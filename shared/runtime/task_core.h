@@ -13,10 +13,11 @@
 #include <exception>
 #include <string>
 
+#include "shared/core/clock.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/runtime/cancel_scope.h"
-#include "shared/runtime/clock.h"
+#include "shared/runtime/errors.h"
 #include "shared/runtime/frame_pool.h"
-#include "shared/runtime/intrusive_list.h"
 #include "shared/runtime/timer_queue.h"
 
 namespace mandrill::runtime {
@@ -71,12 +72,12 @@ struct PromiseBase {
 };
 
 // Someone waiting for a task to end (TaskHandle::Join / Cancel).
-struct JoinNode : ListHook {
+struct JoinNode : core::ListHook {
   TaskCore* waiter = nullptr;
 };
 
-struct LiveHook : ListHook {};   // the loop's list of live tasks
-struct OwnerHook : ListHook {};  // the owner's list of its children
+struct LiveHook : core::ListHook {};   // the loop's list of live tasks
+struct OwnerHook : core::ListHook {};  // the owner's list of its children
 
 class TaskCore : public LiveHook, public OwnerHook {
  public:
@@ -159,12 +160,37 @@ class TaskCore : public LiveHook, public OwnerHook {
   std::coroutine_handle<> resume_;
   Waiter* waiter_ = nullptr;
   std::exception_ptr error_;
-  IntrusiveList<JoinNode> joiners_;
+  core::IntrusiveList<JoinNode> joiners_;
   StragglerTimer straggler_timer_;
   std::uint32_t refs_ = 1;  // the owner's
   TaskState state_ = TaskState::kScheduled;
   bool cancel_requested_ = false;
   bool started_ = false;
+};
+
+// The cancellation checkpoint every suspending awaiter is, written once: an awaiter derives
+// from Checkpoint instead of Waiter, starts await_ready with EnterCheckpoint() (true: the task
+// is already cancelled, complete at once), ends its Interrupt() with WakeCancelled() once it
+// has detached from its event source, and starts await_resume with LeaveCheckpoint(), which
+// raises Cancelled if either happened.
+class Checkpoint : public Waiter {
+ protected:
+  ~Checkpoint() = default;
+  bool EnterCheckpoint() {
+    self_ = CurrentTask();
+    interrupted_ = self_->CancelPending();
+    return interrupted_;
+  }
+  void WakeCancelled() {
+    interrupted_ = true;
+    self_->Resume();
+  }
+  void LeaveCheckpoint() const {
+    if (interrupted_) throw Cancelled{};
+  }
+
+  TaskCore* self_ = nullptr;
+  bool interrupted_ = false;
 };
 
 }  // namespace detail

@@ -33,7 +33,7 @@
 #include <optional>
 #include <vector>
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 
 namespace mandrill::runtime::detail {
 

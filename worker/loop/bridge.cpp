@@ -23,7 +23,7 @@ Bridge::~Bridge() { close(room_fd_); }
 
 bool Bridge::OnDeliveries(std::vector<protocol::DeliverItem>& items) {
   if (items.empty()) return true;
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   if (closed_) {
     ++stats_.refused;
     return false;
@@ -58,7 +58,7 @@ void Bridge::OnNetStopped(std::string reason, bool failed) {
 }
 
 void Bridge::Push(Event&& event) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   queue_.push_back(std::move(event));
   ScheduleLocked();
 }
@@ -86,17 +86,17 @@ void Bridge::Detach() {
 }
 
 bool Bridge::closed() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return closed_;
 }
 
 BridgeStats Bridge::stats() const {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   return stats_;
 }
 
 void Bridge::TakeQueued() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   // Leftovers of the previous pass (still counted in transit) go first, then what arrived.
   if (taking_.empty()) {
     taking_.swap(queue_);
@@ -121,14 +121,14 @@ void Bridge::Dispatch() {
     }
     taking_.clear();
     next_item_ = 0;
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     in_transit_ = 0;
     SignalRoomLocked();
     return;
   }
   const std::size_t handed = DispatchTaken(kDispatchChunk);
   const bool more = !taking_.empty();
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   in_transit_ -= handed;
   SignalRoomLocked();
   // The rest waits for the next loop iteration, after the tasks just spawned have run.
@@ -137,14 +137,14 @@ void Bridge::Dispatch() {
 
 void Bridge::Close() {
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     closed_ = true;
     room_wanted_ = false;  // no room will come: the network thread nacks what it holds
   }
   TakeQueued();
   if (detached_ || target_ == nullptr) return;  // Dispatch drops them, as before
   const std::size_t handed = DispatchTaken(SIZE_MAX);
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   in_transit_ -= handed;
 }
 

@@ -30,11 +30,11 @@
 // network thread and the loop's last run of a posted callback.
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "shared/core/mutex.h"
 #include "shared/runtime/loop.h"
 #include "worker/loop/loop_events.h"
 #include "worker/net/delivery_sink.h"
@@ -62,19 +62,19 @@ class Bridge final : public DeliverySink {
   void Detach();
   // Loop thread: dispatches everything queued now (in order, unchunked) and refuses deliveries
   // from then on; other events still flow until Detach.
-  void Close();
+  void Close() EXCLUDES(mu_);
 
   // DeliverySink (network thread).
-  bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override;
+  bool OnDeliveries(std::vector<protocol::DeliverItem>& items) override EXCLUDES(mu_);
   int room_fd() const override { return room_fd_; }
-  bool closed() const override;
+  bool closed() const override EXCLUDES(mu_);
   void OnLeasesLost(std::vector<std::uint64_t> leases) override;
   void OnSessionLost(std::string reason) override;
   void OnExtended(std::vector<protocol::ExtendedItem> items) override;
   void OnWelcome(const protocol::Welcome& welcome) override;
   void OnNetStopped(std::string reason, bool failed) override;
 
-  BridgeStats stats() const;
+  BridgeStats stats() const EXCLUDES(mu_);
   std::size_t capacity() const { return capacity_; }
 
   static constexpr std::size_t kDispatchChunk = 256;
@@ -93,19 +93,19 @@ class Bridge final : public DeliverySink {
   using Event = std::variant<std::vector<protocol::DeliverItem>, LeasesLost, SessionLost,
                              std::vector<protocol::ExtendedItem>, protocol::Welcome, NetStopped>;
 
-  void Push(Event&& event);
-  // Called with mu_ held: posts the loop callback unless one is pending.
-  void ScheduleLocked();
+  void Push(Event&& event) EXCLUDES(mu_);
+  // Posts the loop callback unless one is pending.
+  void ScheduleLocked() REQUIRES(mu_);
   // Loop thread: takes everything queued and dispatches up to kDispatchChunk messages of it (and
   // every other event before the next undispatched delivery).
-  void Dispatch();
+  void Dispatch() EXCLUDES(mu_);
   // Loop thread: takes what is queued behind the leftovers of the previous pass.
-  void TakeQueued();
+  void TakeQueued() EXCLUDES(mu_);
   // Loop thread: hands taking_ to the loop side, up to `limit` messages; drops the rest of what
   // it dispatched and returns how many messages it handed over.
   std::size_t DispatchTaken(std::size_t limit);
-  // Called with mu_ held: makes room_fd_ readable if the network thread is waiting for room.
-  void SignalRoomLocked();
+  // Makes room_fd_ readable if the network thread is waiting for room.
+  void SignalRoomLocked() REQUIRES(mu_);
 
   runtime::Loop& loop_;
   const std::size_t capacity_;
@@ -113,14 +113,14 @@ class Bridge final : public DeliverySink {
   bool detached_ = false;         // loop thread only
   int room_fd_ = -1;  // eventfd, written when the loop took items after a refusal
 
-  mutable std::mutex mu_;
-  std::vector<Event> queue_;       // guarded by mu_
-  std::size_t in_transit_ = 0;     // messages not yet handed to the loop side; guarded by mu_
-  bool scheduled_ = false;         // a Dispatch is posted and has not taken the queue yet
-  bool closed_ = false;            // Close() ran: deliveries are refused; guarded by mu_
-  bool room_wanted_ = false;       // a batch was refused since the last Dispatch
-  bool room_signalled_ = false;    // room_fd_ is readable
-  BridgeStats stats_;              // guarded by mu_
+  mutable core::Mutex mu_;
+  std::vector<Event> queue_ GUARDED_BY(mu_);
+  std::size_t in_transit_ GUARDED_BY(mu_) = 0;  // messages not yet handed to the loop side
+  bool scheduled_ GUARDED_BY(mu_) = false;  // a Dispatch is posted, has not taken the queue yet
+  bool closed_ GUARDED_BY(mu_) = false;     // Close() ran: deliveries are refused
+  bool room_wanted_ GUARDED_BY(mu_) = false;     // a batch was refused since the last Dispatch
+  bool room_signalled_ GUARDED_BY(mu_) = false;  // room_fd_ is readable
+  BridgeStats stats_ GUARDED_BY(mu_);
   std::vector<Event> taking_;      // loop thread only: taken, not yet dispatched
   std::size_t next_item_ = 0;      // loop thread only: first undispatched item of taking_[0]
 };

@@ -26,8 +26,8 @@
 #include <cstdint>
 #include <string>
 
-#include "shared/runtime/clock.h"
-#include "shared/runtime/intrusive_list.h"
+#include "shared/core/clock.h"
+#include "shared/core/intrusive_list.h"
 #include "shared/runtime/loop.h"
 #include "worker/loop/outbox.h"
 
@@ -35,7 +35,7 @@ namespace mandrill::worker {
 
 class LeaseKeeper {
  public:
-  struct Entry : runtime::detail::ListHook {
+  struct Entry : core::ListHook {
     Entry() = default;
     Entry(const Entry&) = delete;
     Entry& operator=(const Entry&) = delete;
@@ -79,7 +79,7 @@ class LeaseKeeper {
 
   runtime::Loop& loop_;
   Outbox& outbox_;
-  runtime::detail::IntrusiveList<Entry> list_;  // ordered by extend_at, earliest first
+  core::IntrusiveList<Entry> list_;  // ordered by extend_at, earliest first
   runtime::Timer timer_;
   runtime::TimePoint armed_for_ = runtime::kNoDeadline;
   std::uint64_t extensions_sent_ = 0;

@@ -24,31 +24,31 @@ void Settlements::WakeLocked() {
 }
 
 void Settlements::Ack(std::uint64_t lease_id) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.acks.push_back(lease_id);
   WakeLocked();
 }
 
 void Settlements::Nack(std::uint64_t lease_id, std::uint32_t delay_ms, std::string reason) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.nacks.push_back({lease_id, delay_ms, std::move(reason)});
   WakeLocked();
 }
 
 void Settlements::Extend(std::uint64_t lease_id, std::uint32_t duration_ms) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.extends[duration_ms].push_back(lease_id);
   WakeLocked();
 }
 
 void Settlements::SetCredit(std::uint32_t credit) {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.credit = credit;
   WakeLocked();
 }
 
 void Settlements::RequestClose() {
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.close = true;
   WakeLocked();
 }
@@ -79,7 +79,7 @@ std::size_t Settlements::Batch::DropLeaseCommands() {
 
 void Settlements::Add(Batch&& batch) {
   if (batch.empty()) return;
-  std::lock_guard lock(mu_);
+  core::MutexLock lock(mu_);
   pending_.Merge(std::move(batch));
   WakeLocked();
 }
@@ -87,7 +87,7 @@ void Settlements::Add(Batch&& batch) {
 Settlements::Batch Settlements::Take() {
   Batch out;
   {
-    std::lock_guard lock(mu_);
+    core::MutexLock lock(mu_);
     std::swap(out, pending_);
     woken_ = false;
     std::uint64_t value;

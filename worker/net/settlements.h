@@ -6,11 +6,11 @@
 // (Add), one lock per loop iteration, through worker/loop/settlements_outbox.h.
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "shared/core/mutex.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::worker {
@@ -25,12 +25,12 @@ class Settlements {
   // Readable when there is something to Take.
   int fd() const { return fd_; }
 
-  void Ack(std::uint64_t lease_id);
-  void Nack(std::uint64_t lease_id, std::uint32_t delay_ms, std::string reason);
-  void Extend(std::uint64_t lease_id, std::uint32_t duration_ms);
-  void SetCredit(std::uint32_t credit);
+  void Ack(std::uint64_t lease_id) EXCLUDES(mu_);
+  void Nack(std::uint64_t lease_id, std::uint32_t delay_ms, std::string reason) EXCLUDES(mu_);
+  void Extend(std::uint64_t lease_id, std::uint32_t duration_ms) EXCLUDES(mu_);
+  void SetCredit(std::uint32_t credit) EXCLUDES(mu_);
   // Asks the network thread to say DISCONNECT and stop once everything queued is sent.
-  void RequestClose();
+  void RequestClose() EXCLUDES(mu_);
 
   struct Batch {
     std::vector<std::uint64_t> acks;
@@ -47,16 +47,16 @@ class Settlements {
     std::size_t DropLeaseCommands();
   };
   // Adds everything in `batch` under one lock.
-  void Add(Batch&& batch);
-  Batch Take();
+  void Add(Batch&& batch) EXCLUDES(mu_);
+  Batch Take() EXCLUDES(mu_);
 
  private:
-  void WakeLocked();
+  void WakeLocked() REQUIRES(mu_);
 
   int fd_ = -1;
-  std::mutex mu_;
-  Batch pending_;  // guarded by mu_
-  bool woken_ = false;
+  core::Mutex mu_;
+  Batch pending_ GUARDED_BY(mu_);
+  bool woken_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace mandrill::worker

@@ -8,6 +8,9 @@
 //   worker_bench mandrill [--messages N] [--workers 1,2,4,8]     the running example: 10 ms
 //                         [--restart-ms 10] [--concurrency 64]   restarts + SQLite ledger
 //
+// The broker runs with --storage memory (no journal, so no fsync): this measures the worker, not
+// the disk; e2e_bench and journal_bench measure durability. Every mode's first line says so.
+//
 // Rates are publish-start -> last ack (the queue is empty when publishing starts and every worker
 // is already connected). CPU figures come from wait4() rusage of each process (all threads,
 // user+sys) and, for the worker's loop and network threads, from its exit log line.
@@ -289,9 +292,10 @@ int Noop(Options o) {
   if (o.messages == 0) o.messages = 200'000;
   if (o.concurrency == 0) o.concurrency = 2000;
   const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
-  std::printf("worker_bench noop: nproc=%ld messages=%zu payload=%zuB concurrency(credit)=%u "
-              "rounds=%d (alternating)\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.concurrency, o.rounds);
+  std::printf("worker_bench noop: nproc=%ld messages=%zu payload=%zuB window=%zu batch=%zu "
+              "credit=%u storage=memory fsync=- rounds=%d (alternating)\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.window, o.batch,
+              o.concurrency, o.rounds);
   std::vector<double> raw, rate, worker_us, loop_ns, net_ns, broker_us;
   for (int round = 0; round < o.rounds; ++round) {
     if (round == 0) std::printf("--- raw client consumer (e2e_bench --workers 1), first round ---\n");
@@ -339,10 +343,12 @@ int Mandrill(Options o) {
   if (o.concurrency == 0) o.concurrency = 64;
   const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
   const std::string restart = std::to_string(o.restart_ms) + ":" + std::to_string(o.restart_ms);
-  std::printf("worker_bench mandrill: nproc=%ld restart=%d ms, ledger on (one SQLite file per "
-              "worker), concurrency %u per worker; ideal per worker = %u/%d ms = %.0f/s\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.restart_ms, o.concurrency, o.concurrency,
-              o.restart_ms, o.concurrency * 1000.0 / o.restart_ms);
+  std::printf("worker_bench mandrill: nproc=%ld messages=%zu payload=%zuB window=%zu batch=%zu "
+              "credit=%u per worker storage=memory fsync=- restart=%d ms, ledger on (one SQLite "
+              "file per worker); ideal per worker = %u/%d ms = %.0f/s\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.window, o.batch,
+              o.concurrency, o.restart_ms, o.concurrency, o.restart_ms,
+              o.concurrency * 1000.0 / o.restart_ms);
   std::printf("%8s %10s %10s %12s %10s %14s %14s %12s\n", "workers", "messages", "seconds",
               "messages/s", "vs ideal", "worker us/msg", "broker us/msg", "loop ns/msg");
   double base = 0;

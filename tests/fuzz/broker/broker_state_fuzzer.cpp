@@ -227,7 +227,7 @@ class Run {
   }
 
   BrokerOptions options_;
-  core::FakeClock clock_;
+  core::VirtualClock clock_;
   testkit::FakeStorage storage_;
   testkit::RecordingTransport transport_;
   std::unique_ptr<Broker> broker_;

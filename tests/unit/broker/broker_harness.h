@@ -1,5 +1,5 @@
 #pragma once
-// A Broker driven in-process: FakeClock, FakeStorage, RecordingTransport, and helpers that send
+// A Broker driven in-process: VirtualClock, FakeStorage, RecordingTransport, and helpers that send
 // it frames the way the reactor would (OnFrame..., then OnTimers + EndPass per pass).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -184,7 +184,7 @@ class BrokerHarness : public ::testing::Test {
   }
 
   BrokerOptions options_;
-  core::FakeClock clock_;
+  core::VirtualClock clock_;
   FakeStorage storage_;
   RecordingTransport transport_;
   std::unique_ptr<Broker> broker_;

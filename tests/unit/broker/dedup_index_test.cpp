@@ -34,7 +34,7 @@ class DedupIndexTest : public ::testing::Test {
     index_.Prune(clock_.Now(), &released);
   }
 
-  core::FakeClock clock_;
+  core::VirtualClock clock_;
   Queue q_{"restarts"};
   Queue other_{"saves"};
   DedupIndex index_{10min, 1'000'000};

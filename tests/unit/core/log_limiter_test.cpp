@@ -35,7 +35,7 @@ class LogLimiterTest : public ::testing::Test {
 
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;
   std::shared_ptr<spdlog::logger> previous_;
-  FakeClock clock_;
+  VirtualClock clock_;
 };
 
 TEST_F(LogLimiterTest, ABurstIsLoggedThenCountedAndSummarisedWhenThePeriodEnds) {

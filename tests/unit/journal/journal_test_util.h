@@ -104,7 +104,7 @@ class JournalTest : public ::testing::Test {
   void ExpectRecoveredMatchesModel(const JournalOptions& o);
 
   TempDir dir_;
-  core::FakeClock clock_;
+  core::VirtualClock clock_;
   mutable FaultInjectingFs fs_;
   Model model_;
 };

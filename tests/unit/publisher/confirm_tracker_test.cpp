@@ -26,7 +26,7 @@ class ConfirmTrackerTest : public ::testing::Test {
     for (auto s : seqs) ids.push_back(t.id(s));
     return ids;
   }
-  core::FakeClock clock_;
+  core::VirtualClock clock_;
 };
 
 TEST_F(ConfirmTrackerTest, GeneratedIdsArePrefixDashSequence) {

@@ -8,7 +8,7 @@ namespace {
 using namespace std::chrono_literals;
 
 TEST(PacerTest, ZeroRateIsUnlimited) {
-  core::FakeClock clock;
+  core::VirtualClock clock;
   Pacer p(0, clock.Now());
   EXPECT_TRUE(p.unlimited());
   EXPECT_GT(p.Allowance(clock.Now()), 1'000'000'000u);
@@ -16,7 +16,7 @@ TEST(PacerTest, ZeroRateIsUnlimited) {
 }
 
 TEST(PacerTest, AllowsOneAtStartThenRateOverTime) {
-  core::FakeClock clock;
+  core::VirtualClock clock;
   Pacer p(100, clock.Now());  // one per 10 ms, burst 5
   EXPECT_EQ(p.Allowance(clock.Now()), 1u);
   p.Consume(1);
@@ -31,14 +31,14 @@ TEST(PacerTest, AllowsOneAtStartThenRateOverTime) {
 }
 
 TEST(PacerTest, IdleTimeBuildsOnlyAShortBurst) {
-  core::FakeClock clock;
+  core::VirtualClock clock;
   Pacer p(1000, clock.Now());  // burst: 50 messages
   clock.Advance(10s);
   EXPECT_EQ(p.Allowance(clock.Now()), 50u);
 }
 
 TEST(PacerTest, AverageRateHoldsOverManySteps) {
-  core::FakeClock clock;
+  core::VirtualClock clock;
   Pacer p(250, clock.Now());
   std::uint64_t sent = 0;
   for (int i = 0; i < 1000; ++i) {  // 1000 steps of 4 ms = 4 s
@@ -51,7 +51,7 @@ TEST(PacerTest, AverageRateHoldsOverManySteps) {
 }
 
 TEST(PacerTest, SlowRateBelowOnePerSecond) {
-  core::FakeClock clock;
+  core::VirtualClock clock;
   Pacer p(0.5, clock.Now());
   p.Consume(p.Allowance(clock.Now()));
   clock.Advance(1s);

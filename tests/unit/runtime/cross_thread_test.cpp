@@ -1,5 +1,5 @@
-// Entry from other threads: Post (call_soon_threadsafe), Submit (run_coroutine_threadsafe),
-// ThreadInbox. Foreign threads here are joined before each test ends.
+// Entry from other threads: Post (call_soon_threadsafe) and Submit (run_coroutine_threadsafe).
+// Foreign threads here are joined before each test ends.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -10,7 +10,6 @@
 #include "shared/runtime/loop.h"
 #include "shared/runtime/sleep.h"
 #include "shared/runtime/supervisor.h"
-#include "shared/runtime/thread_inbox.h"
 #include "test_util.h"
 
 namespace mandrill::runtime {
@@ -116,8 +115,16 @@ TEST(CrossThreadTest, SubmitDeliversResultAndException) {
   std::string error;
   std::thread client([&] {
     value = loop.Submit("answer", [] { return Answer(21); }).get();
+    // The state outlives the catch on purpose (a shared_future: future::get releases it). The
+    // exception object is shared by the future's state and the rethrown exception through
+    // libstdc++'s exception_ptr reference count, which TSan cannot see (libstdc++ is not
+    // instrumented). With the state released before the catch, the loop thread could drop the
+    // last reference and free the message while this thread reads it, with no happens-before
+    // TSan knows of: a false report about 1 run in 150. Releasing the state after the read is
+    // an atomic TSan does see, so the loop thread's free is ordered after it.
+    std::shared_future<int> failing = loop.Submit("fails", [] { return Fails(); }).share();
     try {
-      loop.Submit("fails", [] { return Fails(); }).get();
+      failing.get();
     } catch (const std::runtime_error& e) {
       error = e.what();
     }
@@ -150,39 +157,6 @@ TEST(CrossThreadTest, SubmittedTaskCancelledByShutdownReportsCancellation) {
   std::future<void> f = loop.Submit("forever", [] { return SleepForever(); });
   loop.Run([]() -> Task<void> { co_await Sleep(1ms); }());
   EXPECT_THROW(f.get(), TaskCancelledError);
-}
-
-// ThreadInbox: bounded, with TryPush returning kFull as the stated policy, PushWait blocking
-// the producer until the loop makes room, and nothing lost.
-Task<void> Drain(ThreadInbox<int>* inbox, std::vector<int>* got) {
-  while (auto v = co_await inbox->Receive()) got->push_back(*v);
-}
-TEST(ThreadInboxTest, BoundedWithFullPolicyAndNothingLost) {
-  Loop loop;
-  ThreadInbox<int> inbox(loop, 4);
-  for (int i = 0; i < 4; ++i) EXPECT_EQ(inbox.TryPush(i), PushResult::kOk);
-  EXPECT_EQ(inbox.TryPush(99), PushResult::kFull);  // full: the producer is told at once
-  std::vector<int> got;
-  std::thread producer([&] {
-    for (int i = 4; i < 2000; ++i) {
-      int v = i;
-      while (inbox.PushWait(v, 1s) != PushResult::kOk) {
-      }
-    }
-    inbox.Close();
-    EXPECT_EQ(inbox.TryPush(1), PushResult::kClosed);
-  });
-  loop.Run(Drain(&inbox, &got));
-  producer.join();
-  ASSERT_EQ(got.size(), 2000u);
-  for (int i = 0; i < 2000; ++i) EXPECT_EQ(got[i], i);
-}
-
-TEST(ThreadInboxTest, PushAfterTheLoopFinishedIsClosed) {
-  Loop loop;
-  ThreadInbox<int> inbox(loop, 4);
-  loop.Run([]() -> Task<void> { co_return; }());
-  EXPECT_EQ(inbox.TryPush(1), PushResult::kClosed);
 }
 
 }  // namespace

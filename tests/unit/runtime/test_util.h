@@ -1,7 +1,7 @@
 // Helpers shared by the runtime tests.
 #pragma once
 
-#include "shared/runtime/clock.h"
+#include "shared/core/clock.h"
 #include "shared/runtime/loop.h"
 #include "shared/runtime/task.h"
 

@@ -1,11 +1,11 @@
-// IntrusiveList: a list threaded through its elements.
-#include "broker/intrusive_list.h"
+// IntrusiveList: a list threaded through its elements (the broker's and the runtime's one list).
+#include "shared/core/intrusive_list.h"
 
 #include <gtest/gtest.h>
 
 #include <vector>
 
-namespace mandrill::broker {
+namespace mandrill::core {
 namespace {
 
 struct HookA : ListHook {};
@@ -152,5 +152,20 @@ TEST_F(IntrusiveListTest, MoveToBackReordersAndRemovingAnUnlinkedElementIsANoOp)
   EXPECT_EQ(Values(list_), (std::vector<int>{1, 3, 4, 0, 2}));
 }
 
+// The runtime's lease keeper keeps its list sorted by walking back from the end (Prev) and
+// linking after the element it stopped at (InsertAfter; null: at the front).
+TEST_F(IntrusiveListTest, InsertAfterAndPrevKeepASortedList) {
+  list_.PushBack(&items_[1]);
+  list_.PushBack(&items_[3]);
+  list_.InsertAfter(&items_[3], &items_[4]);  // at the back
+  list_.InsertAfter(&items_[1], &items_[2]);  // in the middle
+  list_.InsertAfter(nullptr, &items_[0]);     // at the front
+  EXPECT_EQ(Values(list_), (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(list_.Prev(&items_[0]), nullptr);
+  EXPECT_EQ(list_.Prev(&items_[3]), &items_[2]);
+  EXPECT_EQ(list_.Back(), &items_[4]);
+  EXPECT_EQ(list_.Next(&items_[4]), nullptr);
+}
+
 }  // namespace
-}  // namespace mandrill::broker
+}  // namespace mandrill::core

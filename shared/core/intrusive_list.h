@@ -1,12 +1,13 @@
 #pragma once
 // A doubly linked list threaded through its elements: no allocation per insert or removal, O(1)
 // removal from the middle. T derives from Hook (ListHook, or a tag type derived from it, once per
-// list an element can be on). The list never owns its elements. Single-threaded.
-// (The same shape as shared/runtime's list; they become one after the runtime's moves to core.)
+// list an element can be on). The list never owns its elements; an element is removed before it
+// dies. Single-threaded. The broker's queues, leases and sessions and the runtime's tasks,
+// waiters and lease schedule all use this one list.
 #include <cassert>
 #include <cstddef>
 
-namespace mandrill::broker {
+namespace mandrill::core {
 
 struct ListHook {
   ListHook* prev = nullptr;
@@ -26,6 +27,10 @@ class IntrusiveList {
 
   void PushBack(T* item) { LinkAfter(head_.prev, item); }
   void PushFront(T* item) { LinkAfter(&head_, item); }
+  // Links `item` right after `pos`, or at the front if `pos` is null.
+  void InsertAfter(T* pos, T* item) {
+    LinkAfter(pos == nullptr ? static_cast<ListHook*>(&head_) : static_cast<Hook*>(pos), item);
+  }
   // Unlinks `item` if it is linked (on this list: an element is on one list per hook).
   void Remove(T* item) {
     Hook* h = item;
@@ -52,6 +57,11 @@ class IntrusiveList {
     const ListHook* n = static_cast<const Hook*>(item)->next;
     return n == &head_ ? nullptr : Cast(const_cast<ListHook*>(n));
   }
+  // The element before `item`, or nullptr at the front.
+  T* Prev(const T* item) const {
+    const ListHook* p = static_cast<const Hook*>(item)->prev;
+    return p == &head_ ? nullptr : Cast(const_cast<ListHook*>(p));
+  }
   // Calls f(T*) for each element in order; f may remove the element it is given.
   template <typename F>
   void ForEach(F&& f) const {
@@ -77,4 +87,4 @@ class IntrusiveList {
   std::size_t size_ = 0;
 };
 
-}  // namespace mandrill::broker
+}  // namespace mandrill::core
