@@ -14,6 +14,7 @@
 #include <system_error>
 
 #include "shared/core/mutex.h"
+#include "shared/runtime/loop_watchdog.h"
 #include "shared/runtime/supervisor.h"
 
 namespace mandrill::runtime {
@@ -24,16 +25,6 @@ constinit thread_local Loop* tls_loop = nullptr;
 long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 }  // namespace
-
-// Reports, from its own thread, a loop stuck in one step. The loop publishes when the current
-// step started (0 while idle).
-struct Loop::Watchdog {
-  std::atomic<std::int64_t> step_started_ns{0};
-  core::Mutex mu;
-  std::condition_variable cv;
-  bool stop GUARDED_BY(mu) = false;
-  std::thread thread;
-};
 
 Loop::Loop(LoopOptions options)
     : options_(std::move(options)),
@@ -304,47 +295,6 @@ void Loop::Drain() {
       RunGuarded(fn);
     }
   }
-}
-
-void Loop::StartWatchdog() {
-  if (options_.watchdog_threshold <= Duration::zero()) return;
-  watchdog_ = std::make_unique<Watchdog>();
-  watchdog_->step_started_ns.store(step_started_.time_since_epoch().count());
-  watchdog_->thread = std::thread([this, w = watchdog_.get()] {
-    pthread_setname_np(pthread_self(), "watchdog");
-    const Duration threshold = options_.watchdog_threshold;
-    std::int64_t reported_step = 0;
-    int reported_multiple = 0;
-    core::MutexLock lock(w->mu);
-    while (!w->stop) {
-      if (lock.WaitFor(w->cv, threshold / 4, [w]() REQUIRES(w->mu) { return w->stop; })) break;
-      std::int64_t started = w->step_started_ns.load(std::memory_order_relaxed);
-      if (started == 0) continue;
-      auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-      Duration blocked(now - started);
-      if (blocked < threshold) continue;
-      int multiple = static_cast<int>(blocked / threshold);
-      if (started == reported_step && multiple <= reported_multiple) continue;
-      reported_step = started;
-      reported_multiple = multiple;
-      blocked_reports_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("loop '{}': watchdog: the loop has been blocked in one step for {} ms "
-                   "(threshold {} ms)",
-                   options_.name, Ms(blocked), Ms(threshold));
-      if (options_.on_blocked) options_.on_blocked(blocked);
-    }
-  });
-}
-
-void Loop::StopWatchdog() {
-  if (!watchdog_) return;
-  {
-    core::MutexLock lock(watchdog_->mu);
-    watchdog_->stop = true;
-  }
-  watchdog_->cv.notify_all();
-  watchdog_->thread.join();
-  watchdog_.reset();
 }
 
 LoopStats Loop::Stats() const {

@@ -37,10 +37,14 @@
 
 #include "shared/protocol/transport.h"
 #include "tests/support/process.h"
+#include "tests/bench/worker/bench_text.h"
 #include "tests/support/socket_wait.h"
 
 namespace {
 
+using mandrill::bench::Join;
+using mandrill::bench::Median;
+using mandrill::bench::ReadFile;
 using mandrill::testing::SendOrRetry;
 using mandrill::testing::WaitReadable;
 
@@ -178,13 +182,6 @@ void Publish(zmq::context_t& ctx, const std::string& endpoint, const std::string
   s.set(zmq::sockopt::linger, 0);
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 struct Run {
   double seconds = 0;
   double rate = 0;
@@ -272,17 +269,6 @@ double RawClientRate(const Options& o, bool print) {
     return std::stod(m[1]);
   }
   return 0;
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-std::string Join(const std::vector<double>& v, double scale) {
-  std::string out;
-  for (double x : v) out += (out.empty() ? "" : " ") + std::to_string(std::lround(x * scale));
-  return out;
 }
 
 // The raw client and mandrill-worker run in alternation, `rounds` times each, and the medians are
