@@ -65,7 +65,12 @@ class Broker {
     endpoint_ = testing::LoopbackEndpoint(port_);
     std::vector<std::string> argv = {testing::Binary("mandrill-broker"), "--bind", endpoint_,
                                      "--data-dir", data_dir, "--log-level", "warn",
-                                     "--queue-limit", "100000000", "--storage", "journal"};
+                                     "--queue-limit", "100000000"};
+    // The durable default unless --broker-flags name another storage (the broker refuses a
+    // flag given twice).
+    if (o.broker_flags.find("--storage") == std::string::npos) {
+      argv.insert(argv.end(), {"--storage", "journal"});
+    }
     for (auto& f : extra) argv.push_back(f);
     for (auto& f : Split(o.broker_flags)) argv.push_back(f);
     started_ = Clock::now();
@@ -143,6 +148,7 @@ void PublishAll(zmq::context_t& ctx, const std::string& endpoint, std::size_t n,
   s.connect(endpoint);
   const std::string body(payload, 'x');
   std::size_t sent = 0, confirmed = 0;
+  auto last_progress = Clock::now();
   protocol::Received in;
   const protocol::Limits limits;
   while (confirmed < n) {
@@ -155,7 +161,16 @@ void PublishAll(zmq::context_t& ctx, const std::string& endpoint, std::size_t n,
       SendOrRetry(s, p);
       sent += k;
     }
-    if (!WaitReadable(s, 100)) continue;
+    if (!WaitReadable(s, 100)) {
+      // A broker that died (or refused its flags) answers nothing: do not wait for ever.
+      if (Clock::now() - last_progress > std::chrono::seconds(30)) {
+        std::fprintf(stderr, "broker_bench: no confirm for 30 s (%zu of %zu confirmed): is the "
+                             "broker up? (its flags: see above)\n", confirmed, n);
+        std::exit(1);
+      }
+      continue;
+    }
+    last_progress = Clock::now();
     while (protocol::Receive(s, in)) {
       auto m = protocol::DecodeReceived(in, 0, limits);
       if (!m.ok()) continue;
