@@ -16,14 +16,11 @@ namespace mandrill::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::FailAfter;
 using testing::MsSince;
 using testing::RunVirtual;
+using testing::SleepFor;
 
-Task<void> FailAfter(Duration d, std::string what) {
-  co_await Sleep(d);
-  throw std::runtime_error(what);
-}
-Task<void> SleepFor(Duration d) { co_await Sleep(d); }
 
 struct Failures {
   std::vector<std::string> seen;

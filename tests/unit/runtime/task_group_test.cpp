@@ -16,14 +16,10 @@ namespace mandrill::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+using testing::FailAfter;
 using testing::MsSince;
 using testing::RunVirtual;
-
-Task<void> FailAfter(Duration d, std::string what) {
-  co_await Sleep(d);
-  throw std::runtime_error(what);
-}
-Task<void> SleepFor(Duration d) { co_await Sleep(d); }
+using testing::SleepFor;
 
 Task<void> GroupFirstFailureCancelsSiblings() {
   TaskGroup group("g");

@@ -1,8 +1,12 @@
 // Helpers shared by the runtime tests.
 #pragma once
 
+#include <stdexcept>
+#include <string>
+
 #include "shared/core/clock.h"
 #include "shared/runtime/loop.h"
+#include "shared/runtime/sleep.h"
 #include "shared/runtime/task.h"
 
 namespace mandrill::runtime::testing {
@@ -29,5 +33,12 @@ inline long long MsSince(TimePoint start) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Loop::Current()->Now() - start)
       .count();
 }
+
+// A child that sleeps `d`, then fails with `what`; and one that only sleeps.
+inline Task<void> FailAfter(Duration d, std::string what) {
+  co_await Sleep(d);
+  throw std::runtime_error(what);
+}
+inline Task<void> SleepFor(Duration d) { co_await Sleep(d); }
 
 }  // namespace mandrill::runtime::testing

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+#include "tests/unit/worker/ledger_fixture.h"
+
 namespace mandrill::worker {
 namespace {
 
@@ -28,21 +30,7 @@ std::string QueryText(const std::string& path, const std::string& sql) {
   return out;
 }
 
-class LedgerTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mandrill-ledger-outcome-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "ledger.db").string();
-  }
-  void TearDown() override {
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
-  }
-  std::filesystem::path dir_;
-  std::string path_;
-};
+class LedgerTest : public testing::LedgerDirTest {};
 
 TEST_F(LedgerTest, EachRowRecordsItsAttemptsOutcome) {
   auto ledger = Ledger::Open(path_, "worker-a");

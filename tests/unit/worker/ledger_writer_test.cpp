@@ -8,6 +8,8 @@
 
 #include <filesystem>
 
+#include "tests/unit/worker/ledger_fixture.h"
+
 #include "tests/unit/worker/worker_test_util.h"
 
 namespace mandrill::worker::testing {
@@ -35,21 +37,7 @@ void Exec(const std::string& path, const std::string& sql) {
   sqlite3_close(db);
 }
 
-class LedgerWriterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("mandrill-ledger-test-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / "ledger.db").string();
-  }
-  void TearDown() override {
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
-  }
-  std::filesystem::path dir_;
-  std::string path_;
-};
+class LedgerWriterTest : public LedgerDirTest {};
 
 runtime::Task<void> RecordOne(LedgerWriter* w, int i, int* done, int* failed) {
   try {
