@@ -60,6 +60,7 @@ Broker::~Broker() {
 }
 
 void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& message) {
+  const PassClock::Pin pin(clock_);
   ++counters_.frames_in;
   const protocol::Command command = protocol::CommandOf(message);
   try {
@@ -194,6 +195,7 @@ void Broker::Unexpected(const std::string& peer, protocol::Command command) {
 }
 
 void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command) {
+  const PassClock::Pin pin(clock_);
   ++counters_.bad_frames;
   ctx_.bad_frame_log.Log(spdlog::level::warn, "bad frame from peer {}: {}",
                          protocol::PrintableId(peer), error.message);
@@ -204,9 +206,13 @@ void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::
   outbox_.Error(peer, code, error.message, command);
 }
 
-void Broker::OnConnectionClosed(int fd, bool fd_reused) { workers_.ConnectionClosed(fd, fd_reused); }
+void Broker::OnConnectionClosed(int fd, bool fd_reused) {
+  const PassClock::Pin pin(clock_);
+  workers_.ConnectionClosed(fd, fd_reused);
+}
 
 void Broker::OnTimers() {
+  const PassClock::Pin pin(clock_);
   const auto now = clock_.Now();
   leasing_.ExpireDue(now);
   ReleaseDeferred(now);
@@ -245,6 +251,7 @@ core::SteadyTime Broker::NextWakeup() const {
 }
 
 void Broker::EndPass() {
+  const PassClock::Pin pin(clock_);
   ++counters_.passes;
   ctx_.storage.Commit();
   if (ctx_.storage.WakeFd() < 0) OnStorageProgress(ctx_.storage.Poll());
@@ -254,6 +261,7 @@ void Broker::EndPass() {
 }
 
 void Broker::OnStorageProgress(const StorageProgress& progress) {
+  const PassClock::Pin pin(clock_);
   durability_.OnProgress(progress, *this);
 }
 
@@ -304,12 +312,14 @@ void Broker::NotDelivered(Session* s, std::vector<std::uint64_t> leases, bool un
 }
 
 protocol::StatsReply Broker::Stats(std::uint64_t request_id) const {
+  const PassClock::Pin pin(clock_);
   protocol::StatsRequest r;
   r.request_id = request_id;
   return admin_.Stats(r);
 }
 
 void Broker::BeginShutdown(const std::string& reason) {
+  const PassClock::Pin pin(clock_);
   if (ctx_.shutting_down) return;
   ctx_.shutting_down = true;
   spdlog::info("shutting down: {} ({} workers, {} leases outstanding return to their queues)",
@@ -317,6 +327,7 @@ void Broker::BeginShutdown(const std::string& reason) {
 }
 
 void Broker::SayGoodbye(const std::string& reason) {
+  const PassClock::Pin pin(clock_);
   outbox_.Flush(*this);  // the last CONFIRMs leave before the DISCONNECTs
   sessions_.ForEach([&](Session* s) { outbox_.Reply(s->routing_id, protocol::Disconnect{reason}); });
   peers_.ForEach([&](const std::string& peer) { outbox_.Reply(peer, protocol::Disconnect{reason}); });

@@ -27,6 +27,7 @@
 #include "broker/leasing.h"
 #include "broker/options.h"
 #include "broker/outbox.h"
+#include "broker/pass_clock.h"
 #include "broker/peer_table.h"
 #include "broker/publishing.h"
 #include "broker/session_table.h"
@@ -137,7 +138,7 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   void RewriteSettles();
 
   BrokerOptions options_;
-  const core::Clock& clock_;
+  PassClock clock_;  // every entry point pins it: one clock reading per event
   core::SteadyTime started_;
   BrokerCounters counters_;
   Store store_;

@@ -96,14 +96,17 @@ class DedupIndex {
     std::unique_ptr<char[]> bytes;
     std::size_t used = 0;
   };
+  using Table = absl::flat_hash_set<std::uintptr_t, Hash, Eq>;
   Settled* Append(Queue* q, std::string_view id, core::SteadyTime expires);
+  // Points the table entry `it` at `s`, a settled record for the same (queue, id).
+  void Replace(Table::iterator it, Settled* s);
   Settled* Oldest() const;
   // Drops the oldest settled record; returns its queue if that was the queue's last id.
   Queue* DropOldest();
 
   std::chrono::milliseconds window_;
   std::size_t max_settled_;
-  absl::flat_hash_set<std::uintptr_t, Hash, Eq> table_;
+  Table table_;
   // Settled records in settle order: blocks_ front to back, the front block's from
   // head_offset_ on.
   std::deque<Block> blocks_;
