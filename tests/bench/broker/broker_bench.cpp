@@ -111,7 +111,10 @@ class Broker {
   Clock::time_point started_;
 };
 
-protocol::Message ReceiveOne(zmq::socket_t& s, long timeout_ms) {
+// The next frame of kind T within `timeout_ms` in all (other kinds, such as heartbeats, are
+// skipped); exits the bench if none comes.
+template <typename T>
+T Await(zmq::socket_t& s, long timeout_ms) {
   protocol::Received in;
   const protocol::Limits limits;
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -119,9 +122,12 @@ protocol::Message ReceiveOne(zmq::socket_t& s, long timeout_ms) {
     if (!WaitReadable(s, 50)) continue;
     if (!protocol::Receive(s, in)) continue;
     auto m = protocol::DecodeReceived(in, 0, limits);
-    if (m.ok()) return std::move(m).value();
+    if (!m.ok()) continue;
+    if (auto* t = std::get_if<T>(&m.value())) return std::move(*t);
   }
-  std::fprintf(stderr, "broker_bench: no answer from the broker within %ld ms\n", timeout_ms);
+  std::fprintf(stderr, "broker_bench: no %s from the broker within %ld ms\n",
+               std::string(protocol::CommandName(protocol::CommandOf(protocol::Message(T{})))).c_str(),
+               timeout_ms);
   std::exit(1);
 }
 
@@ -135,8 +141,7 @@ Clock::time_point FirstStats(zmq::context_t& ctx, const std::string& endpoint) {
   protocol::ConfigureDealer(s, d);
   s.connect(endpoint);
   SendOrRetry(s, protocol::StatsRequest{1});
-  while (!std::holds_alternative<protocol::StatsReply>(ReceiveOne(s, 60'000))) {
-  }
+  Await<protocol::StatsReply>(s, 60'000);
   return Clock::now();
 }
 
@@ -226,37 +231,41 @@ int Recovery(const Options& o, const std::string& dir) {
   return 0;
 }
 
-// Sequential publish -> ack round trips of one message; returns the median in ms.
-double RoundTrips(zmq::context_t& ctx, const std::string& endpoint, std::size_t n,
-                  std::vector<double>* all) {
+// Sequential publish -> ack round trips of one message; returns the median in ms. Each call
+// needs its own `tag`: ids already settled are within the dedup window, and would be confirmed
+// without a delivery.
+double RoundTrips(zmq::context_t& ctx, const std::string& endpoint, const std::string& tag,
+                  std::size_t n, std::vector<double>* all) {
   zmq::socket_t pub(ctx, zmq::socket_type::dealer);
   zmq::socket_t work(ctx, zmq::socket_type::dealer);
   protocol::ConfigureDealer(pub, protocol::DealerOptions{});
   protocol::ConfigureDealer(work, protocol::DealerOptions{});
   pub.connect(endpoint);
   work.connect(endpoint);
-  SendOrRetry(work, protocol::Ready{"rt", {"rt"}, 1, "broker-bench-rt"});
-  while (!std::holds_alternative<protocol::Welcome>(ReceiveOne(work, 10'000))) {
-  }
+  SendOrRetry(work, protocol::Ready{"rt", {"rt"}, 1, "broker-bench-rt-" + tag});
+  Await<protocol::Welcome>(work, 10'000);
   std::vector<double> ms;
   for (std::size_t i = 0; i < n; ++i) {
     const auto t0 = Clock::now();
-    SendOrRetry(pub, protocol::Publish{{{"rt", "rt-" + std::to_string(i), "x", {}}}});
-    for (;;) {
-      auto m = ReceiveOne(work, 10'000);
-      if (auto* d = std::get_if<protocol::Deliver>(&m)) {
-        SendOrRetry(work, protocol::Ack{{d->items[0].lease_id}});
-        break;
-      }
+    const std::string id = tag + "-" + std::to_string(i);
+    SendOrRetry(pub, protocol::Publish{{{"rt", id, "x", {}}}});
+    // Only this message's delivery ends the round trip: a stray one would make it look instant.
+    for (bool mine = false; !mine;) {
+      const auto d = Await<protocol::Deliver>(work, 10'000);
+      for (const auto& item : d.items) mine = mine || item.id == id;
+      std::vector<std::uint64_t> leases;
+      for (const auto& item : d.items) leases.push_back(item.lease_id);
+      SendOrRetry(work, protocol::Ack{std::move(leases)});
     }
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    while (!std::holds_alternative<protocol::Confirm>(ReceiveOne(pub, 10'000))) {
-    }
+    Await<protocol::Confirm>(pub, 10'000);
   }
   std::sort(ms.begin(), ms.end());
   if (all != nullptr) *all = ms;
+  // Gone at once, or the next round's message could be delivered to this session.
+  SendOrRetry(work, protocol::Disconnect{"round trips done"});
   pub.set(zmq::sockopt::linger, 0);
-  work.set(zmq::sockopt::linger, 0);
+  work.set(zmq::sockopt::linger, 1000);
   return ms[ms.size() / 2];
 }
 
@@ -265,7 +274,7 @@ int IdleQueues(const Options& o, const std::string& dir) {
   Broker b(dir + "/data", o, {"--max-queues", std::to_string(o.queues + 10)});
   FirstStats(ctx, b.endpoint());
   std::vector<double> base;
-  RoundTrips(ctx, b.endpoint(), o.round_trips, &base);
+  RoundTrips(ctx, b.endpoint(), "base", o.round_trips, &base);
   // READY frames naming 10,000 new queues each, from one peer (as issue 10's flood did).
   zmq::socket_t flood(ctx, zmq::socket_type::dealer);
   protocol::ConfigureDealer(flood, protocol::DealerOptions{});
@@ -276,12 +285,11 @@ int IdleQueues(const Options& o, const std::string& dir) {
       r.queues.push_back("idle-" + std::to_string(made));
     }
     SendOrRetry(flood, r);
-    while (!std::holds_alternative<protocol::Welcome>(ReceiveOne(flood, 30'000))) {
-    }
+    Await<protocol::Welcome>(flood, 30'000);
   }
   const std::size_t rss = b.Rss();
   std::vector<double> loaded;
-  RoundTrips(ctx, b.endpoint(), o.round_trips, &loaded);
+  RoundTrips(ctx, b.endpoint(), "loaded", o.round_trips, &loaded);
   auto pct = [](const std::vector<double>& v, double p) {
     return v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))];
   };
