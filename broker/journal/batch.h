@@ -13,7 +13,8 @@ namespace mandrill::broker::journal {
 
 struct RecordEvent {
   std::uint64_t seq = 0;
-  std::int64_t time = 0;       // publish: published_unix_ms; nack: not_before; dead: dead_at
+  std::int64_t time = 0;  // publish: published_unix_ms; ack, purge: settled_unix_ms;
+                          // nack: not_before; dead-letter: dead_at
   std::uint32_t bytes = 0;     // framed size; 0 for a rejected record (nothing written)
   std::uint32_t attempt = 0;   // deliver / nack / dead-letter
   std::uint16_t id_bytes = 0;  // publish: size its settled-id record would have

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "broker/journal/format.h"
@@ -122,13 +123,17 @@ void Compactor::Handle(std::uint8_t type, std::string_view body, std::string_vie
                                e->id_bytes, p.published_unix_ms, false});
       return;
     }
-    if (!InDedupWindow(p.published_unix_ms, now_ms, window)) return;  // settled, expired
-    SettledIdRecord id{p.seq, std::string(p.queue), std::string(p.id), p.published_unix_ms};
+    // Settled. Its own settle time is in an ack or purge record elsewhere; the segment's
+    // newest window start is at or after it, so the id is kept at least as long as it must be.
+    const SegmentInfo* held = segments_->Find(number_);
+    const std::int64_t since = held != nullptr ? held->ids_window_start_unix_ms : now_ms;
+    if (!InDedupWindow(since, now_ms, window)) return;  // settled, expired
+    SettledIdRecord id{p.seq, std::string(p.queue), std::string(p.id), p.published_unix_ms, since};
     const std::size_t at = out_.size();
     AppendFramed(id, &out_);
     SealRecord(out_.data() + at);
     const auto bytes = static_cast<std::uint32_t>(out_.size() - at);
-    pending_.push_back(Moved{p.seq, 0, bytes, bytes, p.published_unix_ms, true});
+    pending_.push_back(Moved{p.seq, 0, bytes, bytes, since, true});
     return;
   }
   if (type == static_cast<std::uint8_t>(RecordType::kSettledId)) {
@@ -136,10 +141,11 @@ void Compactor::Handle(std::uint8_t type, std::string_view body, std::string_vie
     if (!DecodeBody(type, body, &r)) return;
     const auto& id = std::get<SettledIdRecord>(r);
     if (live_->Find(id.seq) != nullptr) return;
-    if (!InDedupWindow(id.published_unix_ms, now_ms, window)) return;
+    const std::int64_t since = WindowStart(id.settled_unix_ms, id.published_unix_ms);
+    if (!InDedupWindow(since, now_ms, window)) return;
     out_.Append(framed);
     const auto bytes = static_cast<std::uint32_t>(framed.size());
-    pending_.push_back(Moved{id.seq, 0, bytes, bytes, id.published_unix_ms, true});
+    pending_.push_back(Moved{id.seq, 0, bytes, bytes, since, true});
   }
   // Every other record only describes state, which the copies carry.
 }
@@ -190,17 +196,18 @@ void Compactor::Finish() {
   for (const Moved& m : moved_) {
     SegmentInfo* to = segments_->Find(m.to_segment);
     if (to == nullptr || old == nullptr) continue;
-    if (m.published_unix_ms > to->max_published_unix_ms) {
-      to->max_published_unix_ms = m.published_unix_ms;
-    }
+    to->ids_window_start_unix_ms = std::max(to->ids_window_start_unix_ms, m.window_start_unix_ms);
     const LiveSet::Entry* e = m.id_only ? nullptr : live_->Find(m.seq);
     if (e != nullptr && e->segment == number_) {
       live_->Moved(m.seq, to, m.bytes);
       ++messages;
     } else if (e == nullptr) {
-      // A settled id now held by the copy (settled before the run, or during it).
+      // A settled id now held by the copy (settled before the run, or during it: then its
+      // settle raised the old segment's window start, which the copy inherits).
       to->id_count += 1;
       to->id_bytes += m.id_bytes;
+      to->ids_window_start_unix_ms =
+          std::max(to->ids_window_start_unix_ms, old->ids_window_start_unix_ms);
       ++ids;
     }
   }

@@ -8,6 +8,9 @@
 //     byte, followed by a state record with its current state when that is not just "ready,
 //     never delivered";
 //   - for each settled message whose id is still inside the dedup window: a settled-id record.
+//     Its window start is the settle time when S held it as a settled-id record already, else
+//     S's newest window start (the ack itself is in another record): never earlier than the
+//     settle, at most S's time span later, so an id is kept at least a whole window.
 // Stale copies, state records and everything settled and expired are left behind.
 //
 // Crash safety: nothing is deleted until the copies are synced. Until then a crash leaves both
@@ -57,7 +60,7 @@ class Compactor {
     std::uint64_t to_segment = 0;
     std::uint32_t bytes = 0;
     std::uint32_t id_bytes = 0;
-    std::int64_t published_unix_ms = 0;
+    std::int64_t window_start_unix_ms = 0;  // a live copy: its publish; an id: WindowStart
     bool id_only = false;  // a settled-id copy, not a live message
   };
   void Handle(std::uint8_t type, std::string_view body, std::string_view framed,

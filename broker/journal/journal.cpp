@@ -21,7 +21,7 @@ struct EventFiller {
         std::min<std::uint32_t>(SettledIdRecordBytes(r.queue.size(), r.id.size()), 0xffff));
   }
   void operator()(const DeliverRecord& r) const { e->attempt = r.attempt; }
-  void operator()(const AckRecord&) const {}
+  void operator()(const AckRecord& r) const { e->time = r.settled_unix_ms; }
   void operator()(const NackRecord& r) const {
     e->attempt = r.attempt;
     e->time = r.not_before_unix_ms;
@@ -31,7 +31,7 @@ struct EventFiller {
     e->time = r.dead_at_unix_ms;
   }
   void operator()(const RequeueRecord&) const {}
-  void operator()(const PurgeRecord&) const {}
+  void operator()(const PurgeRecord& r) const { e->time = r.settled_unix_ms; }
 };
 }  // namespace
 

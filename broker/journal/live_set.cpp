@@ -1,5 +1,7 @@
 #include "broker/journal/live_set.h"
 
+#include <algorithm>
+
 namespace mandrill::broker::journal {
 
 SegmentInfo* LiveSet::Seg(std::uint64_t number) {
@@ -14,8 +16,8 @@ SegmentInfo* LiveSet::Seg(std::uint64_t number) {
 
 void LiveSet::Publish(std::uint64_t seq, SegmentInfo* seg, std::uint32_t bytes,
                       std::uint32_t id_bytes, std::int64_t published_unix_ms) {
-  if (published_unix_ms > seg->max_published_unix_ms) {
-    seg->max_published_unix_ms = published_unix_ms;
+  if (published_unix_ms > seg->ids_window_start_unix_ms) {
+    seg->ids_window_start_unix_ms = published_unix_ms;
   }
   bool inserted = false;
   Entry* e = table_.Insert(seq, &inserted);
@@ -101,7 +103,7 @@ void LiveSet::SetState(const StateRecord& s) {
   x.last_error = s.last_error;
 }
 
-void LiveSet::Settle(std::uint64_t seq) {
+void LiveSet::Settle(std::uint64_t seq, std::int64_t settled_unix_ms) {
   Entry* e = table_.Find(seq);
   if (e == nullptr) return;
   if (SegmentInfo* seg = Seg(e->segment)) {
@@ -109,6 +111,8 @@ void LiveSet::Settle(std::uint64_t seq) {
     seg->live_bytes -= e->bytes;
     seg->id_count += 1;
     seg->id_bytes += e->id_bytes;
+    // The id is needed for a window from now on: the segment must outlive that.
+    seg->ids_window_start_unix_ms = std::max(seg->ids_window_start_unix_ms, settled_unix_ms);
   }
   extras_.erase(seq);
   table_.Erase(seq);

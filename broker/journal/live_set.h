@@ -53,8 +53,9 @@ class LiveSet {
   void Requeue(std::uint64_t seq);
   // Replaces the whole state (a compaction state record).
   void SetState(const StateRecord& s);
-  // Ack or purge: the seq leaves the set; its id is counted as held by its segment.
-  void Settle(std::uint64_t seq);
+  // Ack or purge at `settled_unix_ms`: the seq leaves the set; its id is counted as held by its
+  // segment, which must then keep it for a dedup window from the settle.
+  void Settle(std::uint64_t seq, std::int64_t settled_unix_ms);
   // Compaction copied the seq's publish (and a state record, `bytes` in all) into `to`.
   void Moved(std::uint64_t seq, SegmentInfo* to, std::uint32_t bytes);
 

@@ -24,6 +24,11 @@ class MsgpackReader {
   bool ReadStr(std::string_view* v);
   // Binary; a str is accepted too (both carry bytes).
   bool ReadBin(std::string_view* v);
+  // A field appended to a body after older brokers wrote it: read as ReadInt when the array
+  // (of `n` elements) reaches `position` (1-based), else *v is left as it is.
+  bool ReadIntIfPresent(std::uint32_t n, std::uint32_t position, std::int64_t* v) {
+    return n < position || ReadInt(v);
+  }
   // Skips one object of any type, nested at most kMaxDepth deep.
   bool Skip() { return Skip(0); }
 

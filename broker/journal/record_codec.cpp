@@ -37,8 +37,9 @@ void Body(Packer& p, const DeliverRecord& r) {
   p.pack_uint32(r.attempt);
 }
 void Body(Packer& p, const AckRecord& r) {
-  p.pack_array(1);
+  p.pack_array(2);
   p.pack_uint64(r.seq);
+  p.pack_int64(r.settled_unix_ms);
 }
 void Body(Packer& p, const NackRecord& r) {
   p.pack_array(4);
@@ -59,8 +60,9 @@ void Body(Packer& p, const RequeueRecord& r) {
   p.pack_uint64(r.seq);
 }
 void Body(Packer& p, const PurgeRecord& r) {
-  p.pack_array(1);
+  p.pack_array(2);
   p.pack_uint64(r.seq);
+  p.pack_int64(r.settled_unix_ms);
 }
 void Body(Packer& p, const StateRecord& r) {
   p.pack_array(6);
@@ -72,11 +74,12 @@ void Body(Packer& p, const StateRecord& r) {
   p.pack_int64(r.dead_at_unix_ms);
 }
 void Body(Packer& p, const SettledIdRecord& r) {
-  p.pack_array(4);
+  p.pack_array(5);
   p.pack_uint64(r.seq);
   Str(p, r.queue);
   Str(p, r.id);
   p.pack_int64(r.published_unix_ms);
+  p.pack_int64(r.settled_unix_ms);
 }
 
 template <typename R>
@@ -137,7 +140,8 @@ bool Decode(MsgpackReader& r, DeliverRecord* out) {
 }
 bool Decode(MsgpackReader& r, AckRecord* out) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&out->seq) && Close(r, n, 1);
+  return Open(r, 1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
+         Close(r, n, 2);
 }
 bool Decode(MsgpackReader& r, NackRecord* out) {
   std::uint32_t n;
@@ -155,7 +159,8 @@ bool Decode(MsgpackReader& r, RequeueRecord* out) {
 }
 bool Decode(MsgpackReader& r, PurgeRecord* out) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&out->seq) && Close(r, n, 1);
+  return Open(r, 1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
+         Close(r, n, 2);
 }
 bool Decode(MsgpackReader& r, StateRecord* out) {
   std::uint32_t n;
@@ -168,7 +173,8 @@ bool Decode(MsgpackReader& r, StateRecord* out) {
 bool Decode(MsgpackReader& r, SettledIdRecord* out) {
   std::uint32_t n;
   return Open(r, 4, &n) && r.ReadUint(&out->seq) && Str(r, &out->queue) && Str(r, &out->id) &&
-         r.ReadInt(&out->published_unix_ms) && Close(r, n, 4);
+         r.ReadInt(&out->published_unix_ms) && r.ReadIntIfPresent(n, 5, &out->settled_unix_ms) &&
+         Close(r, n, 5);
 }
 
 template <std::size_t I>
@@ -260,8 +266,8 @@ bool DecodeReason(std::uint8_t type, std::string_view body, std::string_view* re
 }
 
 std::uint32_t SettledIdRecordBytes(std::size_t queue_len, std::size_t id_len) {
-  // header + array(1) + seq(<=9) + str headers(<=5 each) + strings + int64(<=9)
-  return static_cast<std::uint32_t>(kRecordHeaderBytes + 1 + 9 + 5 + queue_len + 5 + id_len + 9);
+  // header + array(1) + seq(<=9) + str headers(<=5 each) + strings + two int64(<=9 each)
+  return static_cast<std::uint32_t>(kRecordHeaderBytes + 1 + 9 + 5 + queue_len + 5 + id_len + 18);
 }
 
 }  // namespace mandrill::broker::journal

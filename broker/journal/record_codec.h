@@ -4,14 +4,17 @@
 //
 //   1 publish      [seq, queue, id, payload (bin), headers (map str->str), published_unix_ms]
 //   2 deliver      [seq, attempt]
-//   3 ack          [seq]
+//   3 ack          [seq, settled_unix_ms]
 //   4 nack         [seq, attempt, not_before_unix_ms, reason]
 //   5 dead-letter  [seq, attempts, reason, dead_at_unix_ms]
 //   6 requeue      [seq]
-//   7 purge        [seq]
+//   7 purge        [seq, settled_unix_ms]
 //   8 state        [seq, state (0 ready, 1 deferred, 2 dead), attempts, not_before_unix_ms,
 //                   last_error, dead_at_unix_ms]
-//   9 settled-id   [seq, queue, id, published_unix_ms]
+//   9 settled-id   [seq, queue, id, published_unix_ms, settled_unix_ms]
+//
+// settled_unix_ms came later (older brokers wrote ack and purge as [seq] and settled-id with
+// four fields): decoded as 0 when absent, which means "count the dedup window from publish".
 //
 // To change a body: append fields at the end only. Decoders accept arrays longer than they
 // know and ignore the extra elements, so an older broker still reads a newer journal's bodies.
@@ -45,6 +48,8 @@ struct SettledIdRecord {
   std::string queue;
   std::string id;
   std::int64_t published_unix_ms = 0;
+  // When the dedup window starts; never earlier than the settle (see compactor.h), 0: unknown.
+  std::int64_t settled_unix_ms = 0;
   bool operator==(const SettledIdRecord&) const = default;
 };
 
@@ -95,6 +100,6 @@ bool DecodeReason(std::uint8_t type, std::string_view body, std::string_view* re
 std::uint32_t SettledIdRecordBytes(std::size_t queue_len, std::size_t id_len);
 // Upper bound of a framed ack or purge record: the space reserved per live message so that
 // settling never fails on a full disk.
-inline constexpr std::uint32_t kMaxSettleRecordBytes = kRecordHeaderBytes + 1 + 9;
+inline constexpr std::uint32_t kMaxSettleRecordBytes = kRecordHeaderBytes + 1 + 9 + 9;
 
 }  // namespace mandrill::broker::journal

@@ -43,6 +43,11 @@ bool SeqOnly(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
   return Open(r, 1, &n) && r.ReadUint(&o->seq) && Close(r, n, 1);
 }
+bool Settle(MsgpackReader& r, RecordView* o) {
+  std::uint32_t n;
+  return Open(r, 1, &n) && r.ReadUint(&o->seq) && r.ReadIntIfPresent(n, 2, &o->settled) &&
+         Close(r, n, 2);
+}
 bool Deliver(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
   return Open(r, 2, &n) && r.ReadUint(&o->seq) && U32(r, &o->attempts) && Close(r, n, 2);
@@ -68,7 +73,7 @@ bool State(MsgpackReader& r, RecordView* o) {
 bool SettledId(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
   return Open(r, 4, &n) && r.ReadUint(&o->seq) && r.ReadStr(&o->queue) && r.ReadStr(&o->id) &&
-         r.ReadInt(&o->time) && Close(r, n, 4);
+         r.ReadInt(&o->time) && r.ReadIntIfPresent(n, 5, &o->settled) && Close(r, n, 5);
 }
 
 }  // namespace
@@ -82,8 +87,9 @@ bool DecodeView(std::uint8_t type, std::string_view body, RecordView* out) {
     case RecordType::kDeliver:
       return Deliver(r, out);
     case RecordType::kAck:
-    case RecordType::kRequeue:
     case RecordType::kPurge:
+      return Settle(r, out);
+    case RecordType::kRequeue:
       return SeqOnly(r, out);
     case RecordType::kNack:
       return Nack(r, out);

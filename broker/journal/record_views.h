@@ -18,6 +18,7 @@ struct RecordView {
   std::int64_t time = 0;        // publish / settled-id: published; nack: not_before;
                                 // dead-letter, state: dead_at
   std::int64_t not_before = 0;  // state
+  std::int64_t settled = 0;     // ack, purge, settled-id: settled_unix_ms (0 if not recorded)
   std::string_view text;        // nack / dead-letter reason, state last error
   std::string_view queue, id;   // publish, settled-id
 };

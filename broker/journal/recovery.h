@@ -10,7 +10,8 @@
 //   dead-letter   attempts; dead; last error = reason; dead_at
 //   requeue       attempts = 0; ready
 //   state         replaces the whole state (written by compaction)
-//   ack, purge    settled: gone, its id kept if published within the dedup window
+//   ack, purge    settled: gone, its id kept if settled within the dedup window (the settle
+//                 time is in the record; records of older brokers: the publish time)
 //   settled-id    a settled id carried forward by compaction
 // Records about a seq that is unknown or already settled are ignored: their publish was in a
 // segment deleted after the seq settled (or moved forward by compaction, which then also wrote

@@ -130,7 +130,7 @@ void Replayer::Apply(const ScannedRecord& rec) {
       return;
     case RecordType::kAck:
     case RecordType::kPurge:
-      Settle(r_.seq);
+      Settle(r_.seq, r_.settled);
       return;
     case RecordType::kSettledId:
       OnSettledId(static_cast<std::uint32_t>(rec.framed.size()));
@@ -139,7 +139,7 @@ void Replayer::Apply(const ScannedRecord& rec) {
 }
 
 void Replayer::OnPublish(const ScannedRecord& rec) {
-  seg_->max_published_unix_ms = std::max(seg_->max_published_unix_ms, r_.time);
+  seg_->ids_window_start_unix_ms = std::max(seg_->ids_window_start_unix_ms, r_.time);
   bool inserted = false;
   std::uint32_t* slot = index_.Insert(r_.seq, &inserted);
   const auto seg_index = static_cast<std::uint32_t>(segments_.size() - 1);
@@ -183,10 +183,11 @@ void Replayer::OnSettledId(std::uint32_t bytes) {
   *slot = kSettled;
   seg_->id_count += 1;
   seg_->id_bytes += bytes;
-  seg_->max_published_unix_ms = std::max(seg_->max_published_unix_ms, r_.time);
-  if (InDedupWindow(r_.time, now_ms_, window_ms_)) {
+  const std::int64_t since = WindowStart(r_.settled, r_.time);
+  seg_->ids_window_start_unix_ms = std::max(seg_->ids_window_start_unix_ms, since);
+  if (InDedupWindow(since, now_ms_, window_ms_)) {
     if (!ids_.empty() && r_.seq < ids_.back().seq) ids_sorted_ = false;
-    ids_.push_back(Id{r_.seq, r_.queue, r_.id, r_.time});
+    ids_.push_back(Id{r_.seq, r_.queue, r_.id, since});
   }
 }
 
@@ -213,7 +214,7 @@ void Replayer::Conflict(const Slot& first, const ScannedRecord& rec) {
   conflicts_.push_back(c);
 }
 
-void Replayer::Settle(std::uint64_t seq) {
+void Replayer::Settle(std::uint64_t seq, std::int64_t settled_ms) {
   std::uint32_t* index = index_.Find(seq);
   if (index == nullptr || !IsLive(*index)) return;
   Slot& s = slots_[*index - 1];
@@ -223,13 +224,15 @@ void Replayer::Settle(std::uint64_t seq) {
   SegmentInfo* held = segments_[s.segment];
   held->id_count += 1;
   held->id_bytes += s.id_bytes;
-  if (InDedupWindow(s.published, now_ms_, window_ms_)) {
+  const std::int64_t since = WindowStart(settled_ms, s.published);
+  held->ids_window_start_unix_ms = std::max(held->ids_window_start_unix_ms, since);
+  if (InDedupWindow(since, now_ms_, window_ms_)) {
     // Decoded once already when it was replayed; only the two views are wanted here.
     RecordView v;
     if (DecodeView(static_cast<std::uint8_t>(RecordType::kPublish),
                    std::string_view(s.body, s.body_len), &v)) {
       if (!ids_.empty() && seq < ids_.back().seq) ids_sorted_ = false;
-      ids_.push_back(Id{seq, v.queue, v.id, s.published});
+      ids_.push_back(Id{seq, v.queue, v.id, since});
     }
   }
 }
@@ -305,7 +308,7 @@ void Replayer::Emit(RecoverySink& sink) {
   if (!ids_sorted_) {
     std::sort(ids_.begin(), ids_.end(), [](const Id& a, const Id& b) { return a.seq < b.seq; });
   }
-  for (const Id& id : ids_) sink.OnSettledId(id.queue, id.id, id.published);
+  for (const Id& id : ids_) sink.OnSettledId(id.queue, id.id, id.since);
 }
 
 }  // namespace mandrill::broker::journal

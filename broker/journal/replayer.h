@@ -74,14 +74,14 @@ class Replayer {
   struct Id {
     std::uint64_t seq = 0;
     std::string_view queue, id;
-    std::int64_t published = 0;
+    std::int64_t since = 0;  // where its dedup window starts (WindowStart)
   };
 
   Slot* LiveSlot(std::uint64_t seq);
   Extra& ExtraOf(Slot& s);
   void OnPublish(const ScannedRecord& rec);
   void OnSettledId(std::uint32_t bytes);
-  void Settle(std::uint64_t seq);
+  void Settle(std::uint64_t seq, std::int64_t settled_ms);
   // A publish of a known seq whose body differs from the first one's: a second writer.
   void Conflict(const Slot& first, const ScannedRecord& rec);
 

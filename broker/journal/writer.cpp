@@ -229,7 +229,7 @@ void Writer::Apply(const Batch& b, const std::vector<bool>* written) {
         break;
       case RecordType::kAck:
       case RecordType::kPurge:
-        live_->Settle(e.seq);
+        live_->Settle(e.seq, e.time);
         break;
       case RecordType::kNack:
       case RecordType::kDeadLetter: {

@@ -151,6 +151,74 @@ TEST_F(JournalCompactionTest, SettledIdsAreCarriedForwardUntilTheWindowEnds) {
   EXPECT_EQ(100u, r.max_seq);
 }
 
+// The dedup window counts from the settle (issue 11): ids of messages settled 8 minutes after
+// their publish survive compaction and restarts until 10 minutes after the settle, although
+// their publish is 15 minutes old; the segments holding them go only then.
+TEST_F(JournalCompactionTest, SettledIdsAreKeptAWindowFromTheSettleNotThePublish) {
+  const auto o = SmallSegments(std::chrono::minutes(10));
+  std::int64_t settled_at = 0;
+  {
+    auto j = Open(o);
+    for (std::uint64_t s = 1; s <= 100; s += 5) {
+      std::vector<Record> recs;
+      for (std::uint64_t k = s; k < s + 5; ++k) recs.push_back(Publish(k, clock_.WallMs()));
+      WriteDurably(*j, recs);
+    }
+    clock_.Advance(std::chrono::minutes(8));
+    settled_at = clock_.WallMs();
+    for (std::uint64_t s = 1; s <= 100; s += 20) {
+      std::vector<Record> settle;
+      for (std::uint64_t k = s; k < s + 20; ++k) {
+        settle.push_back(k % 4 == 0 ? Record{PurgeRecord{k, settled_at}}
+                                    : Record{AckRecord{k, settled_at}});
+      }
+      WriteDurably(*j, settle);
+    }
+    Tick(*j);  // compacts: the ids are carried forward as settled-id records
+    EXPECT_GE(Counter(*j, "journal.compactions"), 1);
+  }
+  {
+    clock_.Advance(std::chrono::minutes(5));  // 15 min after the publish, 5 after the settle
+    Recovered r;
+    auto j = Open(o, &r);
+    ExpectSameRecovered(r, Expected(), true, Ids::kAtLeast);
+    ASSERT_EQ(100u, r.settled_ids.size());
+    for (const auto& id : r.settled_ids) EXPECT_GE(id.settled_unix_ms, settled_at) << id.id;
+    Tick(*j, std::chrono::minutes(4));  // 9 min after the settle: still needed
+    EXPECT_GE(SegmentFiles(dir_.path()).size(), 2u);
+  }
+  {
+    Recovered r;
+    auto j = Open(o, &r);
+    EXPECT_EQ(100u, r.settled_ids.size());
+    Tick(*j, std::chrono::minutes(2));  // 11 min after the settle: the ids expire
+    EXPECT_EQ(1u, SegmentFiles(dir_.path()).size());
+  }
+  Recovered r;
+  auto j = Open(o, &r);
+  EXPECT_TRUE(r.settled_ids.empty());
+  EXPECT_EQ(100u, r.max_seq);
+}
+
+// Without compaction the recovered window start is each id's own settle time.
+TEST_F(JournalCompactionTest, ReplayReportsEachIdsOwnSettleTime) {
+  const auto o = SmallSegments(std::chrono::minutes(10));
+  {
+    auto j = Open(o);
+    WriteDurably(*j, {Publish(1, clock_.WallMs()), Publish(2, clock_.WallMs())});
+    clock_.Advance(std::chrono::minutes(3));
+    WriteDurably(*j, {AckRecord{1, clock_.WallMs()}});
+    clock_.Advance(std::chrono::minutes(3));
+    WriteDurably(*j, {PurgeRecord{2, clock_.WallMs()}});
+  }
+  clock_.Advance(std::chrono::minutes(8));  // 14 after the publish: only the purge is in window
+  Recovered r;
+  auto j = Open(o, &r);
+  ExpectSameRecovered(r, Expected());
+  ASSERT_EQ(1u, r.settled_ids.size());
+  EXPECT_EQ(clock_.WallMs() - 8 * 60'000, r.settled_ids[0].settled_unix_ms);
+}
+
 // Compaction is interrupted at every mutating file operation it makes (the process dies
 // there, then the power goes out): recovery always finds exactly what was there before.
 TEST_F(JournalCompactionTest, CrashAtEveryStepOfACompactionLosesNothing) {

@@ -97,7 +97,8 @@ TEST_F(JournalRecoveryTest, ExtremeFieldValuesReplayAndCompact) {
     j->Commit();
     ASSERT_TRUE(j->WaitIdleForTest(std::chrono::seconds(10)));
   }
-  ExpectRecoveredMatchesModel(o);
+  // The settled ids were compacted with the segment's newest window start (kMax).
+  ExpectRecoveredMatchesModel(o, Ids::kAtLeast);
 }
 
 TEST_F(JournalRecoveryTest, SeqNumberingContinuesAfterEverySegmentWasDeleted) {

@@ -60,8 +60,11 @@ bool InFailures(const std::vector<StorageProgress::Failure>& f, Ticket t);
 
 // EXPECTs that two Recovered values are equal, naming the first difference. max_seq may be
 // higher than expected when `exact_max_seq` is false (seqs of failed records count too).
+// Settled ids compare exactly, or with kAtLeast as compaction guarantees (compactor.h): each
+// expected id present with a window start no earlier than the model's, extras allowed.
+enum class Ids { kExact, kAtLeast };
 void ExpectSameRecovered(const Recovered& actual, const Recovered& expected,
-                         bool exact_max_seq = true);
+                         bool exact_max_seq = true, Ids ids = Ids::kExact);
 
 // Figure from Stats() (0 if absent).
 std::int64_t Counter(const Storage& s, const std::string& name);
@@ -101,7 +104,7 @@ class JournalTest : public ::testing::Test {
     return model_.Expected(clock_.WallMs(), window.count());
   }
   // Recovers a fresh journal on the same dir and compares with the model.
-  void ExpectRecoveredMatchesModel(const JournalOptions& o);
+  void ExpectRecoveredMatchesModel(const JournalOptions& o, Ids ids = Ids::kExact);
 
   TempDir dir_;
   core::VirtualClock clock_;

@@ -8,6 +8,7 @@
 
 #include "broker/journal/format.h"
 #include "broker/journal/msgpack_reader.h"
+#include "broker/journal/record_views.h"
 #include "tests/unit/journal/journal_test_util.h"
 
 namespace mandrill::broker::journal {
@@ -20,13 +21,13 @@ std::vector<DiskRecord> EveryType() {
   return {
       p,
       DeliverRecord{7, 3},
-      AckRecord{8},
+      AckRecord{8, 1'700'000'003'000},
       NackRecord{9, 2, 1'700'000'001'000, "handler timed out"},
       DeadLetterRecord{10, 5, "poison: bad payload", 1'700'000'002'000},
       RequeueRecord{11},
-      PurgeRecord{12},
+      PurgeRecord{12, -7},
       StateRecord{13, RecoveredMessage::State::kDead, 4, 0, "last", 99},
-      SettledIdRecord{14, "restarts", "pub-1", -5},
+      SettledIdRecord{14, "restarts", "pub-1", -5, 1'700'000'005'000},
   };
 }
 
@@ -74,6 +75,56 @@ TEST(RecordCodecTest, TrailingFieldsFromANewerWriterAreIgnored) {
   DiskRecord r;
   ASSERT_TRUE(DecodeBody(2, std::string_view(sb.data(), sb.size()), &r));
   EXPECT_TRUE(std::get<DeliverRecord>(r) == (DeliverRecord{5, 2}));
+}
+
+TEST(RecordCodecTest, SettleBodiesOfOlderBrokersDecodeWithoutASettleTime) {
+  // Before the settle time was recorded: ack and purge were [seq], settled-id had 4 fields.
+  msgpack::sbuffer ack;
+  msgpack::packer<msgpack::sbuffer>(ack).pack_array(1).pack_uint64(8);
+  msgpack::sbuffer id;
+  msgpack::packer<msgpack::sbuffer> p(id);
+  p.pack_array(4).pack_uint64(14).pack(std::string("restarts")).pack(std::string("pub-1"));
+  p.pack_int64(1'700'000'000'000);
+  for (const auto type : {RecordType::kAck, RecordType::kPurge}) {
+    DiskRecord r;
+    ASSERT_TRUE(DecodeBody(static_cast<std::uint8_t>(type), {ack.data(), ack.size()}, &r));
+    EXPECT_EQ(8u, SeqOf(r));
+    const std::int64_t settled = type == RecordType::kAck ? std::get<AckRecord>(r).settled_unix_ms
+                                                           : std::get<PurgeRecord>(r).settled_unix_ms;
+    EXPECT_EQ(0, settled);
+    RecordView v;
+    ASSERT_TRUE(DecodeView(static_cast<std::uint8_t>(type), {ack.data(), ack.size()}, &v));
+    EXPECT_EQ(0, v.settled);
+  }
+  DiskRecord r;
+  ASSERT_TRUE(DecodeBody(9, {id.data(), id.size()}, &r));
+  EXPECT_TRUE(std::get<SettledIdRecord>(r) ==
+              (SettledIdRecord{14, "restarts", "pub-1", 1'700'000'000'000, 0}));
+  RecordView v;
+  ASSERT_TRUE(DecodeView(9, {id.data(), id.size()}, &v));
+  EXPECT_EQ(1'700'000'000'000, v.time);
+  EXPECT_EQ(0, v.settled);
+}
+
+TEST(RecordCodecTest, SettleTimesReachTheViewsAndFitTheSettleReservation) {
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  for (const Record& settle : {Record{AckRecord{~0ull, kMin}}, Record{PurgeRecord{~0ull, kMin}},
+                               Record{AckRecord{1, 1'700'000'003'000}}}) {
+    ByteBuffer b;
+    const std::size_t n = AppendFramed(settle, &b);
+    EXPECT_LE(n, kMaxSettleRecordBytes);  // the space reserved per live message
+    RecordView v;
+    ASSERT_TRUE(DecodeView(static_cast<std::uint8_t>(TypeOf(settle)),
+                           b.view().substr(kRecordHeaderBytes), &v));
+    EXPECT_EQ(std::visit([](const auto& x) { return x.seq; }, settle), v.seq);
+    const std::int64_t want = std::holds_alternative<AckRecord>(settle)
+                                  ? std::get<AckRecord>(settle).settled_unix_ms
+                                  : std::get<PurgeRecord>(settle).settled_unix_ms;
+    EXPECT_EQ(want, v.settled);
+  }
+  SettledIdRecord id{~0ull, std::string(200, 'q'), std::string(300, 'i'), kMin, kMin};
+  ByteBuffer b;
+  EXPECT_LE(AppendFramed(id, &b), SettledIdRecordBytes(200, 300));
 }
 
 TEST(RecordCodecTest, AcceptsEveryValidIntegerAndStringWidth) {
