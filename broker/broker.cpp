@@ -33,12 +33,13 @@ Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock
       store_(options_, clock_),
       outbox_(transport, options_.limits),
       ctx_(options_, clock_, storage, store_, outbox_, durability_, counters_),
-      leases_(RandomEpoch()),
-      broker_id_(MakeBrokerId(leases_.epoch(), clock.WallMs())),
+      leases_(options_.lease_id_seed),
+      broker_id_(MakeBrokerId(RandomEpoch(), clock.WallMs())),
       dispatcher_(ctx_, leases_),
       leasing_(ctx_, leases_, dispatcher_),
       workers_(ctx_, sessions_, leasing_, dispatcher_, peers_, broker_id_),
       publishing_(ctx_, dispatcher_),
+      gate_(ctx_, sessions_),
       admin_(ctx_, sessions_, leases_, leasing_, dispatcher_, broker_id_, started_),
       next_housekeeping_(started_ + HousekeepingInterval()) {}
 
@@ -59,12 +60,20 @@ Broker::~Broker() {
   durability_.ForEachPending([](Message* m) { FreeMessage(m); });
 }
 
-void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& message) {
+void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& message,
+                     const Principal* who) {
   const PassClock::Pin pin(clock_);
   ++counters_.frames_in;
   const protocol::Command command = protocol::CommandOf(message);
+  // Handlers that create state owned by a key (a worker session) read it from the context.
+  struct WhoScope {
+    Context& ctx;
+    WhoScope(Context& c, const Principal* p) : ctx(c) { ctx.who = p; }
+    ~WhoScope() { ctx.who = nullptr; }
+  } scope(ctx_, who);
   try {
     Session* s = workers_.Heard(peer, fd);
+    if (who != nullptr && !gate_.Admit(peer, *who, message)) return;
     std::visit([&](auto&& m) { Handle(peer, fd, s, std::move(m)); }, std::move(message));
   } catch (const std::exception& e) {
     // A bug (or memory exhaustion): what the handler did before it threw stands.

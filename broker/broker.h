@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "broker/access_gate.h"
 #include "broker/admin.h"
 #include "broker/context.h"
 #include "broker/dispatcher.h"
@@ -51,7 +52,15 @@ class Broker final : private DurabilityEvents, private FlushEvents {
 
   // A decoded frame from `peer` (a routing id) that arrived over TCP connection `fd` (-1 if
   // unknown). A handler that throws is a bug: logged, counted, answered INTERNAL.
-  void OnFrame(const std::string& peer, int fd, protocol::Message&& message);
+  // `who`: the connection's principal when authentication is on (nullptr: off, all allowed);
+  // the AccessGate (access_gate.h) checks the frame against it first.
+  void OnFrame(const std::string& peer, int fd, protocol::Message&& message,
+               const Principal* who = nullptr);
+  // The ZAP handler's counts, for STATS (the reactor copies them in each pass).
+  void NoteAuthCounts(std::int64_t refused, std::int64_t admitted) {
+    counters_.auth_refused = refused;
+    counters_.auth_admitted = admitted;
+  }
   // A frame that failed to decode: answered with ERROR, counted; the peer's session continues.
   void OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command);
   // The socket monitor saw TCP connection `fd` close (WorkerProtocol::ConnectionClosed).
@@ -153,6 +162,7 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   Leasing leasing_;
   WorkerProtocol workers_;
   Publishing publishing_;
+  AccessGate gate_;
   Admin admin_;
 
   std::vector<SettleRecord> settle_retries_;  // failed ack/purge records, written again on a timer

@@ -15,6 +15,8 @@
 
 namespace mandrill::broker {
 
+struct Principal;
+
 struct BrokerCounters {
   std::int64_t frames_in = 0;
   std::int64_t bad_frames = 0;
@@ -36,6 +38,9 @@ struct BrokerCounters {
   std::int64_t refused_too_large = 0;     // publish items over --max-payload-bytes
   std::int64_t dead_letters_dropped = 0;  // oldest dead letters purged: --max-dead-letters
   std::int64_t redelivered_elsewhere = 0;  // a returned message went to another worker
+  std::int64_t permission_denied = 0;      // requests (or publish items) refused by the key's rights
+  std::int64_t auth_refused = 0;           // CURVE handshakes refused by ZAP (copied by the reactor)
+  std::int64_t auth_admitted = 0;          // CURVE handshakes admitted
   std::int64_t passes = 0;
 };
 
@@ -52,6 +57,8 @@ struct Context {
   Durability& durability;
   BrokerCounters& counters;
   bool shutting_down = false;
+  // The principal of the frame being handled (authentication on); nullptr otherwise.
+  const Principal* who = nullptr;
 
   // Repeated warnings, rate-limited (issue 10: a full disk must not fill the log).
   core::LogLimiter storage_log{"storage failures", &clock};

@@ -30,6 +30,18 @@ std::size_t CgroupLimit() {
 
 }  // namespace
 
+bool IsLoopbackEndpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  if (endpoint.rfind("tcp://", 0) != 0) return false;
+  std::string host = endpoint.substr(6);
+  // An interface (tcp://eth0;...), a source address or a port follow the host.
+  host = host.substr(0, host.rfind(':'));
+  if (host.rfind("127.", 0) == 0 || host == "localhost" || host == "[::1]" || host == "::1") {
+    return true;
+  }
+  return false;
+}
+
 std::size_t DefaultMaxMemory() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGESIZE);
@@ -120,6 +132,17 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
                  "bytes of messages and ids the broker holds before it refuses publishes "
                  "('broker full'); auto: half the machine's (or cgroup's) memory")
       ->capture_default_str();
+  app.add_option("--curve-key", o.curve_key_file,
+                 "the broker's CURVE secret key file (mandrill-ctl keygen); with --auth-file: "
+                 "encrypt and authenticate every connection")
+      ->group("Security");
+  app.add_option("--auth-file", o.auth_file,
+                 "client keys and rights, one 'ROLE NAME PUBLIC_KEY [QUEUE_PATTERN ...]' per "
+                 "line (re-read on SIGHUP)")
+      ->group("Security");
+  app.add_flag("--insecure", o.insecure,
+               "allow binding a non-loopback address without --curve-key/--auth-file")
+      ->group("Security");
 #ifdef MANDRILL_TEST_HOOKS
   app.add_flag("--fault-injection", c.fault_injection,
                "TESTS ONLY: SIGUSR1 toggles failing journal writes (ENOSPC), SIGUSR2 toggles "
@@ -136,6 +159,14 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
     return Fail(std::string(e.what()) + " (see --help)");
   }
   if (auto why = protocol::CheckEndpoint(o.bind); !why.empty()) return Fail("--bind " + why);
+  if (o.curve_key_file.empty() != o.auth_file.empty()) {
+    return Fail("--curve-key and --auth-file go together (CURVE needs both)");
+  }
+  if (o.curve_key_file.empty() && !o.insecure && !IsLoopbackEndpoint(o.bind)) {
+    return Fail("refusing to bind " + o.bind +
+                " without --curve-key/--auth-file: anyone who can reach it would own the fleet "
+                "(docs/security.md); add --insecure to do it anyway");
+  }
   const auto window = core::ParseDuration(dedup_window);
   if (!window.ok()) return Fail("--dedup-window: " + window.error().message);
   const auto idle = core::ParseDuration(queue_idle);

@@ -23,6 +23,9 @@ struct ParsedConfig {
   int exit_code = 0;
 };
 
+// True for endpoints only this host can reach: tcp on 127.0.0.0/8, localhost or ::1, ipc, inproc.
+bool IsLoopbackEndpoint(const std::string& endpoint);
+
 // Parses argv; prints --help to stdout and errors to stderr ("mandrill-broker: ...").
 ParsedConfig ParseBrokerFlags(int argc, char** argv);
 

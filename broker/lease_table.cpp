@@ -22,7 +22,9 @@ Lease* LeaseTable::Start(Message* m, Session* s, core::SteadyTime now,
   Lease* l = free_;
   free_ = l->next_free;
   *l = Lease{};
-  l->id = next_id_++;
+  do {
+    l->id = ids_.Next();
+  } while (by_id_.contains(l->id));  // 2^-64 per live lease; cheap to rule out
   l->message = m;
   l->session = s;
   l->started = now;

@@ -11,6 +11,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "shared/core/intrusive_list.h"
+#include "broker/lease_ids.h"
 #include "broker/message.h"
 #include "shared/core/clock.h"
 
@@ -31,16 +32,11 @@ struct Lease : core::ListHook {
 
 class LeaseTable {
  public:
-  // Lease ids carry a random per-start prefix so a lease id from before a broker restart never
-  // names a lease of the new instance. Only the low 24 bits of `epoch` are used.
-  explicit LeaseTable(std::uint32_t epoch)
-      : next_id_((static_cast<std::uint64_t>(epoch & 0xffffffu) << 40) | 1) {}
+  // Lease ids come from LeaseIds (lease_ids.h): random, or seeded for tests (seed != 0).
+  explicit LeaseTable(std::uint64_t id_seed = 0) : ids_(id_seed) {}
   ~LeaseTable();
   LeaseTable(const LeaseTable&) = delete;
   LeaseTable& operator=(const LeaseTable&) = delete;
-
-  // The prefix of this start's lease ids (for the broker id).
-  std::uint32_t epoch() const { return static_cast<std::uint32_t>(next_id_ >> 40); }
 
   // Leases `m` to `s` until `deadline` (the caller sets the state and links the lease into
   // its session's list).
@@ -67,7 +63,7 @@ class LeaseTable {
     l->heap_index = static_cast<std::uint32_t>(i);
   }
 
-  std::uint64_t next_id_;
+  LeaseIds ids_;
   absl::flat_hash_map<std::uint64_t, Lease*> by_id_;
   std::vector<Lease*> heap_;
   Lease* free_ = nullptr;

@@ -38,6 +38,12 @@ struct BrokerOptions {
   std::size_t stats_page = 1000;    // queues per STATS reply (and workers on its first page)
   std::size_t queues_page = 10'000;  // names per QUEUES reply
 
+  // Security (docs/security.md): CURVE with ZAP against the auth file when both are set.
+  std::string curve_key_file;  // --curve-key: the broker's secret key
+  std::string auth_file;       // --auth-file
+  bool insecure = false;       // --insecure: allow a non-loopback bind without them
+  std::uint64_t lease_id_seed = 0;  // tests only: reproducible lease ids (0: random)
+
   protocol::Limits limits;
   std::size_t max_messages_per_pass = 4096;  // bounds one reactor pass's latency
 };

@@ -11,6 +11,7 @@
 #include "broker/connection_events.h"
 #include "shared/core/logging.h"
 #include "shared/protocol/transport.h"
+#include "shared/security/curve_keys.h"
 
 namespace mandrill::broker {
 
@@ -18,6 +19,7 @@ Reactor::Reactor(BrokerOptions options, Storage& storage, zmq::context_t& contex
                  core::SignalFd* signals, std::function<void(int)> on_user_signal)
     : options_(std::move(options)),
       storage_(storage),
+      context_(context),
       router_(context, zmq::socket_type::router),
       monitor_(context, zmq::socket_type::pair),
       signals_(signals),
@@ -31,6 +33,7 @@ core::Status Reactor::Start() {
   ro.heartbeat_ms = static_cast<int>(options_.heartbeat.count());
   ro.max_frame_bytes = options_.limits.max_body_bytes;
   protocol::ConfigureRouter(router_, ro);
+  if (auto st = StartSecurity(); !st.ok()) return st;
   // The monitor reports closed TCP connections at once; ZMQ_SRCFD on received frames maps a
   // connection to the worker that spoke on it.
   const std::string monitor_endpoint =
@@ -93,15 +96,54 @@ void Reactor::DrainMonitor(bool notify_broker) {
   for (const ConnectionClose& c : ClosesOf(events)) broker_->OnConnectionClosed(c.fd, c.fd_reused);
 }
 
+core::Status Reactor::StartSecurity() {
+  if (options_.curve_key_file.empty()) {
+    spdlog::warn("running without CURVE (no --curve-key/--auth-file): anyone who can reach {} "
+                 "can publish, consume and administer; see docs/security.md",
+                 options_.bind);
+    return core::Status::Ok();
+  }
+  auto key = security::ReadSecretKey(options_.curve_key_file);
+  if (!key.ok()) return key.error();
+  auth_ = std::make_unique<auth::AuthStore>(options_.auth_file);
+  if (auto st = auth_->Reload(); !st.ok()) return st;
+  table_ = auth_->Get();
+  zap_ = std::make_unique<auth::ZapHandler>(context_, *auth_);
+  if (auto st = zap_->Start(); !st.ok()) return st;
+  security::MakeCurveServer(router_, *key);
+  spdlog::info("CURVE on: public key {}, {} client keys from {}", key->public_z85,
+               table_->by_key.size(), options_.auth_file);
+  return core::Status::Ok();
+}
+
+void Reactor::ReloadAuth() {
+  if (auth_ == nullptr) return;
+  if (auto st = auth_->Reload(); !st.ok()) {
+    spdlog::error("SIGHUP: {}; the {} keys in force stay", st.message(), table_->by_key.size());
+    return;
+  }
+  table_ = auth_->Get();
+  spdlog::info("SIGHUP: auth file {} reloaded: {} keys", auth_->path(), table_->by_key.size());
+}
+
+const Principal* Reactor::PrincipalOf(const std::string& user_id) {
+  if (auth_ == nullptr) return nullptr;
+  if (const Principal* p = table_->FindName(user_id)) return p;
+  // Admitted at the handshake, removed from the auth file since: no rights left.
+  revoked_.name = user_id;
+  return &revoked_;
+}
+
 void Reactor::DrainRouter() {
   protocol::Received in;
+  in.read_user_id = auth_ != nullptr;
   for (std::size_t n = 0; n < options_.max_messages_per_pass; ++n) {
     if (!protocol::Receive(router_, in)) return;
     if (in.frames.empty()) continue;
     const std::string peer(protocol::View(in.frames[0]));
     auto decoded = protocol::DecodeReceived(in, 1, options_.limits);
     if (decoded.ok()) {
-      broker_->OnFrame(peer, in.source_fd, std::move(decoded).value());
+      broker_->OnFrame(peer, in.source_fd, std::move(decoded).value(), PrincipalOf(in.user_id));
     } else {
       std::uint8_t command = 0;
       if (in.frames.size() >= 3 && in.frames[2].size() == 1) {
@@ -119,6 +161,7 @@ bool Reactor::HandleSignals() {
       case SIGHUP:
         spdlog::info("SIGHUP: reopening log files");
         core::ReopenLogs();
+        ReloadAuth();
         break;
       case SIGUSR1:
       case SIGUSR2:
@@ -168,6 +211,10 @@ int Reactor::Run() {
       broker_->OnStorageProgress(storage_.Poll());
     }
     broker_->OnTimers();
+    if (auth_ != nullptr) {
+      broker_->NoteAuthCounts(auth_->refused.load(std::memory_order_relaxed),
+                              auth_->admitted.load(std::memory_order_relaxed));
+    }
     broker_->EndPass();
   }
   return Stop(graceful_);

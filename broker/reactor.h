@@ -8,7 +8,10 @@
 
 #include <zmq.hpp>
 
+#include "broker/auth/auth_store.h"
+#include "broker/auth/zap_handler.h"
 #include "broker/broker.h"
+#include "broker/principal.h"
 #include "broker/options.h"
 #include "broker/storage.h"
 #include "shared/core/clock.h"
@@ -43,9 +46,20 @@ class Reactor final : public Transport {
   int Stop(bool graceful);
   void Farewell();
 
+  // CURVE + ZAP (Start): nothing when no --curve-key was given.
+  core::Status StartSecurity();
+  void ReloadAuth();
+  const Principal* PrincipalOf(const std::string& user_id);
+
   BrokerOptions options_;
   Storage& storage_;
   core::SystemClock clock_;
+  zmq::context_t& context_;
+  // Declared before the ROUTER so the ZAP thread outlives it.
+  std::unique_ptr<auth::AuthStore> auth_;
+  std::unique_ptr<auth::ZapHandler> zap_;
+  std::shared_ptr<const auth::AuthTable> table_;  // the reactor's snapshot (swapped on SIGHUP)
+  Principal revoked_;                             // a name ZAP admitted that is gone since
   zmq::socket_t router_;
   zmq::socket_t monitor_;
   core::SignalFd* signals_;

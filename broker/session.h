@@ -32,6 +32,7 @@ struct Session : HeardHook, SentHook {
   std::string routing_id;    // the connection it was last READY on (assigned by the ROUTER)
   std::string instance;      // the worker process's token (Ready::instance); empty: none
   std::string name;
+  std::string owner;  // the key name that announced it (authentication on); empty otherwise
   SessionState state = SessionState::kWelcomed;
   std::uint32_t credit = 0;
   // Leases held when the credit was last set: lowering credit below them is allowed, but no

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "broker/principal.h"
 #include "shared/protocol/codec.h"
 
 namespace mandrill::broker {
@@ -89,6 +90,7 @@ void WorkerProtocol::Ready(const std::string& peer, int fd, Session* s, protocol
       }
       peers_.Forget(peer);
       s = sessions_.Add(peer, ready.instance, now);
+      if (ctx_.who != nullptr) s->owner = ctx_.who->name;
       created = true;
     }
   }

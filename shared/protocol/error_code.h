@@ -24,6 +24,7 @@ enum class ErrorCode : std::uint16_t {
   kShuttingDown = 205,   // the broker is stopping: retry elsewhere or later
   kBrokerFull = 206,     // the broker's memory budget (--max-memory) is spent: back off and retry
   kLimitReached = 207,   // a broker-wide bound (queues, peers, dead letters) refuses this request
+  kPermissionDenied = 208,  // the peer's key (role, queue patterns) does not allow this request
   kInternal = 299,       // a bug: reported and counted by the broker
 };
 

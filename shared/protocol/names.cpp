@@ -53,6 +53,7 @@ std::string_view ErrorCodeName(ErrorCode code) {
     case ErrorCode::kShuttingDown: return "shutting down";
     case ErrorCode::kBrokerFull: return "broker full";
     case ErrorCode::kLimitReached: return "limit reached";
+    case ErrorCode::kPermissionDenied: return "permission denied";
     case ErrorCode::kInternal: return "internal error";
   }
   return "unknown error";

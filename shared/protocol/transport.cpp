@@ -142,6 +142,7 @@ bool Receive(zmq::socket_t& socket, Received& out) {
   out.frames.clear();
   out.extra_frames = 0;
   out.source_fd = -1;
+  out.user_id.clear();
   while (true) {
     zmq::message_t part;
     const int rc = zmq_msg_recv(part.handle(), socket.handle(), ZMQ_DONTWAIT);
@@ -152,6 +153,10 @@ bool Receive(zmq::socket_t& socket, Received& out) {
     }
     // A ROUTER's routing-id frame may carry no connection metadata; the payload frames do.
     if (out.source_fd < 0) out.source_fd = zmq_msg_get(part.handle(), ZMQ_SRCFD);
+    if (out.read_user_id && out.frames.size() == 1) {
+      const char* user = zmq_msg_gets(part.handle(), "User-Id");
+      if (user != nullptr) out.user_id.assign(user);
+    }
     const bool more = part.more();
     if (out.frames.size() < Received::kMaxFrames) {
       out.frames.push_back(std::move(part));

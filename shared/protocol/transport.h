@@ -64,6 +64,10 @@ struct Received {
   std::vector<zmq::message_t> frames;
   std::size_t extra_frames = 0;
   int source_fd = -1;  // ZMQ_SRCFD (first frame that has one): ties it to a TCP connection
+  // Set by the owner: read the connection's ZAP User-Id (a CURVE socket's authenticated name)
+  // into user_id; empty when the connection has none.
+  bool read_user_id = false;
+  std::string user_id;
 };
 // Receives one whole multipart message without blocking; false if none is waiting.
 bool Receive(zmq::socket_t& socket, Received& out);

@@ -18,6 +18,25 @@ Client::Client(zmq::context_t& context, const std::string& endpoint, std::string
   socket_.connect(endpoint);
 }
 
+Client::Client(zmq::context_t& context, const std::string& endpoint,
+               const security::ClientKeys& keys)
+    : socket_(context, zmq::socket_type::dealer) {
+  protocol::DealerOptions o;
+  o.linger_ms = 0;
+  protocol::ConfigureDealer(socket_, o);
+  security::MakeCurveClient(socket_, keys.own, keys.broker_public_z85);
+  socket_.connect(endpoint);
+}
+
+bool Client::TrySend(const protocol::Message& m, std::chrono::milliseconds within) {
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  while (protocol::Send(socket_, m) != protocol::SendResult::kSent) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // IMMEDIATE: no event to await
+  }
+  return true;
+}
+
 void Client::Send(const protocol::Message& m) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (protocol::Send(socket_, m) != protocol::SendResult::kSent) {

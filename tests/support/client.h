@@ -9,12 +9,19 @@
 #include <zmq.hpp>
 
 #include "shared/protocol/messages.h"
+#include "shared/security/curve_keys.h"
 
 namespace mandrill::testing {
 
 class Client {
  public:
   Client(zmq::context_t& context, const std::string& endpoint, std::string identity = {});
+  // A CURVE client (security::MakeCurveClient) authenticating with `keys`.
+  Client(zmq::context_t& context, const std::string& endpoint, const security::ClientKeys& keys);
+
+  // Sends if the connection comes up within `within` (a CURVE handshake the broker refuses
+  // never does); false otherwise.
+  bool TrySend(const protocol::Message& m, std::chrono::milliseconds within);
 
   // Sends or fails the test (the broker must be reachable: waits up to 5 s for the connection).
   void Send(const protocol::Message& m);

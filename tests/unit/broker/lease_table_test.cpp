@@ -140,19 +140,38 @@ TEST_F(LeaseTableTest, LeaseIdsAreUniqueWithinATable) {
   }
 }
 
-TEST_F(LeaseTableTest, LeaseIdsFromTablesWithDifferentEpochsNeverCollide) {
-  // The broker draws a 24-bit epoch per start; ids carry it in their top bits.
-  const std::vector<std::uint32_t> epochs = {0, 1, 2, 0x7fffff, 0xfffffe, 0xffffff};
+// Lease ids are capabilities (issue 12): random 64-bit values, unique, different in every
+// broker run (table), not a counter another lease's id would let one guess.
+TEST_F(LeaseTableTest, LeaseIdsAreRandomUniqueAndDifferPerRun) {
   std::set<std::uint64_t> ids;
-  for (std::uint32_t epoch : epochs) {
-    LeaseTable table(epoch);
+  int sequential = 0, high_bits_shared = 0;
+  for (int run = 0; run < 4; ++run) {
+    LeaseTable table;  // the CSPRNG
+    std::uint64_t previous = 0;
     for (int i = 0; i < 5000; ++i) {
       Lease* l = Leased(table, 1ms);
       const std::uint64_t id = l->id;
       table.End(l);
-      ASSERT_TRUE(ids.insert(id).second) << "epoch " << epoch << " id " << id;
-      ASSERT_EQ(id >> 40, epoch);
+      ASSERT_NE(0u, id);
+      ASSERT_TRUE(ids.insert(id).second) << "run " << run << " id " << id;
+      sequential += id == previous + 1;
+      high_bits_shared += previous != 0 && (id >> 40) == (previous >> 40);
+      previous = id;
     }
+  }
+  EXPECT_EQ(0, sequential);
+  // 24 equal top bits by chance: about 20,000 / 2^24 times.
+  EXPECT_LE(high_bits_shared, 2);
+}
+
+TEST_F(LeaseTableTest, ASeededTableIsReproducibleForTests) {
+  LeaseTable a(7), b(7), c(8);
+  for (int i = 0; i < 100; ++i) {
+    Lease* la = Leased(a, 1ms);
+    Lease* lb = Leased(b, 1ms);
+    Lease* lc = Leased(c, 1ms);
+    EXPECT_EQ(la->id, lb->id);
+    EXPECT_NE(la->id, lc->id);
   }
 }
 
