@@ -46,7 +46,9 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
     sessions_.ForEach([&](const Session* s) {
       protocol::WorkerStats w;
       w.name = s->name;
-      w.peer = protocol::PrintableId(s->routing_id);
+      // With authentication on, the key's name: it is what grants rights (a routing id is
+      // assigned by the ROUTER and grants nothing, but need not be shown either).
+      w.peer = s->owner.empty() ? protocol::PrintableId(s->routing_id) : "key:" + s->owner;
       for (const auto& sub : s->subscriptions) w.queues.push_back(sub->queue->name());
       w.credit = s->credit;
       w.in_flight = static_cast<std::uint32_t>(s->leases.size());

@@ -5,7 +5,9 @@
 // percentiles, each message's latency taken when its ACK has been sent.
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
-//             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."]
+//             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."] [--curve on]
+// --curve on: the same load twice in one run, plaintext then CURVE (keys, an auth file, the
+// broker's ZAP handler), and the ratio of the two (issue 12).
 // The broker runs the durable default (--storage journal --fsync always) unless
 // --broker-flags say otherwise (e.g. "--storage memory" for the reactor alone).
 // Without --rate the publisher runs as fast as its window allows (throughput; latency then
@@ -21,6 +23,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -29,6 +34,7 @@
 #include <zmq.hpp>
 
 #include "shared/protocol/transport.h"
+#include "shared/security/curve_keys.h"
 #include "tests/support/process.h"
 #include "tests/support/socket_wait.h"
 
@@ -49,7 +55,16 @@ struct Options {
   std::size_t batch = 200;
   std::string broker_flags = "--storage journal --fsync always";
   double rate = 0;  // messages/s offered by the publisher; 0 = as fast as the window allows
+  bool curve = false;  // run plaintext, then CURVE (keys, auth file), and compare
 };
+
+// CURVE keys for one run: every client socket gets them before it connects.
+struct Curve {
+  security::ClientKeys publisher, worker, admin;
+};
+void Secure(zmq::socket_t& s, const std::optional<security::ClientKeys>& keys) {
+  if (keys) security::MakeCurveClient(s, keys->own, keys->broker_public_z85);
+}
 
 std::int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
@@ -63,11 +78,12 @@ struct WorkerResult {
 };
 
 void RunWorker(zmq::context_t& ctx, const std::string& endpoint, const Options& o,
+               const std::optional<security::ClientKeys>& keys,
                std::atomic<std::size_t>& total_acked, WorkerResult& out) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   protocol::DealerOptions d;
-  d.identity = "bench-worker-" + std::to_string(reinterpret_cast<std::uintptr_t>(&out));
   protocol::ConfigureDealer(s, d);
+  Secure(s, keys);
   s.connect(endpoint);
   SendOrRetry(s, protocol::Ready{"bench", {"bench"}, o.credit});
   protocol::Received in;
@@ -111,10 +127,11 @@ struct PublishResult {
 };
 
 void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Options& o,
-                  PublishResult& out) {
+                  const std::optional<security::ClientKeys>& keys, PublishResult& out) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   protocol::DealerOptions d;
   protocol::ConfigureDealer(s, d);
+  Secure(s, keys);
   s.connect(endpoint);
   std::size_t sent = 0;
   protocol::Received in;
@@ -161,40 +178,25 @@ std::vector<std::string> Split(const std::string& s) {
   return out;
 }
 
-}  // namespace
+struct Figures {
+  bool ok = false;
+  double seconds = 0, rate = 0, confirms_s = 0, broker_cpu_s = 0, p50_us = 0, p99_us = 0,
+         max_us = 0;
+};
 
-int main(int argc, char** argv) {
-  Options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i], v = argv[i + 1];
-    if (k == "--messages") o.messages = std::stoul(v);
-    else if (k == "--payload") o.payload = std::max<std::size_t>(8, std::stoul(v));
-    else if (k == "--workers") o.workers = std::stoi(v);
-    else if (k == "--credit") o.credit = static_cast<std::uint32_t>(std::stoul(v));
-    else if (k == "--window") o.window = std::stoul(v);
-    else if (k == "--batch") o.batch = std::stoul(v);
-    else if (k == "--broker-flags") o.broker_flags = v;
-    else if (k == "--rate") o.rate = std::stod(v);
-    else {
-      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
-      return 64;
-    }
-  }
-  auto flag_value = [&](const std::string& flag, const std::string& dflt) {
-    const auto words = Split(o.broker_flags);
-    for (std::size_t i = 0; i + 1 < words.size(); ++i) {
-      if (words[i] == flag) return words[i + 1];
-    }
-    return dflt;
-  };
-  const std::string storage = flag_value("--storage", "journal");
-  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu "
-              "batch=%zu rate=%s storage=%s fsync=%s broker=[%s]\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
-              o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
-              storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
-              o.broker_flags.c_str());
+void Print(const char* label, const Figures& f, const Options& o) {
+  std::printf("e2e [%s]: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n", label,
+              f.rate, f.seconds, f.confirms_s);
+  std::printf("e2e [%s]: broker CPU %.2f s in all = %.2f us per message (user+sys, all its "
+              "threads)\n",
+              label, f.broker_cpu_s, f.broker_cpu_s * 1e6 / o.messages);
+  std::printf("e2e [%s]: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
+              f.p50_us, f.p99_us, f.max_us);
   std::fflush(stdout);
+}
+
+// One broker process, the workers and the publisher, with or without CURVE.
+Figures RunOnce(const Options& o, bool curve) {
   const std::string dir = testing::MakeTempDir("mandrill-e2e");
   const int port = testing::FreePort();
   const std::string endpoint = testing::LoopbackEndpoint(port);
@@ -202,6 +204,30 @@ int main(int argc, char** argv) {
                                           "--data-dir", dir + "/data", "--log-level", "warn",
                                           "--queue-limit", "10000000"};
   for (auto& f : Split(o.broker_flags)) argv_broker.push_back(f);
+  std::optional<Curve> keys;
+  if (curve) {
+    std::map<std::string, security::KeyPair> k;
+    for (const char* name : {"broker", "publisher", "worker", "admin"}) {
+      auto pair = security::WriteKeyFiles(dir, name);
+      if (!pair.ok()) {
+        std::fprintf(stderr, "keygen: %s\n", pair.error().message.c_str());
+        return {};
+      }
+      k[name] = *pair;
+    }
+    std::ofstream(dir + "/auth") << "publisher publisher " << k["publisher"].public_z85 << "\n"
+                                 << "worker worker " << k["worker"].public_z85 << "\n"
+                                 << "admin admin " << k["admin"].public_z85 << "\n";
+    const std::string b = k["broker"].public_z85;
+    keys = Curve{{k["publisher"], b}, {k["worker"], b}, {k["admin"], b}};
+    for (const char* f : {"--curve-key", "", "--auth-file", ""}) argv_broker.push_back(f);
+    argv_broker[argv_broker.size() - 3] = dir + "/broker.key";
+    argv_broker[argv_broker.size() - 1] = dir + "/auth";
+  }
+  auto key_of = [&](security::ClientKeys Curve::*member) -> std::optional<security::ClientKeys> {
+    if (!keys) return std::nullopt;
+    return (*keys).*member;
+  };
   pid_t pid = fork();
   if (pid == 0) {
     std::vector<char*> args;
@@ -217,6 +243,7 @@ int main(int argc, char** argv) {
     protocol::DealerOptions d;
     d.linger_ms = 0;
     protocol::ConfigureDealer(probe, d);
+    Secure(probe, key_of(&Curve::admin));
     probe.connect(endpoint);
     // Bounded: a broker that died at start (bad flags) must not leave the bench waiting.
     const auto deadline = Clock::now() + std::chrono::seconds(10);
@@ -227,18 +254,18 @@ int main(int argc, char** argv) {
     if (!WaitReadable(probe, 10'000)) {
       std::fprintf(stderr, "broker did not answer\n");
       kill(pid, SIGKILL);
-      return 1;
+      return {};
     }
   }
   std::atomic<std::size_t> acked{0};
   std::vector<WorkerResult> results(o.workers);
   std::vector<std::thread> threads;
   for (int w = 0; w < o.workers; ++w) {
-    threads.emplace_back([&, w] { RunWorker(ctx, endpoint, o, acked, results[w]); });
+    threads.emplace_back([&, w] { RunWorker(ctx, endpoint, o, key_of(&Curve::worker), acked, results[w]); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let workers announce
   PublishResult pub;
-  std::thread publisher([&] { RunPublisher(ctx, endpoint, o, pub); });
+  std::thread publisher([&] { RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub); });
   publisher.join();
   for (auto& t : threads) t.join();
   kill(pid, SIGTERM);
@@ -259,12 +286,62 @@ int main(int argc, char** argv) {
   auto pct = [&](double p) {
     return lat.empty() ? 0.0 : lat[std::min(lat.size() - 1, static_cast<std::size_t>(p * lat.size()))] / 1e3;
   };
-  const double seconds = (last_ack - pub.first_ns) / 1e9;
-  std::printf("e2e: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n",
-              o.messages / seconds, seconds, (pub.last_confirm_ns - pub.first_ns) / 1e9);
-  std::printf("e2e: broker CPU %.2f s in all = %.2f us per message (user+sys, all its threads)\n",
-              broker_cpu_s, broker_cpu_s * 1e6 / o.messages);
-  std::printf("e2e: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", pct(0.50),
-              pct(0.99), lat.empty() ? 0.0 : lat.back() / 1e3);
+  Figures f;
+  f.ok = true;
+  f.seconds = (last_ack - pub.first_ns) / 1e9;
+  f.rate = o.messages / f.seconds;
+  f.confirms_s = (pub.last_confirm_ns - pub.first_ns) / 1e9;
+  f.broker_cpu_s = broker_cpu_s;
+  f.p50_us = pct(0.50);
+  f.p99_us = pct(0.99);
+  f.max_us = lat.empty() ? 0.0 : lat.back() / 1e3;
+  return f;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--messages") o.messages = std::stoul(v);
+    else if (k == "--payload") o.payload = std::max<std::size_t>(8, std::stoul(v));
+    else if (k == "--workers") o.workers = std::stoi(v);
+    else if (k == "--credit") o.credit = static_cast<std::uint32_t>(std::stoul(v));
+    else if (k == "--window") o.window = std::stoul(v);
+    else if (k == "--batch") o.batch = std::stoul(v);
+    else if (k == "--broker-flags") o.broker_flags = v;
+    else if (k == "--rate") o.rate = std::stod(v);
+    else if (k == "--curve") o.curve = v == "on";
+    else {
+      std::fprintf(stderr, "unknown flag %s\n", k.c_str());
+      return 64;
+    }
+  }
+  auto flag_value = [&](const std::string& flag, const std::string& dflt) {
+    const auto words = Split(o.broker_flags);
+    for (std::size_t i = 0; i + 1 < words.size(); ++i) {
+      if (words[i] == flag) return words[i + 1];
+    }
+    return dflt;
+  };
+  const std::string storage = flag_value("--storage", "journal");
+  std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu "
+              "batch=%zu rate=%s storage=%s fsync=%s curve=%s broker=[%s]\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
+              o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
+              storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
+              o.curve ? "plaintext+curve" : "off", o.broker_flags.c_str());
+  std::fflush(stdout);
+  const Figures plain = RunOnce(o, false);
+  if (!plain.ok) return 1;
+  Print("plaintext", plain, o);
+  if (!o.curve) return 0;
+  const Figures curve = RunOnce(o, true);
+  if (!curve.ok) return 1;
+  Print("CURVE", curve, o);
+  std::printf("e2e: CURVE/plaintext throughput %.0f%%, p50 %.2fx, p99 %.2fx\n",
+              100.0 * curve.rate / plain.rate, curve.p50_us / plain.p50_us,
+              curve.p99_us / plain.p99_us);
   return 0;
 }
