@@ -52,8 +52,12 @@ std::uint64_t ReplyRequestId(const protocol::Message& m) {
 }
 
 AdminClient::AdminClient(zmq::context_t& context, std::string endpoint,
-                         std::chrono::milliseconds timeout)
-    : context_(context), endpoint_(std::move(endpoint)), timeout_(timeout) {}
+                         std::chrono::milliseconds timeout,
+                         std::optional<security::ClientKeys> curve)
+    : context_(context),
+      endpoint_(std::move(endpoint)),
+      timeout_(timeout),
+      curve_(std::move(curve)) {}
 
 core::Result<protocol::Message> AdminClient::Call(const protocol::Message& request,
                                                   std::uint64_t request_id) {
@@ -64,6 +68,7 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
   zmq::socket_t socket(context_, zmq::socket_type::dealer);
   protocol::ConfigureDealer(socket, protocol::DealerOptions{});
   socket.set(zmq::sockopt::linger, 0);
+  if (curve_) security::MakeCurveClient(socket, curve_->own, curve_->broker_public_z85);
   try {
     socket.connect(endpoint_);
   } catch (const zmq::error_t& e) {

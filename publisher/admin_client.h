@@ -10,11 +10,13 @@
 // The message is the one line mandrill-ctl prints after "mandrill-ctl: ".
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <zmq.hpp>
 
 #include "shared/core/result.h"
 #include "shared/protocol/messages.h"
+#include "shared/security/curve_keys.h"
 
 namespace mandrill::publisher {
 enum class CtlErrc { kBrokerError = 1, kNoAnswer = 2, kUsage = 64 };
@@ -40,7 +42,8 @@ int CtlExitCode(const core::Error& error);
 class AdminClient {
  public:
   // `context` must outlive the client.
-  AdminClient(zmq::context_t& context, std::string endpoint, std::chrono::milliseconds timeout);
+  AdminClient(zmq::context_t& context, std::string endpoint, std::chrono::milliseconds timeout,
+              std::optional<security::ClientKeys> curve = std::nullopt);
 
   // Sends `request` (an admin request whose request id is `request_id`) and returns the reply.
   core::Result<protocol::Message> Call(const protocol::Message& request, std::uint64_t request_id);
@@ -49,6 +52,7 @@ class AdminClient {
   zmq::context_t& context_;
   std::string endpoint_;
   std::chrono::milliseconds timeout_;
+  std::optional<security::ClientKeys> curve_;
 };
 
 // The request id an admin reply or ERROR carries (0 when it has none).

@@ -91,7 +91,7 @@ std::string Render(const CtlOptions& o, const protocol::Message& m) {
 }  // namespace
 
 int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
-  AdminClient client(context, o.broker, o.timeout);
+  AdminClient client(context, o.broker, o.timeout, o.curve);
   // STATS and QUEUES come in pages: ask until the broker says there is no more.
   protocol::Message all;
   protocol::Message request;
@@ -120,6 +120,21 @@ int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std:
     return kCtlBrokerError;
   }
   out << text << std::flush;
+  return kCtlOk;
+}
+
+int RunKeygen(const std::string& name, const std::string& dir, std::ostream& out,
+              std::ostream& err) {
+  auto pair = security::WriteKeyFiles(dir, name);
+  if (!pair.ok()) {
+    err << "mandrill-ctl: keygen: " << pair.error().message << std::endl;
+    return kCtlBrokerError;  // 1: nothing was written (WriteKeyFiles leaves no half pair)
+  }
+  // The same path WriteKeyFiles wrote, so what is printed can be copied as is.
+  const std::string base = (dir.empty() ? "." : dir) + "/" + name;
+  out << "wrote " << base << ".key (secret: keep it on this host, mode 0600)\n"
+      << "wrote " << base << ".pub (public: for the broker's auth file or --broker-key)\n"
+      << "public key: " << pair->public_z85 << std::endl;
   return kCtlOk;
 }
 

@@ -5,9 +5,12 @@
 #include <chrono>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
+
+#include "shared/security/curve_keys.h"
 
 namespace mandrill::publisher {
 
@@ -21,11 +24,18 @@ struct CtlOptions {
   std::string queue;             // dlq commands
   std::vector<std::string> ids;  // dlq requeue/purge: empty = all
   std::uint32_t limit = 100;     // dlq list
+  // --key/--broker-key; none: plaintext.
+  std::optional<security::ClientKeys> curve;
 };
 
 // Runs one command. The rendered reply goes to `out`; an error is one line on `err`
 // ("mandrill-ctl: <reason>"). Returns the exit code.
 int RunCtl(const CtlOptions& options, zmq::context_t& context, std::ostream& out,
            std::ostream& err);
+
+// mandrill-ctl keygen: writes DIR/NAME.key and DIR/NAME.pub, prints both paths and the public
+// key. Returns 0, or 1 with one line on `err`.
+int RunKeygen(const std::string& name, const std::string& dir, std::ostream& out,
+              std::ostream& err);
 
 }  // namespace mandrill::publisher

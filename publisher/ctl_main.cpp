@@ -2,6 +2,8 @@
 //   mandrill-ctl --broker tcp://127.0.0.1:5555 stats [--json]
 //   mandrill-ctl ... queues | dlq list QUEUE [--limit N] | dlq requeue QUEUE [ID...] |
 //                    dlq purge QUEUE [ID...]
+//   mandrill-ctl keygen NAME [--dir DIR]     (a CURVE key pair: DIR/NAME.key, DIR/NAME.pub)
+// With CURVE: --key FILE (this client's secret key) --broker-key FILE (the broker's .pub).
 // Exit codes: 0 success, 1 the broker answered with an error, 2 no answer, 64 usage.
 #include <spdlog/spdlog.h>
 
@@ -33,9 +35,13 @@ int Main(int argc, char** argv) {
       "Exit codes: 0 success; 1 the broker answered with an error; 2 no answer within\n"
       "--timeout; 64 usage error.",
       "mandrill-ctl"};
-  app.add_option("--broker", o.broker, "Broker endpoint, e.g. tcp://127.0.0.1:5555")
-      ->required()
+  std::string key_file, broker_key_file, key_name, key_dir = ".";
+  // Not ->required(): keygen runs without a broker; the other commands check it below.
+  app.add_option("--broker", o.broker,
+                 "Broker endpoint, e.g. tcp://127.0.0.1:5555 (all but keygen)")
       ->envname("MANDRILL_BROKER");
+  app.add_option("--key", key_file, "This client's CURVE secret key file (mandrill-ctl keygen)");
+  app.add_option("--broker-key", broker_key_file, "The broker's CURVE public key file (NAME.pub)");
   app.add_option("--timeout", timeout, "How long to wait for the answer [5s]");
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off [warn]");
   app.require_subcommand(1);
@@ -58,6 +64,10 @@ int Main(int argc, char** argv) {
   purge->add_option("queue", o.queue, "Queue name")->required();
   purge->add_option("ids", o.ids, "Message ids (default: all)");
   purge->add_flag("--json", o.json, "JSON output");
+  auto* keygen = app.add_subcommand(
+      "keygen", "Write a CURVE key pair: DIR/NAME.key (secret, 0600) and DIR/NAME.pub (public)");
+  keygen->add_option("name", key_name, "Key name (the auth file's NAME, say)")->required();
+  keygen->add_option("--dir", key_dir, "Directory to write into [.]");
 
   try {
     app.parse(argc, argv);
@@ -66,6 +76,11 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return Usage(e.what());
   }
+  if (*keygen) return mandrill::publisher::RunKeygen(key_name, key_dir, std::cout, std::cerr);
+  if (o.broker.empty()) return Usage("--broker is required");
+  auto keys = mandrill::security::LoadClientKeys(key_file, broker_key_file);
+  if (!keys.ok()) return Usage(keys.error().message);
+  o.curve = *keys;
   auto t = mandrill::publisher::ParseDurationFlag("--timeout", timeout);
   if (!t.ok()) return Usage(t.error().message);
   o.timeout = *t;

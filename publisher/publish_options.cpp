@@ -31,6 +31,7 @@ struct RawFlags {
   std::string confirm_timeout = "5s", give_up = "60s", grace = "2s";
   std::vector<std::string> headers;
   std::string id;
+  std::string key, broker_key;
 };
 
 core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o) {
@@ -118,6 +119,9 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
   }
   if (o.broker.empty())
     return core::Error{core::Errc::kInvalidArgument, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
+  auto keys = security::LoadClientKeys(raw.key, raw.broker_key);
+  if (!keys.ok()) return keys.error();
+  o.curve = *keys;
   return core::Status::Ok();
 }
 
@@ -154,6 +158,8 @@ ParsedCommandLine ParsePublishCommandLine(int argc, const char* const* argv, std
   app.add_flag("--progress", o.progress, "Print a progress line to stderr every second");
   app.add_flag("--json-summary", o.json_summary, "Also print the summary as JSON on stdout");
   app.add_option("--log-level", o.log_level, "trace|debug|info|warn|error|off [warn]");
+  app.add_option("--key", raw.key, "This client's CURVE secret key file (mandrill-ctl keygen)");
+  app.add_option("--broker-key", raw.broker_key, "The broker's CURVE public key file (NAME.pub)");
   app.add_option("payload", o.payloads, "Message payloads (one message each)");
 
   auto usage = [&](const std::string& what) {

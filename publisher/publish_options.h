@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "shared/protocol/messages.h"
+#include "shared/security/curve_keys.h"
 
 namespace mandrill::publisher {
 
@@ -39,6 +40,7 @@ struct PublishOptions {
   bool progress = false;
   bool json_summary = false;
   std::string log_level = "warn";
+  std::optional<security::ClientKeys> curve;  // --key/--broker-key; none: plaintext
 };
 
 struct ParsedCommandLine {

@@ -59,6 +59,7 @@ class Publisher::Loop {
       }
     }
     protocol::ConfigureDealer(socket_, protocol::DealerOptions{});
+    if (o_.curve) security::MakeCurveClient(socket_, o_.curve->own, o_.curve->broker_public_z85);
     try {
       socket_.connect(o_.broker);
     } catch (const zmq::error_t& e) {

@@ -168,10 +168,35 @@ worker_names() {  # running workers, by number
 
 # ---- the broker and workers ------------------------------------------------------------------
 
+# make_fleet_keys BIN DIR QUEUE: a key pair per role (kept across restarts of the fleet) and the
+# broker's auth file: workers may consume QUEUE, the publisher publish to it, admin everything.
+make_fleet_keys() {
+  local bin=$1 dir=$2 queue=$3 name
+  mkdir -p "$dir" && chmod 700 "$dir"
+  for name in broker worker publisher admin; do
+    [ -f "$dir/$name.key" ] && continue
+    "$bin/mandrill-ctl" keygen "$name" --dir "$dir" >/dev/null || return 1
+  done
+  {
+    echo "# written by deploy/fleet up: ROLE NAME PUBLIC_KEY [QUEUE_PATTERN ...]"
+    echo "worker fleet-workers $(cat "$dir/worker.pub") $queue"
+    echo "publisher fleet-publisher $(cat "$dir/publisher.pub") $queue"
+    echo "admin fleet-admin $(cat "$dir/admin.pub")"
+  } >"$dir/auth"
+}
+
+# client_key_args ROLE: the --key/--broker-key arguments of a client of this fleet (none when the
+# fleet runs without CURVE), one per line for mapfile.
+client_key_args() {
+  [ -n "${FLEET_KEYS:-}" ] || return 0
+  printf '%s\n' --key "$FLEET_KEYS/$1.key" --broker-key "$FLEET_KEYS/broker.pub"
+}
+
 ctl() {  # mandrill-ctl against this fleet's broker (inside its namespace when partitioned)
   local prefix=()
   [ -n "${FLEET_BROKER_NETNS:-}" ] && prefix=(ip netns exec "$FLEET_BROKER_NETNS")
-  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" --timeout "${CTL_TIMEOUT:-$(( 2 * ${FLEET_TIMEOUT_SCALE:-1} ))s}" "$@"
+  local keys; mapfile -t keys < <(client_key_args admin)
+  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" "${keys[@]}" --timeout "${CTL_TIMEOUT:-$(( 2 * ${FLEET_TIMEOUT_SCALE:-1} ))s}" "$@"
 }
 
 # The broker's stats as JSON on stdout; 1 if it did not answer. The output decides, not the exit
@@ -192,6 +217,7 @@ start_broker() {
               --lease-ms "$FLEET_LEASE_MS" --max-deliveries "$FLEET_MAX_DELIVERIES"
               --heartbeat-ms "$FLEET_HEARTBEAT_MS" --storage "$FLEET_STORAGE" --fsync "$FLEET_FSYNC"
               "${FLEET_BROKER_EXTRA[@]}")
+  [ -n "${FLEET_KEYS:-}" ] && args+=(--curve-key "$FLEET_KEYS/broker.key" --auth-file "$FLEET_KEYS/auth")
   spawn broker "$LOGS/broker.log" "${FLEET_BROKER_NETNS:-}" "$FLEET_BIN/mandrill-broker" "${args[@]}" ||
     return 1
   if ! wait_until $(( 20 * FLEET_TIMEOUT_SCALE )) broker_answers; then
@@ -229,7 +255,8 @@ start_worker() {
               --fail-rate "$FLEET_FAIL_RATE" --grace "$FLEET_GRACE" --heartbeat-ms "$FLEET_HEARTBEAT_MS"
               --log-file "$LOGS/$name.log")
   [ -n "${FLEET_SEED:-}" ] && args+=(--seed $(( FLEET_SEED * 1000 + n )))
-  args+=("${FLEET_WORKER_EXTRA[@]}")
+  local keys; mapfile -t keys < <(client_key_args worker)
+  args+=("${keys[@]}" "${FLEET_WORKER_EXTRA[@]}")
   spawn "$name" "$LOGS/$name.log" "$netns" "$FLEET_BIN/mandrill-worker" "${args[@]}" || return 1
   [ "${2:-}" = nowait ] || [ "${FLEET_NOWAIT:-0}" = 1 ] && return 0
   if ! wait_until $(( 15 * FLEET_TIMEOUT_SCALE )) worker_registered "$name"; then

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <optional>
@@ -59,9 +60,9 @@ bool IsZ85Key(std::string_view z85) {
 core::Result<KeyPair> GenerateKeyPair() {
   char pub[41], sec[41];
   if (zmq_curve_keypair(pub, sec) != 0) {
-    return core::Error{core::Errc::kUnavailable,
-                       std::string("cannot generate a CURVE key pair: ") + zmq_strerror(zmq_errno()) +
-                           " (libzmq built without CURVE?)"};
+    return core::Error{core::Errc::kUnavailable, std::string("cannot generate a CURVE key pair: ") +
+                                                     zmq_strerror(zmq_errno()) +
+                                                     " (libzmq built without CURVE?)"};
   }
   return KeyPair{pub, sec};
 }
@@ -124,6 +125,12 @@ core::Result<std::optional<ClientKeys>> LoadClientKeys(const std::string& key_fi
   if (!own.ok()) return own.error();
   auto broker = ReadPublicKey(broker_key_file);
   if (!broker.ok()) return broker.error();
+  // A secret key parses as a public one too; this slip would otherwise only show as a broker
+  // that never answers.
+  if (*broker == own->secret_z85) {
+    return Invalid("--broker-key " + broker_key_file +
+                   " holds this client's secret key: give the broker's .pub file");
+  }
   return std::optional<ClientKeys>{ClientKeys{*own, *broker}};
 }
 

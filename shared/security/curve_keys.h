@@ -37,7 +37,8 @@ bool IsZ85Key(std::string_view z85);
 void MakeCurveServer(zmq::socket_t& socket, const KeyPair& own);
 // A client socket that authenticates with `own` and accepts only the broker whose public key is
 // `broker_public_z85`. Set before connect.
-void MakeCurveClient(zmq::socket_t& socket, const KeyPair& own, const std::string& broker_public_z85);
+void MakeCurveClient(zmq::socket_t& socket, const KeyPair& own,
+                     const std::string& broker_public_z85);
 
 // What a client was given on its command line (--key FILE --broker-key FILE): both or neither.
 struct ClientKeys {

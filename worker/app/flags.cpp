@@ -68,6 +68,9 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
                "each, keeping its lease alive while it works.\n\nHandlers (--handler):\n" +
                registry.Describe()};
   app.add_option("--broker", o.broker, "broker endpoint")->capture_default_str();
+  std::string key_file, broker_key_file;
+  app.add_option("--key", key_file, "this worker's CURVE secret key file (mandrill-ctl keygen)");
+  app.add_option("--broker-key", broker_key_file, "the broker's CURVE public key file (NAME.pub)");
   app.add_option("--queue", queue, "queue to consume (comma-separated for several)")
       ->capture_default_str();
   app.add_option("--concurrency", o.concurrency,
@@ -174,6 +177,13 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
     error = "--broker " + why;
     return out;
   }
+  auto keys = security::LoadClientKeys(key_file, broker_key_file);
+  if (!keys.ok()) {
+    out.exit_code = kExitUsage;
+    error = keys.error().message;
+    return out;
+  }
+  o.curve = *keys;
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   o.drain = drain == "nack" ? DrainMode::kNack : DrainMode::kWait;
   h.worker_name = o.name;

@@ -3,9 +3,11 @@
 // onto it; docs/handlers.md lists the flags).
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "shared/security/curve_keys.h"
 #include "worker/handlers/registry.h"
 
 namespace mandrill::worker {
@@ -23,6 +25,8 @@ struct WorkerOptions {
   std::uint32_t concurrency = 16;   // the credit: messages held (and handled) at once
   std::chrono::milliseconds heartbeat{1000};  // until the broker's WELCOME sets it
   std::chrono::milliseconds reconnect_max{5000};
+  // --key/--broker-key; none: plaintext.
+  std::optional<security::ClientKeys> curve;
 
   // Handlers.
   std::string handler = "mandrill";

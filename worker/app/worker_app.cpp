@@ -172,6 +172,7 @@ int WorkerApp::Run() {
   no.credit = options_.concurrency;
   no.heartbeat = options_.heartbeat;
   no.reconnect_max = options_.reconnect_max;
+  no.curve = options_.curve;
   NetThread net(no, context, settlements, bridge);
   Parts parts;
   parts.options = &options_;

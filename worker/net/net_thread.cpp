@@ -89,6 +89,10 @@ void NetThread::OpenSocket() {
   o.reconnect_ms = base(rng);
   o.reconnect_max_ms = static_cast<int>(options_.reconnect_max.count());
   protocol::ConfigureDealer(*socket_, o);
+  // On every socket: a re-created connection must authenticate like the first.
+  if (options_.curve) {
+    security::MakeCurveClient(*socket_, options_.curve->own, options_.curve->broker_public_z85);
+  }
   const std::string endpoint = "inproc://worker-monitor-" + std::to_string(getpid()) + "-" +
                                std::to_string(++monitor_generation_);
   zmq_socket_monitor(socket_->handle(), endpoint.c_str(),

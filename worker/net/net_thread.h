@@ -37,6 +37,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,6 +46,7 @@
 
 #include "shared/core/clock.h"
 #include "shared/protocol/transport.h"
+#include "shared/security/curve_keys.h"
 #include "worker/net/delivery_sink.h"
 #include "worker/net/reconnect_backoff.h"
 #include "worker/net/settlements.h"
@@ -61,6 +63,7 @@ struct NetOptions {
   std::chrono::milliseconds reconnect_min{100};   // backoff base (ZeroMQ's re-dial and ours)
   std::chrono::milliseconds reconnect_max{5000};  // backoff cap
   std::uint64_t seed = 0;                         // jitter; 0: random
+  std::optional<security::ClientKeys> curve;      // set on every socket it creates; none: plaintext
 };
 
 // Written by the network thread, readable from any thread.

@@ -26,13 +26,22 @@ expect_alive() {
   echo "ok: $2 -> $got"
 }
 workers_listed() {
-  "$BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" stats --json |
+  "$BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" "${ADMIN_KEYS[@]}" stats --json |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["workers"]))'
 }
 
-rm -rf "$RUN"/{pids,logs,ledgers,data,fleet.env}
+rm -rf "$RUN"/{pids,logs,ledgers,data,keys,fleet.env}
 fleet up --workers 2 --grace 5s --restart-ms 1:5
 eval "$(fleet env)"
+# The fleet speaks CURVE (issue 12): clients need their keys, and a client without any gets
+# no answer.
+[ -n "$FLEET_KEYS" ] && [ -f "$FLEET_KEYS/auth" ] || fail "up made no CURVE keys"
+ADMIN_KEYS=(--key "$FLEET_KEYS/admin.key" --broker-key "$FLEET_KEYS/broker.pub")
+PUB_KEYS=(--key "$FLEET_KEYS/publisher.key" --broker-key "$FLEET_KEYS/broker.pub")
+if "$BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" --timeout 1s stats >/dev/null 2>&1; then
+  fail "a mandrill-ctl without keys was answered"
+fi
+echo "ok: a client without keys gets no answer"
 expect_alive "broker worker-1 worker-2" "up --workers 2"
 [ "$(workers_listed)" = 2 ] || fail "the broker lists $(workers_listed) workers, not 2"
 first_broker=$(pid_of broker)
@@ -45,9 +54,9 @@ fleet scale 3
 expect_alive "broker worker-1 worker-2 worker-3" "scale 3"
 
 # The fleet does real work: 200 messages, all acked.
-"$BIN/mandrill-publish" --broker "$FLEET_ADMIN_EP" --queue restarts --count 200 --give-up 30s >/dev/null
+"$BIN/mandrill-publish" --broker "$FLEET_ADMIN_EP" "${PUB_KEYS[@]}" --queue restarts --count 200 --give-up 30s >/dev/null
 for _ in $(seq $(( 100 * SCALE ))); do
-  acked=$("$BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" stats --json |
+  acked=$("$BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" "${ADMIN_KEYS[@]}" stats --json |
     python3 -c 'import json,sys; print(sum(q["acked"] for q in json.load(sys.stdin)["queues"]))')
   [ "$acked" -ge 200 ] && break
   sleep 0.2
