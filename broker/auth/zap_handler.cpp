@@ -19,8 +19,7 @@ std::string Str(const zmq::message_t& m) { return std::string(m.data<char>(), m.
 }  // namespace
 
 ZapHandler::ZapHandler(zmq::context_t& context, AuthStore& store)
-    : context_(context),
-      store_(store),
+    : store_(store),
       rep_(context, zmq::socket_type::rep),
       stop_in_(context, zmq::socket_type::pair),
       stop_out_(context, zmq::socket_type::pair) {}

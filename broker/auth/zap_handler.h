@@ -29,7 +29,6 @@ class ZapHandler {
   void Run();
   void Answer(zmq::socket_t& rep);
 
-  zmq::context_t& context_;
   AuthStore& store_;
   zmq::socket_t rep_;
   zmq::socket_t stop_in_, stop_out_;

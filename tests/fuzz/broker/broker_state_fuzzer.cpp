@@ -66,6 +66,7 @@ class Run {
     options_.max_dead_letters = 4;
     options_.max_peers = 6;
     options_.queue_idle = std::chrono::milliseconds(3000);
+    options_.lease_id_seed = 1;  // reproducible: an input must replay the same way
     transport_.set_limits(options_.limits);
     broker_ = std::make_unique<Broker>(options_, storage_, clock_, transport_);
     if (!broker_->Recover().ok()) Fail("recover failed");
