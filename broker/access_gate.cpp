@@ -50,8 +50,17 @@ bool AccessGate::Admit(const std::string& peer, const Principal& who, protocol::
 bool AccessGate::FilterPublish(const std::string& peer, const Principal& who,
                                protocol::Publish& m) {
   std::map<std::string, std::vector<std::string>> denied;  // queue -> ids
+  // A frame usually names one queue: match its patterns once, not once per item.
+  // (A copy: erase_if moves items, so a pointer into one would change under us.)
+  std::string last;
+  bool last_allowed = false, first = true;
   std::erase_if(m.items, [&](protocol::PublishItem& item) {
-    if (who.CanPublish(item.queue)) return false;
+    if (first || last != item.queue) {
+      last_allowed = who.CanPublish(item.queue);
+      last = item.queue;
+      first = false;
+    }
+    if (last_allowed) return false;
     denied[item.queue].push_back(std::move(item.id));
     return true;
   });

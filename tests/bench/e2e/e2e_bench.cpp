@@ -220,9 +220,8 @@ Figures RunOnce(const Options& o, bool curve) {
                                  << "admin admin " << k["admin"].public_z85 << "\n";
     const std::string b = k["broker"].public_z85;
     keys = Curve{{k["publisher"], b}, {k["worker"], b}, {k["admin"], b}};
-    for (const char* f : {"--curve-key", "", "--auth-file", ""}) argv_broker.push_back(f);
-    argv_broker[argv_broker.size() - 3] = dir + "/broker.key";
-    argv_broker[argv_broker.size() - 1] = dir + "/auth";
+    argv_broker.insert(argv_broker.end(),
+                       {"--curve-key", dir + "/broker.key", "--auth-file", dir + "/auth"});
   }
   auto key_of = [&](security::ClientKeys Curve::*member) -> std::optional<security::ClientKeys> {
     if (!keys) return std::nullopt;
