@@ -56,6 +56,7 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
       w.acked = s->acked;
       w.nacked = s->nacked;
       w.idle_ms = core::ToMillis(now - s->last_heard);
+      Tasks(*s, now, w.tasks);
       reply.workers.push_back(std::move(w));
     });
     std::sort(reply.workers.begin(), reply.workers.end(),
@@ -64,6 +65,25 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
     reply.counters = Counters();
   }
   return reply;
+}
+
+void Admin::Tasks(const Session& s, core::SteadyTime now,
+                  std::vector<protocol::WorkerStats::Task>& out) const {
+  const std::int64_t since_report = core::ToMillis(now - s.reported_at);
+  for (const Lease* l = s.leases.Front(); l != nullptr && out.size() < protocol::kMaxTaskReports;
+       l = s.leases.Next(l)) {
+    auto& t = out.emplace_back();
+    t.id = std::string(l->message->id());
+    t.queue = l->message->queue->name();
+    t.attempt = l->message->attempts;
+    t.leased_ms = core::ToMillis(now - l->started);
+    for (const auto& r : s.reported) {
+      if (r.lease_id == l->id) {
+        t.running_ms = std::min(r.running_ms + since_report, t.leased_ms);
+        break;
+      }
+    }
+  }
 }
 
 protocol::Counters Admin::Counters() const {
@@ -109,6 +129,45 @@ protocol::Counters Admin::Counters() const {
       {"broker.passes", c.passes}};
   for (auto& kv : ctx_.storage.Stats()) out.push_back(std::move(kv));
   return out;
+}
+
+BrokerMetrics Admin::Metrics(std::size_t max_queues) const {
+  BrokerMetrics m;
+  m.broker_id = broker_id_;
+  m.uptime_seconds = core::ToSeconds(ctx_.clock.Now() - started_);
+  const std::int64_t wall = ctx_.clock.WallMs();
+  const auto& queues = ctx_.store.queues();
+  m.queues_total = queues.size();
+  m.queues.reserve(std::min(max_queues, queues.size()));
+  for (const auto& [name, q] : queues) {
+    if (m.queues.size() == max_queues) break;
+    QueueMetrics& out = m.queues.emplace_back();
+    out.name = name;
+    out.ready = q->ready_count();
+    out.unacked = q->leased;
+    out.deferred = q->deferred;
+    out.dead = q->dead_count();
+    out.consumers = q->subscribers;
+    if (const Message* oldest = q->FrontReady()) {
+      out.oldest_ready_age_seconds =
+          static_cast<double>(std::max<std::int64_t>(0, wall - oldest->published_unix_ms)) / 1e3;
+    }
+    const protocol::QueueStats& c = q->counters;
+    out.published = c.published;
+    out.acked = c.acked;
+    out.nacked = c.nacked;
+    out.redelivered = c.redelivered;
+    out.expired = c.expired;
+    out.dead_lettered = c.dead_lettered;
+    out.deduplicated = c.deduplicated;
+    out.refused_full = c.refused_full;
+    out.refused_memory = q->refused_memory;
+    out.refused_storage = q->refused_storage;
+  }
+  m.confirm_latency = ctx_.durability.confirm_latency();
+  m.sync_latency = ctx_.storage.SyncLatency();
+  m.counters = Counters();
+  return m;
 }
 
 void Admin::Queues(const std::string& peer, const protocol::QueuesRequest& r) {

@@ -11,6 +11,7 @@
 #include "broker/durability.h"
 #include "broker/lease_table.h"
 #include "broker/leasing.h"
+#include "broker/metrics_snapshot.h"
 #include "broker/session_table.h"
 #include "shared/protocol/messages.h"
 
@@ -40,8 +41,14 @@ class Admin {
 
   // Broker-wide figures, also for STATS.
   protocol::Counters Counters() const;
+  // The figures /metrics shows (at most `max_queues` queues, in name order).
+  BrokerMetrics Metrics(std::size_t max_queues) const;
 
  private:
+  // What `s` is working on: its leases, oldest first, with its handlers' reported run times.
+  void Tasks(const Session& s, core::SteadyTime now,
+             std::vector<protocol::WorkerStats::Task>& out) const;
+
   Context& ctx_;
   const SessionTable& sessions_;
   const LeaseTable& leases_;

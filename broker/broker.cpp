@@ -130,8 +130,15 @@ void Broker::Handle(const std::string& peer, int, Session* s, protocol::Nack&& m
   }
   leasing_.Nack(peer, s, std::move(m));
 }
-void Broker::Handle(const std::string& peer, int, Session* s, protocol::Heartbeat&&) {
-  if (s == nullptr) workers_.NotReady(peer, protocol::Command::kHeartbeat, {});
+void Broker::Handle(const std::string& peer, int, Session* s, protocol::Heartbeat&& m) {
+  if (s == nullptr) {
+    workers_.NotReady(peer, protocol::Command::kHeartbeat, {});
+    return;
+  }
+  if (!m.tasks.empty() || !s->reported.empty()) {
+    s->reported = std::move(m.tasks);  // bounded by the decoder (kMaxTaskReports)
+    s->reported_at = clock_.Now();
+  }
 }
 void Broker::Handle(const std::string& peer, int, Session* s, protocol::Disconnect&&) {
   if (s != nullptr) {
@@ -271,7 +278,7 @@ void Broker::EndPass() {
 
 void Broker::OnStorageProgress(const StorageProgress& progress) {
   const PassClock::Pin pin(clock_);
-  durability_.OnProgress(progress, *this);
+  durability_.OnProgress(progress, *this, clock_.Now());
 }
 
 void Broker::PublishDurable(Message* m, std::vector<std::string> waiters) {

@@ -84,6 +84,7 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   const std::string& broker_id() const { return broker_id_; }
   const BrokerCounters& counters() const { return counters_; }
   protocol::StatsReply Stats(std::uint64_t request_id) const;
+  BrokerMetrics Metrics(std::size_t max_queues) const { return admin_.Metrics(max_queues); }
   Queue* FindQueue(const std::string& name) const { return store_.Find(name); }
   std::size_t worker_count() const { return sessions_.size(); }
   std::size_t lease_count() const { return leases_.size(); }

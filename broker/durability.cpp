@@ -4,8 +4,9 @@
 
 namespace mandrill::broker {
 
-void Durability::AddPublish(Ticket t, Message* m, std::string waiter) {
-  publishes_.push_back({t, m, std::move(waiter)});
+void Durability::AddPublish(Ticket t, Message* m, std::string waiter,
+                            core::SteadyTime received) {
+  publishes_.push_back({t, m, std::move(waiter), received});
 }
 
 void Durability::AddWaiter(Message* m, std::string waiter) {
@@ -38,7 +39,8 @@ std::vector<std::string> Durability::TakeWaiters(Message* m, std::string first) 
   return out;
 }
 
-void Durability::OnProgress(const StorageProgress& progress, DurabilityEvents& events) {
+void Durability::OnProgress(const StorageProgress& progress, DurabilityEvents& events,
+                            core::SteadyTime now) {
   for (const auto& f : progress.failures) {
     failed_records_ += f.last - f.first + 1;
     failures_.push_back(f);
@@ -53,8 +55,10 @@ void Durability::OnProgress(const StorageProgress& progress, DurabilityEvents& e
     Message* m = p.message;
     auto waiters = TakeWaiters(m, std::move(p.waiter));
     const std::string why = fate == Fate::kFailed ? *error : std::string();
+    const core::SteadyTime received = p.received;
     publishes_.pop_front();
     if (fate == Fate::kDurable) {
+      confirm_seconds_.Observe(core::ToSeconds(now - received));
       events.PublishDurable(m, std::move(waiters));
     } else {
       events.PublishFailed(m, std::move(waiters), why);

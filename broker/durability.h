@@ -17,6 +17,8 @@
 
 #include "broker/message.h"
 #include "broker/storage.h"
+#include "shared/core/clock.h"
+#include "shared/metrics/histogram.h"
 
 namespace mandrill::broker {
 
@@ -53,17 +55,22 @@ class DurabilityEvents {
 
 class Durability {
  public:
-  void AddPublish(Ticket t, Message* m, std::string waiter);
+  // `received`: when the PUBLISH arrived, for the publish-to-confirm histogram.
+  void AddPublish(Ticket t, Message* m, std::string waiter, core::SteadyTime received);
   // Another publisher sent the id of `m` while it was pending: confirmed (or refused) with it.
   void AddWaiter(Message* m, std::string waiter);
   void AddAdmin(Ticket first, Ticket last, AdminOp op);
   void AddSettle(Ticket t, SettleRecord r);
 
-  void OnProgress(const StorageProgress& progress, DurabilityEvents& events);
+  // `now`: when the confirms it decides are queued (they leave at the end of this pass).
+  void OnProgress(const StorageProgress& progress, DurabilityEvents& events,
+                  core::SteadyTime now);
 
   std::size_t pending_publishes() const { return publishes_.size(); }
   std::size_t pending_admin() const { return admin_.size(); }
   std::uint64_t failed_records() const { return failed_records_; }
+  // PUBLISH received -> confirm queued, per durable publish (mandrill_publish_confirm_seconds).
+  const metrics::HistogramData& confirm_latency() const { return confirm_seconds_.data(); }
   template <typename F>
   void ForEachPending(F&& f) const {
     for (const auto& p : publishes_) f(p.message);
@@ -79,6 +86,7 @@ class Durability {
     Ticket ticket;
     Message* message;
     std::string waiter;
+    core::SteadyTime received;
   };
   struct PendingAdmin {
     Ticket first, last;
@@ -95,6 +103,7 @@ class Durability {
   std::vector<StorageProgress::Failure> failures_;  // reported, not yet passed by every list
   Ticket durable_upto_ = 0;
   std::uint64_t failed_records_ = 0;
+  metrics::Histogram confirm_seconds_{metrics::LatencyBounds()};
 };
 
 }  // namespace mandrill::broker

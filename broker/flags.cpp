@@ -1,5 +1,7 @@
 #include "broker/flags.h"
 
+#include "shared/metrics/metrics_server.h"
+
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -143,6 +145,15 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
   app.add_flag("--insecure", o.insecure,
                "allow binding a non-loopback address without --curve-key/--auth-file")
       ->group("Security");
+  app.add_option("--metrics-bind", o.metrics_bind,
+                 "serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT "
+                 "(e.g. 127.0.0.1:9464; port 0 picks one); off by default")
+      ->group("Observability");
+  app.add_option("--metrics-max-queues", o.metrics_max_queues,
+                 "queues labelled in /metrics (the first ones by name); bounds a scrape")
+      ->check(CLI::Range(0, 10'000'000))
+      ->capture_default_str()
+      ->group("Observability");
 #ifdef MANDRILL_TEST_HOOKS
   app.add_flag("--fault-injection", c.fault_injection,
                "TESTS ONLY: SIGUSR1 toggles failing journal writes (ENOSPC), SIGUSR2 toggles "
@@ -166,6 +177,9 @@ ParsedConfig ParseBrokerFlags(int argc, char** argv) {
     return Fail("refusing to bind " + o.bind +
                 " without --curve-key/--auth-file: anyone who can reach it would own the fleet "
                 "(docs/security.md); add --insecure to do it anyway");
+  }
+  if (!o.metrics_bind.empty()) {
+    if (auto hp = metrics::ParseHostPort(o.metrics_bind); !hp.ok()) return Fail(hp.error().message);
   }
   const auto window = core::ParseDuration(dedup_window);
   if (!window.ok()) return Fail("--dedup-window: " + window.error().message);

@@ -44,6 +44,12 @@ struct BrokerOptions {
   bool insecure = false;       // --insecure: allow a non-loopback bind without them
   std::uint64_t lease_id_seed = 0;  // tests only: reproducible lease ids (0: random)
 
+  // Observability (docs/observability.md): --metrics-bind HOST:PORT serves /metrics, /healthz
+  // and /readyz; empty: off.
+  std::string metrics_bind;
+  std::chrono::milliseconds metrics_interval{1000};  // how often the reactor copies its figures
+  std::size_t metrics_max_queues = 10'000;           // queues labelled in /metrics
+
   protocol::Limits limits;
   std::size_t max_messages_per_pass = 4096;  // bounds one reactor pass's latency
 };

@@ -92,6 +92,7 @@ void Publishing::Publish(const std::string& peer, protocol::Publish&& publish) {
         sizeof(Message) + item.id.size() + item.payload.size() + encoded_headers.size();
     if (!ctx_.store.HasRoomFor(footprint)) {
       ++ctx_.counters.refused_memory;
+      ++q->refused_memory;
       refused.Add(protocol::ErrorCode::kBrokerFull, item.queue, std::move(item.id),
                   "the broker is full (" + std::to_string(ctx_.options.max_memory) +
                       " bytes of messages, --max-memory): back off and retry");
@@ -103,7 +104,7 @@ void Publishing::Publish(const std::string& peer, protocol::Publish&& publish) {
                                std::move(item.payload), std::move(item.headers), wall};
     const Ticket ticket = ctx_.storage.Append(record);
     Message* m = ctx_.store.Create(q, seq, record.id, record.payload, encoded_headers, wall);
-    ctx_.durability.AddPublish(ticket, m, peer);
+    ctx_.durability.AddPublish(ticket, m, peer, ctx_.clock.Now());
   }
   refused.ForEach([&](protocol::Error&& e) {
     ctx_.refusal_log.Log(spdlog::level::debug, "refused {} publishes to '{}' from {}: {}",
@@ -125,6 +126,7 @@ void Publishing::Failed(Message* m, const std::vector<std::string>& waiters,
                         const std::string& error) {
   ++ctx_.counters.storage_failures;
   Queue* q = m->queue;
+  ++q->refused_storage;
   ctx_.storage_log.Log(spdlog::level::err,
                        "message {} in '{}' could not be stored, not confirmed: {}", m->id(),
                        q->name(), error);

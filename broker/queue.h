@@ -72,6 +72,8 @@ class Queue : public DirtyHook, public IdleHook {
 
   // Monotonic counters for STATS (the gauges are computed).
   protocol::QueueStats counters;
+  // Publishes refused for this queue beyond counters.refused_full (/metrics, by reason).
+  std::uint64_t refused_memory = 0, refused_storage = 0;
 
  private:
   std::string name_;

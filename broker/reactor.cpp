@@ -53,7 +53,19 @@ core::Status Reactor::Start() {
                        "cannot bind " + options_.bind + ": " + e.what() +
                            " (is another broker running? pick another --bind)"};
   }
+  // Before recovery, so /healthz answers (and /readyz says why not) while a long journal is
+  // replayed: a probe must not kill a broker for recovering.
+  if (!options_.metrics_bind.empty()) {
+    metrics_ = std::make_unique<MetricsEndpoint>(options_.metrics_bind, options_.metrics_interval,
+                                                 options_.metrics_max_queues);
+    if (auto st = metrics_->Start(); !st.ok()) return st;
+    metrics_->SetNotReady("recovering storage");
+  }
   if (auto st = broker_->Recover(); !st.ok()) return st;
+  if (metrics_) {
+    metrics_->MaybePublish(*broker_, clock_.Now());
+    metrics_->SetReady();
+  }
   spdlog::info("mandrill-broker {} listening on {} (lease {} ms, max deliveries {}, queue limit "
                "{}, heartbeat {} ms)",
                broker_->broker_id(), options_.bind, options_.lease.count(),
@@ -216,11 +228,13 @@ int Reactor::Run() {
                               auth_->admitted.load(std::memory_order_relaxed));
     }
     broker_->EndPass();
+    if (metrics_) metrics_->MaybePublish(*broker_, clock_.Now());
   }
   return Stop(graceful_);
 }
 
 int Reactor::Stop(bool graceful) {
+  if (metrics_) metrics_->SetNotReady("shutting down (" + stop_reason_ + ")");
   broker_->BeginShutdown(stop_reason_);
   storage_.Commit();
   const auto closed = storage_.Close();

@@ -11,6 +11,7 @@
 #include "broker/auth/auth_store.h"
 #include "broker/auth/zap_handler.h"
 #include "broker/broker.h"
+#include "broker/metrics_endpoint.h"
 #include "broker/principal.h"
 #include "broker/options.h"
 #include "broker/storage.h"
@@ -36,6 +37,8 @@ class Reactor final : public Transport {
   protocol::SendResult SendBody(const std::string& peer, protocol::Command command,
                                 msgpack::sbuffer&& body) override;
   Broker& broker() { return *broker_; }
+  // "HOST:PORT" of the metrics endpoint; empty when off.
+  std::string metrics_address() const { return metrics_ ? metrics_->address() : std::string(); }
 
  private:
   // Counts open connections; `notify_broker` passes closes on (not once the broker has stopped).
@@ -65,6 +68,7 @@ class Reactor final : public Transport {
   core::SignalFd* signals_;
   std::function<void(int)> on_user_signal_;
   std::unique_ptr<Broker> broker_;
+  std::unique_ptr<MetricsEndpoint> metrics_;  // --metrics-bind; null when off
   std::string stop_reason_;
   bool graceful_ = true;
   int open_connections_ = 0;

@@ -18,6 +18,7 @@
 #include "broker/message.h"
 #include "broker/queue.h"
 #include "shared/core/clock.h"
+#include "shared/protocol/messages.h"
 
 namespace mandrill::broker {
 
@@ -47,6 +48,9 @@ struct Session : HeardHook, SentHook {
   core::SteadyTime last_heard{};
   core::SteadyTime last_sent{};
   std::uint64_t delivered = 0, acked = 0, nacked = 0;
+  // Its handlers' run times from its last HEARTBEAT with task reports (STATS shows them).
+  std::vector<protocol::TaskReport> reported;
+  core::SteadyTime reported_at{};
 
   std::uint32_t free_credit() const {
     return leases.size() >= credit ? 0 : credit - static_cast<std::uint32_t>(leases.size());

@@ -6,6 +6,7 @@
 // Threading: every method is called from the reactor thread only. An implementation may use its
 // own threads (the journal's writer) and signals progress through WakeFd().
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "shared/core/result.h"
+#include "shared/metrics/histogram.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::broker {
@@ -172,6 +174,8 @@ class Storage {
 
   // Figures for `mandrill-ctl stats` (e.g. journal.segments, journal.bytes).
   virtual protocol::Counters Stats() const = 0;
+  // How long its syncs took (for /metrics); nothing when it does not sync.
+  virtual std::optional<metrics::HistogramData> SyncLatency() const { return std::nullopt; }
 };
 
 // Recover() into a Recovered (for tests and tools; the broker streams instead). For a settled

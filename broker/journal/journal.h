@@ -56,6 +56,9 @@ class Journal final : public Storage {
   // Idempotent. Poll() still reports the final progress afterwards.
   core::Status Close() override;
   protocol::Counters Stats() const override;
+  std::optional<metrics::HistogramData> SyncLatency() const override {
+    return stats_.sync_seconds.Read();
+  }
 
   // Tests: blocks until the writer has handled every committed batch and finished any
   // compaction it started. False on timeout.

@@ -200,6 +200,7 @@ core::Status SegmentSet::Sync() {
     synced_bytes_ = head_->bytes;
     JournalStats::Add(stats_->syncs, 1);
     JournalStats::Set(stats_->last_sync_us, us);
+    stats_->sync_seconds.Observe(static_cast<double>(us) / 1e6);
   } else {
     JournalStats::Add(stats_->write_errors, 1);
     ++sync_failures_;

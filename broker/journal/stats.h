@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "shared/metrics/histogram.h"
+
 namespace mandrill::broker::journal {
 
 struct JournalStats {
@@ -13,6 +15,7 @@ struct JournalStats {
   std::atomic<std::int64_t> live_messages{0};
   std::atomic<std::int64_t> last_sync_us{0};
   std::atomic<std::int64_t> syncs{0};
+  metrics::AtomicHistogram sync_seconds{metrics::LatencyBounds()};  // each fdatasync of the head
   std::atomic<std::int64_t> records{0};
   std::atomic<std::int64_t> write_errors{0};
   std::atomic<std::int64_t> failed_records{0};

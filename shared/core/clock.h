@@ -72,6 +72,9 @@ class VirtualClock final : public Clock {
       std::chrono::duration_cast<Duration>(std::chrono::hours(1)).count()};
 };
 
+inline double ToSeconds(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
 inline std::int64_t ToMillis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<Millis>(d).count();
 }

@@ -132,7 +132,28 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, Nack& m) {
   }
   return true;
 }
-bool Parse(Reader&, const Obj*, std::size_t, Heartbeat&) { return true; }
+bool Parse(Reader& r, const Obj* f, std::size_t n, Heartbeat& m) {
+  if (n < 1) return true;  // from a peer older than task reports
+  const Obj* items;
+  std::size_t count;
+  if (!r.Batch(f[0], "tasks", &items, &count)) return false;
+  if (count > kMaxTaskReports) {
+    return r.Fail(ErrorCode::kTooLarge, "HEARTBEAT: " + std::to_string(count) +
+                                            " task reports, more than " +
+                                            std::to_string(kMaxTaskReports));
+  }
+  m.tasks.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Obj* g;
+    std::size_t gn;
+    if (!r.Array(items[i], 2, "task report", &g, &gn) ||
+        !r.Uint(g[0], "lease id", &m.tasks[i].lease_id) ||
+        !r.Int(g[1], "running_ms", &m.tasks[i].running_ms)) {
+      return false;
+    }
+  }
+  return true;
+}
 bool Parse(Reader& r, const Obj* f, std::size_t n, Disconnect& m) {
   return n >= 1 ? r.Str(f[0], "reason", &m.reason)
                 : r.Fail(ErrorCode::kMalformed, "DISCONNECT: expected 1 field");
@@ -155,6 +176,24 @@ bool ParseQueueStats(Reader& r, const Obj& o, QueueStats& q) {
   }
   return true;
 }
+bool ParseWorkerTasks(Reader& r, const Obj& o, WorkerStats& w) {
+  const Obj* items;
+  std::size_t count;
+  if (!r.Batch(o, "worker tasks", &items, &count)) return false;
+  w.tasks.resize(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Obj* g;
+    std::size_t gn;
+    auto& t = w.tasks[i];
+    if (!r.Array(items[i], 5, "worker task", &g, &gn) || !r.Str(g[0], "task id", &t.id) ||
+        !r.Str(g[1], "task queue", &t.queue) || !r.Uint(g[2], "task attempt", &t.attempt) ||
+        !r.Int(g[3], "task leased_ms", &t.leased_ms) ||
+        !r.Int(g[4], "task running_ms", &t.running_ms)) {
+      return false;
+    }
+  }
+  return true;
+}
 bool ParseWorkerStats(Reader& r, const Obj& o, WorkerStats& w) {
   const Obj* g;
   std::size_t n;
@@ -162,7 +201,8 @@ bool ParseWorkerStats(Reader& r, const Obj& o, WorkerStats& w) {
          r.Str(g[1], "peer", &w.peer) && r.Strings(g[2], "queues", &w.queues) &&
          r.Uint(g[3], "credit", &w.credit) && r.Uint(g[4], "in flight", &w.in_flight) &&
          r.Uint(g[5], "delivered", &w.delivered) && r.Uint(g[6], "acked", &w.acked) &&
-         r.Uint(g[7], "nacked", &w.nacked) && r.Int(g[8], "idle_ms", &w.idle_ms);
+         r.Uint(g[7], "nacked", &w.nacked) && r.Int(g[8], "idle_ms", &w.idle_ms) &&
+         (n < 10 || ParseWorkerTasks(r, g[9], w));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, StatsReply& m) {
   if (n < 6) return r.Fail(ErrorCode::kMalformed, "STATS_REPLY: expected 6 fields");

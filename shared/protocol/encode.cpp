@@ -124,7 +124,15 @@ void Pack(Packer& p, const Nack& m) {
     Str(p, it.reason);
   }
 }
-void Pack(Packer& p, const Heartbeat&) { Arr(p, 0); }
+void Pack(Packer& p, const Heartbeat& m) {
+  Arr(p, 1);
+  Arr(p, m.tasks.size());
+  for (const auto& t : m.tasks) {
+    Arr(p, 2);
+    p.pack_uint64(t.lease_id);
+    p.pack_int64(t.running_ms);
+  }
+}
 void Pack(Packer& p, const Disconnect& m) {
   Arr(p, 1);
   Str(p, m.reason);
@@ -144,7 +152,7 @@ void Pack(Packer& p, const QueueStats& q) {
   }
 }
 void Pack(Packer& p, const WorkerStats& w) {
-  Arr(p, 9);
+  Arr(p, 10);
   Str(p, w.name);
   Str(p, w.peer);
   Pack(p, w.queues);
@@ -154,6 +162,15 @@ void Pack(Packer& p, const WorkerStats& w) {
   p.pack_uint64(w.acked);
   p.pack_uint64(w.nacked);
   p.pack_int64(w.idle_ms);
+  Arr(p, w.tasks.size());
+  for (const auto& t : w.tasks) {
+    Arr(p, 5);
+    Str(p, t.id);
+    Str(p, t.queue);
+    p.pack_uint32(t.attempt);
+    p.pack_int64(t.leased_ms);
+    p.pack_int64(t.running_ms);
+  }
 }
 void Pack(Packer& p, const StatsReply& m) {
   Arr(p, 9);

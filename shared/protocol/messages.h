@@ -112,9 +112,19 @@ struct Nack {  // worker -> broker
   bool operator==(const Nack&) const = default;
 };
 
+// A worker's handler running on a lease: how long it has run (what `mandrill-ctl top` shows).
+struct TaskReport {
+  std::uint64_t lease_id = 0;
+  std::int64_t running_ms = 0;
+  bool operator==(const TaskReport&) const = default;
+};
 struct Heartbeat {  // either way; any frame also proves liveness
+  // Worker -> broker, once per heartbeat interval: its handlers running now, longest first
+  // (at most kMaxTaskReports). Empty from the broker and from older workers.
+  std::vector<TaskReport> tasks{};
   bool operator==(const Heartbeat&) const = default;
 };
+inline constexpr std::size_t kMaxTaskReports = 64;
 struct Disconnect {  // either way: the sender is going away (or, from the broker: re-READY)
   std::string reason;
   bool operator==(const Disconnect&) const = default;
@@ -144,6 +154,16 @@ struct WorkerStats {
   std::uint32_t in_flight = 0;
   std::uint64_t delivered = 0, acked = 0, nacked = 0;
   std::int64_t idle_ms = 0;  // since its last frame
+  // Its leases, oldest first (at most kMaxTaskReports): what it is working on.
+  struct Task {
+    std::string id;
+    std::string queue;
+    std::uint32_t attempt = 0;
+    std::int64_t leased_ms = 0;   // since the delivery
+    std::int64_t running_ms = -1;  // the handler's run time as the worker last reported; -1: none
+    bool operator==(const Task&) const = default;
+  };
+  std::vector<Task> tasks{};
   bool operator==(const WorkerStats&) const = default;
 };
 // Broker-wide figures as name -> value, so new counters (journal, errors) need no schema change.

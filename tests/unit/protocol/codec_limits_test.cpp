@@ -130,15 +130,16 @@ std::string Nested(char opener, std::size_t depth, std::string_view innermost) {
 
 TEST(CodecLimitsTest, NestingDeeperThanTheLimitIsTooLarge) {
   // decode.cpp caps nesting at 8 containers; the deepest real message (STATS_REPLY ->
-  // workers -> worker -> queues) uses 4. HEARTBEAT ignores its (trailing) content, so only the
-  // depth limit can reject these.
-  EXPECT_TRUE(DecodeAs(Command::kHeartbeat, Nested('\x91', 8, "\xc0")).ok());
-  EXPECT_TRUE(IsError(DecodeAs(Command::kHeartbeat, Nested('\x91', 9, "\xc0")), ErrorCode::kTooLarge,
-                      "depth"));
+  // workers -> worker -> queues) uses 4. HEARTBEAT ignores what follows its task list
+  // ("\x92\x90": [[], ...]), so only the depth limit can reject these.
+  const std::string head = "\x92\x90";
+  EXPECT_TRUE(DecodeAs(Command::kHeartbeat, head + Nested('\x91', 7, "\xc0")).ok());
+  EXPECT_TRUE(IsError(DecodeAs(Command::kHeartbeat, head + Nested('\x91', 8, "\xc0")),
+                      ErrorCode::kTooLarge, "depth"));
   // A map nested as a value: {nil: {nil: ...}}.
   std::string maps;
   for (int i = 0; i < 20; ++i) maps += "\x81\xc0";
-  EXPECT_TRUE(IsError(DecodeAs(Command::kHeartbeat, "\x91" + maps + "\xc0"), ErrorCode::kTooLarge,
+  EXPECT_TRUE(IsError(DecodeAs(Command::kHeartbeat, head + maps + "\xc0"), ErrorCode::kTooLarge,
                       "depth"));
 }
 

@@ -144,11 +144,41 @@ TEST(CodecTest, ErrorKeepsCodesThisPeerDoesNotKnow) {
   EXPECT_EQ(static_cast<int>(std::get<Error>(*r).code), 206);
 }
 
-TEST(CodecTest, HeartbeatIsAnEmptyArray) {
-  EXPECT_EQ(samples::EncodeToString(Heartbeat{}), std::string("\x90"));
+TEST(CodecTest, HeartbeatWithoutTasksIsAnEmptyList) {
+  EXPECT_EQ(samples::EncodeToString(Heartbeat{}), std::string("\x91\x90"));
+  // Peers older than task reports send an empty array; it is an empty heartbeat.
   const auto r = DecodeAs(Command::kHeartbeat, "\x90");
   ASSERT_TRUE(r.ok()) << Describe(r);
-  EXPECT_TRUE(std::holds_alternative<Heartbeat>(*r));
+  ASSERT_TRUE(std::holds_alternative<Heartbeat>(*r));
+  EXPECT_TRUE(std::get<Heartbeat>(*r).tasks.empty());
+}
+
+TEST(CodecTest, HeartbeatWithMoreTaskReportsThanTheLimitIsTooLarge) {
+  Heartbeat h;
+  h.tasks.resize(kMaxTaskReports);
+  EXPECT_TRUE(RoundTrip(h).ok());
+  h.tasks.resize(kMaxTaskReports + 1);
+  EXPECT_TRUE(IsError(RoundTrip(h), ErrorCode::kTooLarge, "task reports"));
+}
+
+TEST(CodecTest, WorkerStatsFromABrokerWithoutTaskListsDecodeWithNone) {
+  // A 9-field worker entry, as brokers before task reports send it.
+  const auto body = Body([](Packer& p) {
+    p.pack_array(6).pack_uint64(1);
+    PackStr(p, "b");
+    p.pack_int64(0).pack_array(0).pack_array(1).pack_array(9);
+    PackStr(p, "w");
+    PackStr(p, "peer");
+    p.pack_array(0).pack_uint32(4).pack_uint32(1).pack_uint64(2).pack_uint64(1).pack_uint64(0);
+    p.pack_int64(7);
+    p.pack_array(0);  // counters
+  });
+  const auto r = DecodeAs(Command::kStatsReply, body);
+  ASSERT_TRUE(r.ok()) << Describe(r);
+  const auto& w = std::get<StatsReply>(*r).workers.at(0);
+  EXPECT_EQ(w.name, "w");
+  EXPECT_EQ(w.idle_ms, 7);
+  EXPECT_TRUE(w.tasks.empty());
 }
 
 TEST(CodecTest, NilHeadersDecodeAsNoHeaders) {

@@ -95,7 +95,7 @@ std::vector<Message> OnePerCommand() {
   out.push_back(Nack{{{kU64Max, 0, "handler threw: std::runtime_error: disk full"},
                       {5, kU32Max, std::string(kMaxString, 'r')},
                       {6, 250, ""}}});
-  out.push_back(Heartbeat{});
+  out.push_back(Heartbeat{{{kU64Max, 0}, {1, kI64Max}, {1ull << 40, -1}}});
   out.push_back(Disconnect{"draining before maintenance (SIGTERM)"});
   out.push_back(StatsRequest{kU64Max, QueueName(kMaxQueueNameBytes), kU32Max});
 
@@ -114,6 +114,8 @@ std::vector<Message> OnePerCommand() {
   w.acked = 10;
   w.nacked = 1;
   w.idle_ms = kI64Min;
+  w.tasks = {{"cattle-x7q2", "restarts", kU32Max, kI64Max, -1},
+             {MessageId(kMaxMessageIdBytes), QueueName(kMaxQueueNameBytes), 1, 0, kI64Min}};
   stats.workers = {w, WorkerStats{}};
   stats.counters = {{"journal.syncs", 500}, {"errors", -1}, {"", kI64Max}, {"min", kI64Min}};
   stats.next = "saves";
@@ -139,6 +141,7 @@ std::vector<Message> EdgeCases() {
       Publish{{PublishItem{"q", "i", "", {}}}},  // one item, empty payload, no headers
       Confirm{"", {}},
       Error{},  // all defaults: code kNone, empty everything
+      Heartbeat{},  // what the broker and an idle worker send
       Error{static_cast<ErrorCode>(0xffff), std::string(kMaxString, 'e'), 0xff, "", {}, {}, 0},
       Ready{"", {"q"}, 0},
       Welcome{},
