@@ -17,6 +17,13 @@ std::size_t PageSize(std::uint32_t asked, std::size_t most) {
   return asked == 0 ? most : std::min<std::size_t>(asked, most);
 }
 
+// Measured from the publish time on the wall clock, as the message's age is what an operator
+// alerts on; a clock step back shows 0, not a negative age.
+std::int64_t OldestReadyMs(const Queue& q, std::int64_t wall_ms) {
+  const Message* oldest = q.FrontReady();
+  return oldest == nullptr ? 0 : std::max<std::int64_t>(0, wall_ms - oldest->published_unix_ms);
+}
+
 }  // namespace
 
 protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
@@ -25,6 +32,7 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
   reply.request_id = r.request_id;
   reply.broker_id = broker_id_;
   reply.uptime_ms = core::ToMillis(now - started_);
+  const std::int64_t wall = ctx_.clock.WallMs();
   const auto& queues = ctx_.store.queues();
   const std::size_t page = PageSize(r.limit, ctx_.options.stats_page);
   for (auto it = queues.upper_bound(r.after); it != queues.end(); ++it) {
@@ -38,6 +46,8 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
     s.in_flight = q.leased;
     s.deferred = q.deferred;
     s.dead = q.dead_count();
+    s.oldest_ready_ms = OldestReadyMs(q, wall);
+    s.consumers = q.subscribers;
     reply.queues.push_back(std::move(s));
   }
   reply.queues_total = queues.size();
@@ -148,10 +158,7 @@ BrokerMetrics Admin::Metrics(std::size_t max_queues) const {
     out.deferred = q->deferred;
     out.dead = q->dead_count();
     out.consumers = q->subscribers;
-    if (const Message* oldest = q->FrontReady()) {
-      out.oldest_ready_age_seconds =
-          static_cast<double>(std::max<std::int64_t>(0, wall - oldest->published_unix_ms)) / 1e3;
-    }
+    out.oldest_ready_age_seconds = static_cast<double>(OldestReadyMs(*q, wall)) / 1e3;
     const protocol::QueueStats& c = q->counters;
     out.published = c.published;
     out.acked = c.acked;

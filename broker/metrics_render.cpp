@@ -152,11 +152,7 @@ std::string RenderBrokerMetrics(const BrokerMetrics& m) {
   }
   Generic(e, m.counters);
 
-  // Read here, on the server's thread: they are the process's, not the reactor's.
-  e.Family("mandrill_process_resident_memory_bytes", "gauge", "Resident set size.");
-  e.Sample("mandrill_process_resident_memory_bytes", {}, metrics::ResidentMemoryBytes());
-  e.Family("mandrill_process_cpu_seconds_total", "counter", "User and system CPU time.");
-  e.Sample("mandrill_process_cpu_seconds_total", {}, metrics::ProcessCpuSeconds());
+  metrics::ExposeProcess(e);
   e.Family("mandrill_broker_uptime_seconds", "gauge", "Seconds since this broker run started.");
   e.Sample("mandrill_broker_uptime_seconds", {}, m.uptime_seconds);
   e.Family("mandrill_broker_info", "gauge", "This broker run's id (changes at every start).");

@@ -5,6 +5,8 @@
 
 #include <cstdio>
 
+#include "shared/metrics/exposition.h"
+
 namespace mandrill::metrics {
 
 std::int64_t ResidentMemoryBytes() {
@@ -22,6 +24,13 @@ double ProcessCpuSeconds() {
   if (::getrusage(RUSAGE_SELF, &u) != 0) return 0;
   auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+void ExposeProcess(Exposition& e) {
+  e.Family("mandrill_process_resident_memory_bytes", "gauge", "Resident set size.");
+  e.Sample("mandrill_process_resident_memory_bytes", {}, ResidentMemoryBytes());
+  e.Family("mandrill_process_cpu_seconds_total", "counter", "User and system CPU time.");
+  e.Sample("mandrill_process_cpu_seconds_total", {}, ProcessCpuSeconds());
 }
 
 }  // namespace mandrill::metrics

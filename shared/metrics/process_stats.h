@@ -4,9 +4,14 @@
 
 namespace mandrill::metrics {
 
+class Exposition;
+
 // Resident set size in bytes; 0 if /proc cannot be read.
 std::int64_t ResidentMemoryBytes();
 // User + system CPU time of the whole process, in seconds.
 double ProcessCpuSeconds();
+// Both as mandrill_process_resident_memory_bytes and mandrill_process_cpu_seconds_total, read
+// now (on the metrics server's thread: they are the process's, not the reactor's or the loop's).
+void ExposeProcess(Exposition& e);
 
 }  // namespace mandrill::metrics

@@ -174,7 +174,9 @@ bool ParseQueueStats(Reader& r, const Obj& o, QueueStats& q) {
   for (std::size_t i = 0; i < std::size(fields); ++i) {
     if (!r.Uint(g[i + 1], "queue counter", fields[i])) return false;
   }
-  return true;
+  // Brokers before `mandrill-ctl top` send 13 fields.
+  return n < 15 || (r.Int(g[13], "oldest ready", &q.oldest_ready_ms) &&
+                    r.Uint(g[14], "consumers", &q.consumers));
 }
 bool ParseWorkerTasks(Reader& r, const Obj& o, WorkerStats& w) {
   const Obj* items;

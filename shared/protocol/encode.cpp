@@ -144,12 +144,14 @@ void Pack(Packer& p, const StatsRequest& m) {
   p.pack_uint32(m.limit);
 }
 void Pack(Packer& p, const QueueStats& q) {
-  Arr(p, 13);
+  Arr(p, 15);
   Str(p, q.name);
   for (auto v : {q.ready, q.in_flight, q.deferred, q.dead, q.published, q.acked, q.nacked,
                  q.redelivered, q.expired, q.dead_lettered, q.deduplicated, q.refused_full}) {
     p.pack_uint64(v);
   }
+  p.pack_int64(q.oldest_ready_ms);
+  p.pack_uint32(q.consumers);
 }
 void Pack(Packer& p, const WorkerStats& w) {
   Arr(p, 10);

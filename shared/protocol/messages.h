@@ -144,6 +144,8 @@ struct QueueStats {
   std::uint64_t ready = 0, in_flight = 0, deferred = 0, dead = 0;
   std::uint64_t published = 0, acked = 0, nacked = 0, redelivered = 0, expired = 0,
                 dead_lettered = 0, deduplicated = 0, refused_full = 0;
+  std::int64_t oldest_ready_ms = 0;  // age of the message at the head of the ready list
+  std::uint32_t consumers = 0;       // workers subscribed
   bool operator==(const QueueStats&) const = default;
 };
 struct WorkerStats {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "shared/core/duration.h"
+#include "shared/metrics/metrics_server.h"
 #include "shared/protocol/codec.h"
 
 namespace mandrill::worker {
@@ -122,6 +123,9 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
   app.add_option("--stats-interval", stats_interval,
                  "log the worker's totals this often at debug level (0: never)")
       ->capture_default_str();
+  app.add_option("--metrics-bind", o.metrics_bind,
+                 "serve Prometheus /metrics, /healthz and /readyz over HTTP on HOST:PORT "
+                 "(e.g. 127.0.0.1:9465; port 0 picks one); off by default");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -184,6 +188,13 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
     return out;
   }
   o.curve = *keys;
+  if (!o.metrics_bind.empty()) {
+    if (auto hp = metrics::ParseHostPort(o.metrics_bind); !hp.ok()) {
+      out.exit_code = kExitUsage;
+      error = hp.error().message;
+      return out;
+    }
+  }
   o.heartbeat = std::chrono::milliseconds(heartbeat_ms);
   o.drain = drain == "nack" ? DrainMode::kNack : DrainMode::kWait;
   h.worker_name = o.name;

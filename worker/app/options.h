@@ -44,6 +44,9 @@ struct WorkerOptions {
   std::string log_level = "info";
   std::string log_file;  // empty: stderr
   std::chrono::milliseconds stats_interval{10'000};  // totals at debug level; 0: off
+
+  // Observability: HOST:PORT of /metrics, /healthz, /readyz; empty: off.
+  std::string metrics_bind;
 };
 
 }  // namespace mandrill::worker

@@ -5,16 +5,21 @@
 #include <string.h>
 #include <time.h>
 
+#include <optional>
 #include <thread>
 
 #include <zmq.hpp>
 
 #include "shared/core/logging.h"
 #include "shared/core/thread_name.h"
+#include "shared/metrics/metrics_server.h"
+#include "shared/metrics/snapshot_slot.h"
+#include "worker/app/worker_metrics.h"
 #include "shared/runtime/runtime.h"
 #include "worker/loop/bridge.h"
 #include "worker/loop/consumer.h"
 #include "worker/loop/settlements_outbox.h"
+#include "worker/loop/status_reporter.h"
 #include "worker/net/net_thread.h"
 #include "worker/net/settlements.h"
 
@@ -34,6 +39,21 @@ std::string SignalName(int sig) {
   return abbrev != nullptr ? std::string("SIG") + abbrev : "signal " + std::to_string(sig);
 }
 
+// The loop's running tasks as of its last snapshot, aged to `now` (network thread).
+std::vector<protocol::TaskReport> TaskReports(const metrics::SnapshotSlot<WorkerStatus>& slot,
+                                              runtime::TimePoint now) {
+  std::vector<protocol::TaskReport> out;
+  const auto status = slot.Get();
+  if (!status) return out;
+  out.reserve(status->tasks.size());
+  for (const auto& t : status->tasks) {
+    out.push_back({t.lease_id, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   t.running + (now - status->taken_at))
+                                   .count()});
+  }
+  return out;
+}
+
 }  // namespace
 
 // Everything the loop-side coroutines reach. Owned by Run()'s frame, which outlives the loop.
@@ -45,6 +65,7 @@ struct WorkerApp::Parts {
   Bridge* bridge = nullptr;
   SettlementsOutbox* outbox = nullptr;
   NetThread* net = nullptr;
+  metrics::SnapshotSlot<WorkerStatus>* status = nullptr;
   // Results, written on the loop thread before it finishes.
   WorkerTotals totals;
   std::int64_t loop_cpu_ns = 0;
@@ -130,6 +151,8 @@ runtime::Task<int> WorkerApp::Parts::Main(Parts* p) {
   co.retry_max = p->options->retry_max;
   co.stats_interval = p->options->stats_interval;
   Consumer consumer(co, *p->handler, *p->outbox, p->executor);
+  StatusReporter reporter(StatusOptions{}, consumer, *p->status);
+  reporter.Start();
   p->bridge->Attach(&consumer);
   // Each stop gets the grace plus time for the handler's own clean-up.
   runtime::ExitStack stack("worker", p->options->grace + 30s);
@@ -140,6 +163,7 @@ runtime::Task<int> WorkerApp::Parts::Main(Parts* p) {
     error = std::current_exception();  // logged below; the exit code says it
   }
   p->bridge->Detach();  // the network thread has exited: drop what it queued last
+  reporter.Publish();  // the final figures, for a scrape during the rest of the shutdown
   services.CancelAll();
   co_await services.Join();
   p->totals = consumer.totals();
@@ -173,7 +197,25 @@ int WorkerApp::Run() {
   no.heartbeat = options_.heartbeat;
   no.reconnect_max = options_.reconnect_max;
   no.curve = options_.curve;
+  metrics::SnapshotSlot<WorkerStatus> status;
+  no.task_reports = [&status, &loop] { return TaskReports(status, loop.Now()); };
   NetThread net(no, context, settlements, bridge);
+  std::optional<metrics::MetricsServer> metrics_server;
+  if (!options_.metrics_bind.empty()) {
+    metrics_server.emplace(
+        options_.metrics_bind,
+        [&] { return RenderWorkerMetrics(options_.name, status.Get().get(), loop.Now(),
+                                         net.counters()); },
+        [&net]() -> std::string {
+          return net.counters().welcomed.load(std::memory_order_relaxed)
+                     ? std::string()
+                     : "not welcomed by the broker";
+        });
+    if (auto st = metrics_server->Start(); !st.ok()) {
+      spdlog::critical("worker {} cannot start: {}", options_.name, st.message());
+      return 1;
+    }
+  }
   Parts parts;
   parts.options = &options_;
   parts.handler = handler_.get();
@@ -182,6 +224,7 @@ int WorkerApp::Run() {
   parts.bridge = &bridge;
   parts.outbox = &outbox;
   parts.net = &net;
+  parts.status = &status;
 
   int rc = 1;
   std::thread loop_thread([&] {
@@ -195,6 +238,7 @@ int WorkerApp::Run() {
   });
   loop_thread.join();
   net.Join();
+  if (metrics_server) metrics_server->Stop();
   const auto& t = parts.totals;
   const double per_message = t.received > 0 ? 1.0 / static_cast<double>(t.received) : 0;
   const auto net_cpu = net.counters().cpu_ns.load();

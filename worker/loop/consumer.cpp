@@ -2,8 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
+
+#include "shared/protocol/messages.h"
 
 namespace mandrill::worker {
 namespace {
@@ -28,8 +31,9 @@ std::string Truncate(std::string s) {
 // One leased message. Owned by its task's frame (through InFlightRef), so it lives exactly as
 // long as the task; Consumer::in_flight_ indexes the ones whose lease is still ours by lease id.
 struct Consumer::InFlight {
-  explicit InFlight(protocol::DeliverItem&& d) : item(std::move(d)) {}
+  InFlight(protocol::DeliverItem&& d, runtime::TimePoint now) : item(std::move(d)), started(now) {}
   protocol::DeliverItem item;
+  runtime::TimePoint started;  // handed to the loop: the handler starts in this step
   LeaseKeeper::Entry lease;
   runtime::TaskHandle task;
   bool settled = false;  // ACK/NACK handed to the outbox
@@ -145,7 +149,7 @@ void Consumer::OnDeliveries(std::vector<protocol::DeliverItem>&& items) {
                     item.lease_id, item.id);
       continue;
     }
-    auto owned = std::make_unique<InFlight>(std::move(item));
+    auto owned = std::make_unique<InFlight>(std::move(item), loop_.Now());
     InFlight* f = owned.get();
     it->second = f;
     const runtime::Duration left =
@@ -216,6 +220,9 @@ void Consumer::Settle(InFlight* f, const Outcome& outcome) {
   if (f->lost || f->settled) return;
   f->settled = true;
   const auto& item = f->item;
+  Time(f, outcome.kind == Outcome::kAck     ? HandlerOutcome::kAcked
+          : outcome.kind == Outcome::kError ? HandlerOutcome::kError
+                                            : HandlerOutcome::kTimeout);
   switch (outcome.kind) {
     case Outcome::kAck:
       outbox_.Ack(item.lease_id);
@@ -246,6 +253,7 @@ void Consumer::Retire(InFlight* f) {
   if (f->lost) return;  // already out of the index; nothing to send
   if (!f->settled) {
     f->settled = true;
+    Time(f, HandlerOutcome::kShutdown);
     outbox_.Nack(f->item.lease_id, 0, kShutdownReason);
     ++totals_.nacked_shutdown;
     spdlog::info("message {} (attempt {}) unfinished at shutdown: nacked for immediate "
@@ -259,6 +267,7 @@ void Consumer::MarkLost(InFlight* f, const char* why) {
   if (f->lost || f->settled) return;
   f->lost = true;
   ++totals_.lease_lost;
+  Time(f, HandlerOutcome::kLeaseLost);
   keeper_.Remove(&f->lease);
   // Out of the index now: a new broker may reuse the lease id before this task has ended.
   in_flight_.erase(f->item.lease_id);
@@ -266,6 +275,34 @@ void Consumer::MarkLost(InFlight* f, const char* why) {
                "delivers the message again)",
                f->item.lease_id, f->item.id, f->item.attempt, why);
   if (f->task) (void)f->task.Cancel();
+}
+
+void Consumer::Time(const InFlight* f, HandlerOutcome outcome) {
+  handler_times_.Observe(outcome,
+                         std::chrono::duration<double>(loop_.Now() - f->started).count());
+}
+
+void Consumer::Report(runtime::TimePoint now, WorkerStatus& out) const {
+  out.in_flight = in_flight_.size();
+  out.totals = totals_;
+  out.lease_extensions = keeper_.extensions_sent();
+  for (std::size_t i = 0; i < kHandlerOutcomes; ++i) {
+    out.handler_seconds[i] = handler_times_.data(static_cast<HandlerOutcome>(i));
+  }
+  // The longest-running ones: what an operator looks for, and what the broker's report keeps.
+  std::vector<const InFlight*> running;
+  running.reserve(in_flight_.size());
+  for (const auto& [id, f] : in_flight_) running.push_back(f);
+  const std::size_t n = std::min(running.size(), protocol::kMaxTaskReports);
+  std::partial_sort(running.begin(), running.begin() + static_cast<std::ptrdiff_t>(n),
+                    running.end(), [](const InFlight* a, const InFlight* b) {
+                      return a->started < b->started;
+                    });
+  out.tasks.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const InFlight* f = running[i];
+    out.tasks.push_back(RunningTask{f->item.lease_id, f->item.id, now - f->started});
+  }
 }
 
 void Consumer::MarkAllLost(const char* why) {

@@ -32,10 +32,12 @@
 
 #include "shared/runtime/runtime.h"
 #include "worker/handlers/handler.h"
+#include "worker/loop/handler_times.h"
 #include "worker/loop/lease_keeper.h"
 #include "worker/loop/loop_events.h"
 #include "worker/loop/outbox.h"
 #include "worker/loop/totals.h"
+#include "worker/loop/worker_status.h"
 
 namespace mandrill::worker {
 
@@ -74,6 +76,9 @@ class Consumer final : public LoopEvents {
   // Messages whose lease is ours (tasks of lost leases may still be finishing).
   std::size_t in_flight() const { return in_flight_.size(); }
   const LeaseKeeper& keeper() const { return keeper_; }
+  const HandlerTimes& handler_times() const { return handler_times_; }
+  // Fills the consumer's part of a status snapshot taken at `now` (StatusReporter).
+  void Report(runtime::TimePoint now, WorkerStatus& out) const;
   bool stopping() const { return stopping_; }
   bool net_failed() const { return net_failed_; }
   std::string Summary() const;
@@ -91,6 +96,7 @@ class Consumer final : public LoopEvents {
   void Retire(InFlight* f);
   void MarkLost(InFlight* f, const char* why);
   void MarkAllLost(const char* why);
+  void Time(const InFlight* f, HandlerOutcome outcome);
   void ArmStats();
 
   ConsumerOptions options_;
@@ -110,6 +116,7 @@ class Consumer final : public LoopEvents {
   bool forced_ = false;
   bool net_failed_ = false;
   WorkerTotals totals_;
+  HandlerTimes handler_times_;
 };
 
 }  // namespace mandrill::worker

@@ -134,6 +134,19 @@ void NetThread::SendReady() {
   }
 }
 
+void NetThread::ReportTasks(core::SteadyTime now) {
+  if (!options_.task_reports || now - last_report_ < heartbeat_) return;
+  last_report_ = now;
+  protocol::Heartbeat h{options_.task_reports()};
+  const bool any = !h.tasks.empty();
+  if ((any || reported_tasks_) && SendNow(h)) reported_tasks_ = any;
+}
+
+void NetThread::PublishState() {
+  counters_.welcomed.store(welcomed_, std::memory_order_relaxed);
+  counters_.credit.store(welcomed_ ? credit_announced_ : 0, std::memory_order_relaxed);
+}
+
 void NetThread::DrainMonitor() {
   while (monitor_) {
     zmq::message_t event, address;
@@ -243,6 +256,7 @@ void NetThread::Run() {
       SyncCredit();
       SendSettlements();
     }
+    PublishState();
 
     const auto now = Now();
     if (closing_) {
@@ -278,6 +292,7 @@ void NetThread::Run() {
     if (connected_ && !welcomed_ && now - last_ready_ > std::chrono::milliseconds(500)) {
       SendReady();
     }
+    if (welcomed_) ReportTasks(now);
     if (connected_ && now - last_sent_ >= heartbeat_) SendNow(protocol::Heartbeat{});
     if (connected_ && now - last_heard_ > heartbeat_ * options_.liveness) {
       ++counters_.reconnects;

@@ -36,6 +36,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,10 @@ struct NetOptions {
   std::chrono::milliseconds reconnect_max{5000};  // backoff cap
   std::uint64_t seed = 0;                         // jitter; 0: random
   std::optional<security::ClientKeys> curve;      // set on every socket it creates; none: plaintext
+  // The handlers running now, for the broker's `mandrill-ctl top` view: called on the network
+  // thread once per heartbeat interval while welcomed; sent as a HEARTBEAT when non-empty (and
+  // once more when it turns empty). Must not block; none: no reports.
+  std::function<std::vector<protocol::TaskReport>()> task_reports;
 };
 
 // Written by the network thread, readable from any thread.
@@ -74,6 +79,10 @@ struct NetCounters {
       undecodable_frames{0},  // frames from the broker the decoder refused (logged)
       undecodable_nacked{0};  // leases of undecodable DELIVERs, nacked at once
   std::atomic<std::int64_t> cpu_ns{0};  // the thread's CPU time, set when it exits
+  // State, refreshed every pass: READY answered on the current connection, and the credit the
+  // broker was last told while welcomed (0 otherwise).
+  std::atomic<bool> welcomed{false};
+  std::atomic<std::uint32_t> credit{0};
 };
 
 class NetThread {
@@ -106,6 +115,8 @@ class NetThread {
   void SyncCredit();
   void SendSettlements();
   void SendReady();
+  void ReportTasks(core::SteadyTime now);
+  void PublishState();
   bool SendNow(const protocol::Message& m);
   std::uint32_t EffectiveCredit() const {
     return closing_ || sink_closed_ || paused_ ? 0 : credit_wanted_;
@@ -141,7 +152,8 @@ class NetThread {
   std::chrono::milliseconds heartbeat_;
   ReconnectBackoff backoff_;
   core::SteadyTime reopen_at_{};
-  core::SteadyTime last_heard_{}, last_sent_{}, last_ready_{};
+  core::SteadyTime last_heard_{}, last_sent_{}, last_ready_{}, last_report_{};
+  bool reported_tasks_ = false;  // the last task report was non-empty
   // Lease commands not sent yet (not welcomed): sent after the reconnect if the broker is the
   // same one, dropped if it restarted.
   Settlements::Batch unsent_;

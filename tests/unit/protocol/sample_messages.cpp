@@ -39,6 +39,8 @@ QueueStats SomeQueueStats(std::string name, std::uint64_t base) {
   q.dead_lettered = base + 9;
   q.deduplicated = base + 10;
   q.refused_full = kU64Max;
+  q.oldest_ready_ms = base == 0 ? kI64Max : 12;
+  q.consumers = kU32Max;
   return q;
 }
 
