@@ -35,6 +35,20 @@ else:
 '
 }
 
+# port_free PORT: nothing listens on (or holds) 127.0.0.1:PORT.
+port_free() {
+  python3 -c '
+import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except (OSError, ValueError):
+    sys.exit(1)
+finally:
+    s.close()
+' "$1"
+}
+
 # wait_until SECONDS CMD... : run CMD every 0.1 s until it succeeds; 1 if SECONDS pass first.
 wait_until() {
   local limit=$1; shift

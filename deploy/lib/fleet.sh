@@ -7,6 +7,8 @@
 #   logs/NAME.log        stdout, stderr and --log-file of NAME
 #   ledgers/NAME.db      each worker's SQLite ledger
 #   data/                the broker's --data-dir
+#   metrics/NAME         HOST:PORT of NAME's --metrics-bind (kept across restarts)
+#   prometheus-targets.json  the same as a Prometheus file_sd target list
 # A pid file is trusted only while /proc/PID has the same start time (field 22 of
 # /proc/PID/stat) and its command line holds MARKER; otherwise it is stale and removed, and
 # nothing is signalled. So the fleet only ever signals processes it started.
@@ -17,6 +19,7 @@ fleet_paths() {
   LOGS=$RUN/logs
   LEDGERS=$RUN/ledgers
   DATA=$RUN/data
+  METRICS=$RUN/metrics
   ENV_FILE=$RUN/fleet.env
 }
 
@@ -218,6 +221,8 @@ start_broker() {
               --heartbeat-ms "$FLEET_HEARTBEAT_MS" --storage "$FLEET_STORAGE" --fsync "$FLEET_FSYNC"
               "${FLEET_BROKER_EXTRA[@]}")
   [ -n "${FLEET_KEYS:-}" ] && args+=(--curve-key "$FLEET_KEYS/broker.key" --auth-file "$FLEET_KEYS/auth")
+  local m; mapfile -t m < <(metrics_args broker "${FLEET_BROKER_NETNS:-}")
+  args+=("${m[@]}")
   spawn broker "$LOGS/broker.log" "${FLEET_BROKER_NETNS:-}" "$FLEET_BIN/mandrill-broker" "${args[@]}" ||
     return 1
   if ! wait_until $(( 20 * FLEET_TIMEOUT_SCALE )) broker_answers; then
@@ -225,6 +230,41 @@ start_broker() {
     say "broker started but does not answer mandrill-ctl yet (see $LOGS/broker.log)"
     return 1
   fi
+}
+
+# ---- metrics ---------------------------------------------------------------------------------
+
+# metrics_args NAME NETNS: --metrics-bind on a loopback port of NAME's own, chosen free the first
+# time and kept (so a restarted process is scraped where it was). Nothing with --metrics off, or
+# inside a network namespace (its loopback is not this host's).
+metrics_args() {
+  [ "${FLEET_METRICS:-on}" = on ] && [ -z "$2" ] || return 0
+  mkdir -p "$METRICS"
+  if [ ! -s "$METRICS/$1" ] || ! port_free "$(cut -d: -f2 "$METRICS/$1")"; then
+    echo "127.0.0.1:$(free_port)" >"$METRICS/$1"
+  fi
+  printf '%s\n' --metrics-bind "$(cat "$METRICS/$1")"
+  write_prometheus_targets
+}
+
+metrics_addr() { cat "$METRICS/$1" 2>/dev/null || echo -; }  # NAME
+
+# The targets as Prometheus file_sd JSON: one group per job, labelled with the fleet's name.
+write_prometheus_targets() {
+  python3 - "$METRICS" "$RUN/prometheus-targets.json" <<'PY'
+import json, os, sys
+root, out = sys.argv[1], sys.argv[2]
+groups = {"mandrill-broker": [], "mandrill-worker": []}
+for name in sorted(os.listdir(root)):
+    with open(os.path.join(root, name)) as f:
+        addr = f.read().strip()
+    groups["mandrill-broker" if name == "broker" else "mandrill-worker"].append(addr)
+doc = [{"targets": t, "labels": {"job": job}} for job, t in groups.items() if t]
+tmp = out + ".tmp"
+with open(tmp, "w") as f:
+    json.dump(doc, f, indent=2)
+os.replace(tmp, out)
+PY
 }
 
 worker_number() { echo "${1#worker-}"; }
@@ -257,6 +297,8 @@ start_worker() {
   [ -n "${FLEET_SEED:-}" ] && args+=(--seed $(( FLEET_SEED * 1000 + n )))
   local keys; mapfile -t keys < <(client_key_args worker)
   args+=("${keys[@]}" "${FLEET_WORKER_EXTRA[@]}")
+  local m; mapfile -t m < <(metrics_args "$name" "$netns")
+  args+=("${m[@]}")
   spawn "$name" "$LOGS/$name.log" "$netns" "$FLEET_BIN/mandrill-worker" "${args[@]}" || return 1
   [ "${2:-}" = nowait ] || [ "${FLEET_NOWAIT:-0}" = 1 ] && return 0
   if ! wait_until $(( 15 * FLEET_TIMEOUT_SCALE )) worker_registered "$name"; then
