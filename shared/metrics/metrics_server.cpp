@@ -3,6 +3,8 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <charconv>
 #include <thread>
@@ -45,6 +47,12 @@ MetricsServer::MetricsServer(std::string bind, Render render, Ready ready)
   // Two handler threads: a Prometheus server keeps its connection alive, and a probe or an
   // operator's curl should not wait behind it.
   http.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // Only SO_REUSEADDR: cpp-httplib's default adds SO_REUSEPORT, with which a second process
+  // asking for the same port would share it silently and answer half the scrapes.
+  http.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   http.set_keep_alive_timeout(10);
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
