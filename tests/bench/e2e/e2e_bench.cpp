@@ -6,8 +6,12 @@
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
 //             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."] [--curve on]
+//             [--scrape HZ] [--repeat N]
 // --curve on: the same load twice in one run, plaintext then CURVE (keys, an auth file, the
 // broker's ZAP handler), and the ratio of the two (issue 12).
+// --scrape HZ: the same load without metrics, then with --metrics-bind and a scraper GETting
+// /metrics HZ times a second on one keep-alive connection (as Prometheus does) for the whole
+// run, and the ratio (issue 13). --repeat N alternates the two N times and reports medians.
 // The broker runs the durable default (--storage journal --fsync always) unless
 // --broker-flags say otherwise (e.g. "--storage memory" for the reactor alone).
 // Without --rate the publisher runs as fast as its window allows (throughput; latency then
@@ -31,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include <httplib.h>
 #include <zmq.hpp>
 
 #include "shared/protocol/transport.h"
@@ -56,7 +61,38 @@ struct Options {
   std::string broker_flags = "--storage journal --fsync always";
   double rate = 0;  // messages/s offered by the publisher; 0 = as fast as the window allows
   bool curve = false;  // run plaintext, then CURVE (keys, auth file), and compare
+  double scrape_hz = 0;  // > 0: run without metrics, then scraped at this rate, and compare
+  int repeat = 1;
 };
+
+struct ScrapeResult {
+  std::size_t scrapes = 0, failures = 0, bytes = 0;
+  double total_ms = 0;
+};
+
+// GETs /metrics `hz` times a second until `stop`, paced on a fixed schedule (a late scrape does
+// not make the next ones come faster).
+void RunScraper(const std::string& host, int port, double hz, const std::atomic<bool>& stop,
+                ScrapeResult& out) {
+  httplib::Client client(host, port);
+  client.set_keep_alive(true);
+  client.set_read_timeout(5, 0);
+  const auto period = std::chrono::nanoseconds(static_cast<std::int64_t>(1e9 / hz));
+  auto next = Clock::now();
+  while (!stop.load(std::memory_order_relaxed)) {
+    const auto t0 = Clock::now();
+    auto res = client.Get("/metrics");
+    out.total_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (res && res->status == 200) {
+      ++out.scrapes;
+      out.bytes += res->body.size();
+    } else {
+      ++out.failures;
+    }
+    next += period;
+    std::this_thread::sleep_until(next);
+  }
+}
 
 // CURVE keys for one run: every client socket gets them before it connects.
 struct Curve {
@@ -182,6 +218,7 @@ struct Figures {
   bool ok = false;
   double seconds = 0, rate = 0, confirms_s = 0, broker_cpu_s = 0, p50_us = 0, p99_us = 0,
          max_us = 0;
+  ScrapeResult scrape;
 };
 
 void Print(const char* label, const Figures& f, const Options& o) {
@@ -192,11 +229,18 @@ void Print(const char* label, const Figures& f, const Options& o) {
               label, f.broker_cpu_s, f.broker_cpu_s * 1e6 / o.messages);
   std::printf("e2e [%s]: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
               f.p50_us, f.p99_us, f.max_us);
+  if (f.scrape.scrapes + f.scrape.failures > 0) {
+    std::printf("e2e [%s]: %zu scrapes of /metrics (%.0f/s, %zu failed), %.0f bytes and %.2f ms "
+                "each on average\n",
+                label, f.scrape.scrapes, f.scrape.scrapes / f.seconds, f.scrape.failures,
+                f.scrape.scrapes > 0 ? static_cast<double>(f.scrape.bytes) / f.scrape.scrapes : 0,
+                f.scrape.total_ms / static_cast<double>(f.scrape.scrapes + f.scrape.failures));
+  }
   std::fflush(stdout);
 }
 
-// One broker process, the workers and the publisher, with or without CURVE.
-Figures RunOnce(const Options& o, bool curve) {
+// One broker process, the workers and the publisher, with or without CURVE, scraped or not.
+Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   const std::string dir = testing::MakeTempDir("mandrill-e2e");
   const int port = testing::FreePort();
   const std::string endpoint = testing::LoopbackEndpoint(port);
@@ -204,6 +248,11 @@ Figures RunOnce(const Options& o, bool curve) {
                                           "--data-dir", dir + "/data", "--log-level", "warn",
                                           "--queue-limit", "10000000"};
   for (auto& f : Split(o.broker_flags)) argv_broker.push_back(f);
+  const int metrics_port = scrape_hz > 0 ? testing::FreePort() : 0;
+  if (scrape_hz > 0) {
+    argv_broker.insert(argv_broker.end(),
+                       {"--metrics-bind", "127.0.0.1:" + std::to_string(metrics_port)});
+  }
   std::optional<Curve> keys;
   if (curve) {
     std::map<std::string, security::KeyPair> k;
@@ -263,10 +312,19 @@ Figures RunOnce(const Options& o, bool curve) {
     threads.emplace_back([&, w] { RunWorker(ctx, endpoint, o, key_of(&Curve::worker), acked, results[w]); });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let workers announce
+  std::atomic<bool> stop_scraping{false};
+  ScrapeResult scrape;
+  std::thread scraper;
+  if (scrape_hz > 0) {
+    scraper = std::thread(
+        [&] { RunScraper("127.0.0.1", metrics_port, scrape_hz, stop_scraping, scrape); });
+  }
   PublishResult pub;
   std::thread publisher([&] { RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub); });
   publisher.join();
   for (auto& t : threads) t.join();
+  stop_scraping = true;
+  if (scraper.joinable()) scraper.join();
   kill(pid, SIGTERM);
   int status = 0;
   rusage usage{};
@@ -294,7 +352,36 @@ Figures RunOnce(const Options& o, bool curve) {
   f.p50_us = pct(0.50);
   f.p99_us = pct(0.99);
   f.max_us = lat.empty() ? 0.0 : lat.back() / 1e3;
+  f.scrape = scrape;
   return f;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+}
+
+// Unscraped and scraped runs alternate, so drift (page cache, CPU clock) hits both alike.
+int CompareScraped(const Options& o) {
+  std::vector<double> base_rate, scraped_rate, base_cpu, scraped_cpu;
+  for (int i = 0; i < o.repeat; ++i) {
+    const Figures base = RunOnce(o, false);
+    if (!base.ok) return 1;
+    Print("no metrics", base, o);
+    const Figures scraped = RunOnce(o, false, o.scrape_hz);
+    if (!scraped.ok) return 1;
+    Print("scraped", scraped, o);
+    base_rate.push_back(base.rate);
+    scraped_rate.push_back(scraped.rate);
+    base_cpu.push_back(base.broker_cpu_s * 1e6 / o.messages);
+    scraped_cpu.push_back(scraped.broker_cpu_s * 1e6 / o.messages);
+  }
+  const double b = Median(base_rate), s = Median(scraped_rate);
+  std::printf("e2e: median of %d: %.0f messages/s without metrics, %.0f scraped at %.0f Hz: "
+              "%.1f%% of it (cost %.1f%%); broker CPU %.2f vs %.2f us per message\n",
+              o.repeat, b, s, o.scrape_hz, 100.0 * s / b, 100.0 * (1 - s / b),
+              Median(base_cpu), Median(scraped_cpu));
+  return 0;
 }
 
 }  // namespace
@@ -312,6 +399,8 @@ int main(int argc, char** argv) {
     else if (k == "--broker-flags") o.broker_flags = v;
     else if (k == "--rate") o.rate = std::stod(v);
     else if (k == "--curve") o.curve = v == "on";
+    else if (k == "--scrape") o.scrape_hz = std::stod(v);
+    else if (k == "--repeat") o.repeat = std::max(1, std::stoi(v));
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 64;
@@ -332,6 +421,7 @@ int main(int argc, char** argv) {
               storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
               o.curve ? "plaintext+curve" : "off", o.broker_flags.c_str());
   std::fflush(stdout);
+  if (o.scrape_hz > 0) return CompareScraped(o);
   const Figures plain = RunOnce(o, false);
   if (!plain.ok) return 1;
   Print("plaintext", plain, o);
