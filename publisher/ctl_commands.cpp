@@ -88,35 +88,52 @@ std::string Render(const CtlOptions& o, const protocol::Message& m) {
   return {};
 }
 
-}  // namespace
-
-int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
-  AdminClient client(context, o.broker, o.timeout, o.curve);
-  // STATS and QUEUES come in pages: ask until the broker says there is no more.
+// The reply to `o.command`; for STATS and QUEUES every page, asked for until the broker says
+// there is no more, folded into one reply.
+core::Result<protocol::Message> CallAllPages(AdminClient& client, const CtlOptions& o) {
   protocol::Message all;
-  protocol::Message request;
   std::string after;
   for (bool first = true;; first = false) {
     const std::uint64_t id = NewRequestId();
-    request = MakeRequest(o, id, after);
-    auto reply = client.Call(request, id);
-    if (!reply.ok()) {
-      err << "mandrill-ctl: " << reply.error().message << std::endl;
-      return CtlExitCode(reply.error());
-    }
+    auto reply = client.Call(MakeRequest(o, id, after), id);
+    if (!reply.ok()) return reply.error();
     const std::string next = Fold(all, std::move(reply).value(), first);
-    if (next.empty()) break;
+    if (next.empty()) return all;
     if (next <= after) {  // a broker that does not move on would keep us here forever
-      err << "mandrill-ctl: the broker's pages do not advance (after '" << after << "' came '"
-          << next << "')" << std::endl;
-      return kCtlBrokerError;
+      return core::Error{CtlErrc::kBrokerError, "the broker's pages do not advance (after '" +
+                                                    after + "' came '" + next + "')"};
     }
     after = next;
   }
-  const std::string text = Render(o, all);
+}
+
+std::string Unexpected(const protocol::Message& reply, const CtlOptions& o) {
+  return "unexpected " + std::string(protocol::CommandName(protocol::CommandOf(reply))) +
+         " in answer to " +
+         std::string(protocol::CommandName(protocol::CommandOf(MakeRequest(o, 0, {}))));
+}
+
+}  // namespace
+
+core::Result<protocol::StatsReply> FetchStats(AdminClient& client) {
+  CtlOptions o;
+  o.command = CtlCommand::kStats;
+  auto reply = CallAllPages(client, o);
+  if (!reply.ok()) return reply.error();
+  if (auto* s = std::get_if<protocol::StatsReply>(&*reply)) return std::move(*s);
+  return core::Error{CtlErrc::kBrokerError, Unexpected(*reply, o)};
+}
+
+int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
+  AdminClient client(context, o.broker, o.timeout, o.curve);
+  auto all = CallAllPages(client, o);
+  if (!all.ok()) {
+    err << "mandrill-ctl: " << all.error().message << std::endl;
+    return CtlExitCode(all.error());
+  }
+  const std::string text = Render(o, *all);
   if (text.empty()) {
-    err << "mandrill-ctl: unexpected " << protocol::CommandName(protocol::CommandOf(all))
-        << " in answer to " << protocol::CommandName(protocol::CommandOf(request)) << std::endl;
+    err << "mandrill-ctl: " << Unexpected(*all, o) << std::endl;
     return kCtlBrokerError;
   }
   out << text << std::flush;

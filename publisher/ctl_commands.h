@@ -10,6 +10,9 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "publisher/admin_client.h"
+#include "shared/core/result.h"
+#include "shared/protocol/messages.h"
 #include "shared/security/curve_keys.h"
 
 namespace mandrill::publisher {
@@ -32,6 +35,11 @@ struct CtlOptions {
 // ("mandrill-ctl: <reason>"). Returns the exit code.
 int RunCtl(const CtlOptions& options, zmq::context_t& context, std::ostream& out,
            std::ostream& err);
+
+// STATS with every page of queues folded into one reply (what `stats` and `top` show). Errors
+// as AdminClient::Call's; a reply of another kind, or pages that do not advance, is
+// CtlErrc::kBrokerError.
+core::Result<protocol::StatsReply> FetchStats(AdminClient& client);
 
 // mandrill-ctl keygen: writes DIR/NAME.key and DIR/NAME.pub, prints both paths and the public
 // key. Returns 0, or 1 with one line on `err`.

@@ -1,5 +1,6 @@
 // mandrill-ctl: look at and manage a running mandrill-broker.
 //   mandrill-ctl --broker tcp://127.0.0.1:5555 stats [--json]
+//   mandrill-ctl ... top [--once] [--interval 1s]    (live queues, workers, tasks; q quits)
 //   mandrill-ctl ... queues | dlq list QUEUE [--limit N] | dlq requeue QUEUE [ID...] |
 //                    dlq purge QUEUE [ID...]
 //   mandrill-ctl keygen NAME [--dir DIR]     (a CURVE key pair: DIR/NAME.key, DIR/NAME.pub)
@@ -14,6 +15,7 @@
 #include "publisher/admin_client.h"
 #include "publisher/ctl_commands.h"
 #include "publisher/flag_values.h"
+#include "publisher/top_command.h"
 #include "shared/core/logging.h"
 #include "shared/protocol/codec.h"
 
@@ -29,7 +31,8 @@ int Usage(const std::string& what) {
 
 int Main(int argc, char** argv) {
   mandrill::publisher::CtlOptions o;
-  std::string timeout = "5s", limit = "100", log_level = "warn";
+  mandrill::publisher::TopOptions top_options;
+  std::string timeout = "5s", limit = "100", log_level = "warn", interval = "1s";
   CLI::App app{
       "Look at and manage a running mandrill-broker.\n\n"
       "Exit codes: 0 success; 1 the broker answered with an error; 2 no answer within\n"
@@ -48,6 +51,11 @@ int Main(int argc, char** argv) {
 
   auto* stats = app.add_subcommand("stats", "Queues, workers and broker counters");
   stats->add_flag("--json", o.json, "One JSON object instead of tables");
+  auto* top = app.add_subcommand(
+      "top", "Live view of queues, workers and in-flight tasks (full screen; q quits)");
+  top->add_flag("--once", top_options.once,
+                "Print one frame as plain text (two samples --interval apart) and exit");
+  top->add_option("--interval", interval, "Time between refreshes [1s]");
   auto* queues = app.add_subcommand("queues", "Names of the broker's queues");
   queues->add_flag("--json", o.json, "JSON instead of one name per line");
   auto* dlq = app.add_subcommand("dlq", "Dead letters of a queue");
@@ -84,6 +92,11 @@ int Main(int argc, char** argv) {
   auto t = mandrill::publisher::ParseDurationFlag("--timeout", timeout);
   if (!t.ok()) return Usage(t.error().message);
   o.timeout = *t;
+  if (*top) {
+    auto i = mandrill::publisher::ParseDurationFlag("--interval", interval);
+    if (!i.ok()) return Usage(i.error().message);
+    top_options.interval = *i;
+  }
   if (*stats) o.command = CtlCommand::kStats;
   if (*queues) o.command = CtlCommand::kQueues;
   if (*list) {
@@ -103,6 +116,7 @@ int Main(int argc, char** argv) {
     return Usage("--log-level: " + st.message());
   }
   zmq::context_t context(1);
+  if (*top) return mandrill::publisher::RunTop(o, top_options, context, std::cout, std::cerr);
   return mandrill::publisher::RunCtl(o, context, std::cout, std::cerr);
 }
 

@@ -38,6 +38,8 @@ void QueueJson(JsonWriter& j, const protocol::QueueStats& q) {
   j.Key("dead_lettered").Uint(q.dead_lettered);
   j.Key("deduplicated").Uint(q.deduplicated);
   j.Key("refused_full").Uint(q.refused_full);
+  j.Key("oldest_ready_ms").Int(q.oldest_ready_ms);
+  j.Key("consumers").Uint(q.consumers);
   j.EndObject();
 }
 
@@ -55,6 +57,22 @@ void WorkerJson(JsonWriter& j, const protocol::WorkerStats& w) {
   j.Key("acked").Uint(w.acked);
   j.Key("nacked").Uint(w.nacked);
   j.Key("idle_ms").Int(w.idle_ms);
+  j.Key("tasks").BeginArray();
+  for (const auto& t : w.tasks) {
+    j.BeginObject();
+    j.Key("id").String(t.id);
+    j.Key("queue").String(t.queue);
+    j.Key("attempt").Uint(t.attempt);
+    j.Key("leased_ms").Int(t.leased_ms);
+    j.Key("running_ms");
+    if (t.running_ms < 0) {
+      j.Null();  // the worker has not reported this task running
+    } else {
+      j.Int(t.running_ms);
+    }
+    j.EndObject();
+  }
+  j.EndArray();
   j.EndObject();
 }
 

@@ -5,7 +5,9 @@
 // The stats table has three sections: queues (ready, in flight, deferred, dead, published,
 // acked, redelivered), workers (name, peer, queues, credit, in flight, delivered/acked/nacked,
 // idle, and a FULL mark when a worker holds as many messages as its credit allows: it gets
-// nothing more until it acks), and the broker's counters. JSON carries every field.
+// nothing more until it acks), and the broker's counters. JSON carries every field, including
+// each queue's oldest_ready_ms and consumers and each worker's tasks (its leases, oldest
+// first: id, queue, attempt, leased_ms, running_ms — null when the worker has not reported it).
 #include <string>
 
 #include "shared/protocol/messages.h"

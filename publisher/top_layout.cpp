@@ -26,6 +26,7 @@ using Row = std::vector<std::string>;
 // A section before layout: its column titles, every row it could show, and how many more
 // there are that cannot be listed at all.
 struct Section {
+  std::string title;  // the line above the column titles
   std::vector<Column> columns;
   std::vector<Row> rows;
   std::uint64_t unlisted = 0;
@@ -93,6 +94,7 @@ void Render(const Section& s, std::size_t rows, std::size_t width, std::vector<s
   Row titles;
   for (const auto& c : s.columns) titles.push_back(c.title);
   const auto w = Widths(s.columns, shown, width);
+  out.push_back(FitCell(s.title, width));
   out.push_back(Line(s.columns, w, titles, width));
   if (rows == 0) return;
   for (const auto& r : shown) out.push_back(Line(s.columns, w, r, width));
@@ -104,7 +106,8 @@ void Render(const Section& s, std::size_t rows, std::size_t width, std::vector<s
 }
 
 Section Queues(const TopView& v) {
-  Section s{{{"QUEUE", false, true},
+  Section s{"QUEUES  " + Num(v.queues.size()) + ", most ready first",
+            {{"QUEUE", false, true},
              {"READY", true},
              {"UNACKED", true},
              {"DEFER", true},
@@ -125,7 +128,8 @@ Section Queues(const TopView& v) {
 }
 
 Section Workers(const TopView& v) {
-  Section s{{{"WORKER", false, true},
+  Section s{"WORKERS  " + Num(v.workers_total) + ", most in flight first",
+            {{"WORKER", false, true},
              {"CREDIT", true},
              {"INFLIGHT", true},
              {"ACK/s", true},
@@ -141,7 +145,8 @@ Section Workers(const TopView& v) {
 }
 
 Section Tasks(const TopView& v) {
-  Section s{{{"WORKER", false, true},
+  Section s{"TASKS  " + Num(v.tasks.size() + v.tasks_unlisted) + " in flight, oldest first",
+            {{"WORKER", false, true},
              {"ID", false, true},
              {"QUEUE", false, true},
              {"ATTEMPT", true},
@@ -158,18 +163,14 @@ Section Tasks(const TopView& v) {
 }
 
 std::string Header(const TopView& v, std::string_view clock, std::size_t width) {
-  std::string left = "mandrill top";
+  std::string h(clock);
   if (v.has_sample) {
-    left += "  broker " + Name(v.broker_id) + "  up " + CompactDuration(v.uptime_ms) +
-            "  queues " + Num(v.queues_total) + "  workers " + Num(v.workers_total);
+    h += "  broker " + Name(v.broker_id) + "  up " + CompactDuration(v.uptime_ms) + "  queues " +
+         Num(v.queues_total) + "  workers " + Num(v.workers_total);
   } else {
-    left += "  waiting for the broker";
+    h += "  waiting for the broker";
   }
-  if (left.size() + kGap + clock.size() <= width) {
-    left.append(width - left.size() - clock.size(), ' ');
-    left.append(clock);
-  }
-  return FitCell(left, width);
+  return FitCell(h, width);
 }
 
 }  // namespace
@@ -216,14 +217,18 @@ std::vector<std::string> LayoutTop(const TopView& view, std::string_view clock,
   if (view.has_sample) {
     const Section sections[] = {Queues(view), Workers(view), Tasks(view)};
     constexpr std::size_t kCount = std::size(sections);
-    // Above the rows: header, status, one title line per section and a blank line before each.
+    // Above the rows: header, status, and per section its title and its column titles.
     const std::size_t fixed = out.size() + 2 * kCount;
-    const std::size_t available = height > fixed ? height - fixed : 0;
+    std::size_t available = height > fixed ? height - fixed : 0;
     std::vector<std::size_t> wanted;
     for (const auto& s : sections) wanted.push_back(s.wanted());
+    // A blank line between sections only when every row fits beside them.
+    const bool spaced =
+        std::accumulate(wanted.begin(), wanted.end(), kCount - 1) <= available;
+    if (spaced) available -= kCount - 1;
     const auto rows = ShareRows(wanted, available, kMinSectionRows);
     for (std::size_t i = 0; i < kCount; ++i) {
-      out.emplace_back();
+      if (spaced && i > 0) out.emplace_back();
       Render(sections[i], rows[i], width, out);
     }
   }

@@ -2,11 +2,11 @@
 // `mandrill-ctl top`'s screen: a TopView laid out as at most `height` lines of at most `width`
 // characters (ASCII only, so characters are columns). Pure functions; no I/O.
 //
-//   line 1   header: broker id, uptime, queue and worker totals, and `clock` at the right
+//   line 1   header: `clock`, broker id, uptime, queue and worker totals
 //   line 2   `status` (an error, a hint, or empty)
-//   then     QUEUES, WORKERS and TASKS, each a column-title line and its rows, a blank line
-//            between them. The sections share the rows left: each gets what it needs if all
-//            fit, else at least kMinSectionRows, and a cut section ends in "... N more".
+//   then     QUEUES, WORKERS and TASKS, each a title line, a column-title line and its rows.
+//            The sections share the rows left: each gets what it needs if all fit, else at
+//            least kMinSectionRows, and a cut section ends in "... N more".
 // Names wider than their column are cut and end in "~"; a line that is still too wide (a
 // very narrow screen) is cut the same way.
 #include <cstddef>
