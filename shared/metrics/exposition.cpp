@@ -87,6 +87,13 @@ void Exposition::Sample(std::string_view name, std::initializer_list<Label> labe
   fmt::format_to(std::back_inserter(out_), " {}\n", value);
 }
 
+void Exposition::Sample(std::string_view name, std::initializer_list<Label> labels,
+                        std::uint64_t value) {
+  out_ += name;
+  Labels(labels);
+  fmt::format_to(std::back_inserter(out_), " {}\n", value);
+}
+
 void Exposition::Histogram(std::string_view name, std::initializer_list<Label> labels,
                            const HistogramData& h) {
   std::uint64_t cumulative = 0;

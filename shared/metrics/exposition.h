@@ -20,9 +20,7 @@ class Exposition {
   void Family(std::string_view name, std::string_view type, std::string_view help);
   void Sample(std::string_view name, std::initializer_list<Label> labels, double value);
   void Sample(std::string_view name, std::initializer_list<Label> labels, std::int64_t value);
-  void Sample(std::string_view name, std::initializer_list<Label> labels, std::uint64_t value) {
-    Sample(name, labels, static_cast<std::int64_t>(value));
-  }
+  void Sample(std::string_view name, std::initializer_list<Label> labels, std::uint64_t value);
   // _bucket{le=...} (cumulative), _sum and _count of one labelled histogram.
   void Histogram(std::string_view name, std::initializer_list<Label> labels,
                  const HistogramData& h);

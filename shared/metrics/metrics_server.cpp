@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <chrono>
 #include <charconv>
 #include <thread>
 
@@ -41,6 +42,7 @@ struct MetricsServer::State {
   httplib::Server http;
   std::thread thread;
   std::atomic<std::uint64_t> scrapes{0};
+  std::atomic<bool> listener_done{false};  // listen_after_bind returned
 };
 
 MetricsServer::MetricsServer(std::string bind, Render render, Ready ready)
@@ -110,6 +112,7 @@ core::Status MetricsServer::Start() {
   state_->thread = std::thread([this] {
     core::SetThreadName("metrics");
     if (!state_->http.listen_after_bind()) spdlog::error("metrics: server on {} stopped", address_);
+    state_->listener_done = true;
   });
   if (hp->host != "127.0.0.1" && hp->host != "::1" && hp->host != "localhost") {
     spdlog::warn("metrics on {} are served without authentication to anyone who can reach it "
@@ -122,6 +125,13 @@ core::Status MetricsServer::Start() {
 
 void MetricsServer::Stop() {
   if (!state_->thread.joinable()) return;
+  // cpp-httplib 0.11's stop() does nothing until the listener thread is inside its accept loop
+  // (is_running); called earlier (a broker whose recovery fails right after Start), the
+  // listener would then block in accept() for good and the join below with it. The listener
+  // gets there, or fails, within microseconds of starting.
+  while (!state_->http.is_running() && !state_->listener_done) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   state_->http.stop();
   state_->thread.join();
 }

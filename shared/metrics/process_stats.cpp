@@ -26,11 +26,11 @@ double ProcessCpuSeconds() {
   return secs(u.ru_utime) + secs(u.ru_stime);
 }
 
-void ExposeProcess(Exposition& e) {
+void ExposeProcess(Exposition& e, std::initializer_list<Label> labels) {
   e.Family("mandrill_process_resident_memory_bytes", "gauge", "Resident set size.");
-  e.Sample("mandrill_process_resident_memory_bytes", {}, ResidentMemoryBytes());
+  e.Sample("mandrill_process_resident_memory_bytes", labels, ResidentMemoryBytes());
   e.Family("mandrill_process_cpu_seconds_total", "counter", "User and system CPU time.");
-  e.Sample("mandrill_process_cpu_seconds_total", {}, ProcessCpuSeconds());
+  e.Sample("mandrill_process_cpu_seconds_total", labels, ProcessCpuSeconds());
 }
 
 }  // namespace mandrill::metrics

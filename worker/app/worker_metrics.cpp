@@ -83,7 +83,7 @@ std::string RenderWorkerMetrics(const std::string& worker, const WorkerStatus* s
   Counter(e, "mandrill_worker_net_errors_total", "Send failures on the network thread.", w,
           net.errors.load(std::memory_order_relaxed));
   if (status != nullptr) Loop(e, w, *status, now);
-  metrics::ExposeProcess(e);
+  metrics::ExposeProcess(e, {{"worker", w}});
   return e.Take();
 }
 
