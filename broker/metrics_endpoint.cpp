@@ -33,9 +33,17 @@ std::string MetricsEndpoint::Readiness() const {
 }
 
 std::string MetricsEndpoint::Render() const {
-  const auto snapshot = slot_.Get();
-  if (snapshot == nullptr) return RenderBrokerMetrics(BrokerMetrics{});
-  return RenderBrokerMetrics(*snapshot);
+  auto snapshot = slot_.Get();
+  std::string text;
+  {
+    core::MutexLock lock(cache_mu_);
+    if (cached_text_.empty() || cached_for_ != snapshot) {
+      cached_text_ = RenderBrokerSnapshot(snapshot ? *snapshot : BrokerMetrics{});
+      cached_for_ = std::move(snapshot);
+    }
+    text = cached_text_;
+  }
+  return WithProcessMetrics(std::move(text));
 }
 
 }  // namespace mandrill::broker

@@ -34,7 +34,7 @@ class MetricsEndpoint {
   const std::string& address() const { return server_.address(); }
 
  private:
-  std::string Render() const;
+  std::string Render() const EXCLUDES(cache_mu_);
   std::string Readiness() const EXCLUDES(mu_);
 
   std::chrono::milliseconds interval_;
@@ -43,6 +43,11 @@ class MetricsEndpoint {
   metrics::SnapshotSlot<BrokerMetrics> slot_;
   mutable core::Mutex mu_;
   std::string not_ready_ GUARDED_BY(mu_) = "starting";
+  // The text of the last snapshot rendered: a scraper faster than the publish interval gets
+  // the same text, rendered once (server threads only).
+  mutable core::Mutex cache_mu_;
+  mutable std::shared_ptr<const BrokerMetrics> cached_for_ GUARDED_BY(cache_mu_);
+  mutable std::string cached_text_ GUARDED_BY(cache_mu_);
   metrics::MetricsServer server_;  // last: stopped (its threads joined) before the rest goes
 };
 

@@ -118,6 +118,16 @@ void Generic(Exposition& e, const protocol::Counters& counters) {
 }  // namespace
 
 std::string RenderBrokerMetrics(const BrokerMetrics& m) {
+  return WithProcessMetrics(RenderBrokerSnapshot(m));
+}
+
+std::string WithProcessMetrics(std::string snapshot_text) {
+  Exposition e;
+  metrics::ExposeProcess(e);
+  return std::move(snapshot_text) + e.text();
+}
+
+std::string RenderBrokerSnapshot(const BrokerMetrics& m) {
   Exposition e;
   for (const QueueGauge& g : kQueueGauges) {
     e.Family(g.name, "gauge", g.help);
@@ -152,7 +162,6 @@ std::string RenderBrokerMetrics(const BrokerMetrics& m) {
   }
   Generic(e, m.counters);
 
-  metrics::ExposeProcess(e);
   e.Family("mandrill_broker_uptime_seconds", "gauge", "Seconds since this broker run started.");
   e.Sample("mandrill_broker_uptime_seconds", {}, m.uptime_seconds);
   e.Family("mandrill_broker_info", "gauge", "This broker run's id (changes at every start).");

@@ -8,6 +8,10 @@
 
 namespace mandrill::broker {
 
+// What comes from the snapshot: the same text for every scrape of one snapshot (cached).
+std::string RenderBrokerSnapshot(const BrokerMetrics& m);
+// The whole page: the snapshot's text and the process's own figures, read now.
 std::string RenderBrokerMetrics(const BrokerMetrics& m);
+std::string WithProcessMetrics(std::string snapshot_text);
 
 }  // namespace mandrill::broker

@@ -8,6 +8,10 @@ namespace mandrill::metrics {
 namespace {
 
 void AppendEscaped(std::string& out, std::string_view v) {
+  if (v.find_first_of("\\\"\n") == std::string_view::npos) {
+    out += v;  // the usual case: nothing to escape
+    return;
+  }
   for (char c : v) {
     switch (c) {
       case '\\': out += "\\\\"; break;
@@ -19,6 +23,10 @@ void AppendEscaped(std::string& out, std::string_view v) {
 }
 
 void AppendHelp(std::string& out, std::string_view help) {
+  if (help.find_first_of("\\\n") == std::string_view::npos) {
+    out += help;
+    return;
+  }
   for (char c : help) {
     if (c == '\\') {
       out += "\\\\";

@@ -61,6 +61,8 @@ MetricsServer::MetricsServer(std::string bind, Render render, Ready ready)
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   });
   http.set_keep_alive_timeout(10);
+  // cpp-httplib closes a keep-alive connection after 5 requests by default; a scraper keeps one.
+  http.set_keep_alive_max_count(1'000'000);
   http.set_read_timeout(5, 0);
   http.set_write_timeout(5, 0);
   State* state = state_.get();

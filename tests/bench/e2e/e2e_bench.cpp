@@ -6,12 +6,13 @@
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
 //             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."] [--curve on]
-//             [--scrape HZ] [--repeat N]
+//             [--scrape HZ] [--repeat N] [--compare off]
 // --curve on: the same load twice in one run, plaintext then CURVE (keys, an auth file, the
 // broker's ZAP handler), and the ratio of the two (issue 12).
 // --scrape HZ: the same load without metrics, then with --metrics-bind and a scraper GETting
 // /metrics HZ times a second on one keep-alive connection (as Prometheus does) for the whole
-// run, and the ratio (issue 13). --repeat N alternates the two N times and reports medians.
+// run, and the ratio (issue 13). --repeat N alternates the two N times and reports medians;
+// --compare off runs the scraped shape alone (for timing whole runs against a plain one).
 // The broker runs the durable default (--storage journal --fsync always) unless
 // --broker-flags say otherwise (e.g. "--storage memory" for the reactor alone).
 // Without --rate the publisher runs as fast as its window allows (throughput; latency then
@@ -63,6 +64,7 @@ struct Options {
   bool curve = false;  // run plaintext, then CURVE (keys, auth file), and compare
   double scrape_hz = 0;  // > 0: run without metrics, then scraped at this rate, and compare
   int repeat = 1;
+  bool compare = true;
 };
 
 struct ScrapeResult {
@@ -401,6 +403,7 @@ int main(int argc, char** argv) {
     else if (k == "--curve") o.curve = v == "on";
     else if (k == "--scrape") o.scrape_hz = std::stod(v);
     else if (k == "--repeat") o.repeat = std::max(1, std::stoi(v));
+    else if (k == "--compare") o.compare = v != "off";
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 64;
@@ -421,7 +424,13 @@ int main(int argc, char** argv) {
               storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
               o.curve ? "plaintext+curve" : "off", o.broker_flags.c_str());
   std::fflush(stdout);
-  if (o.scrape_hz > 0) return CompareScraped(o);
+  if (o.scrape_hz > 0 && o.compare) return CompareScraped(o);
+  if (o.scrape_hz > 0) {
+    const Figures scraped = RunOnce(o, false, o.scrape_hz);
+    if (!scraped.ok) return 1;
+    Print("scraped", scraped, o);
+    return 0;
+  }
   const Figures plain = RunOnce(o, false);
   if (!plain.ok) return 1;
   Print("plaintext", plain, o);
