@@ -53,7 +53,17 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
   reply.queues_total = queues.size();
   reply.workers_total = sessions_.size();
   if (r.after.empty()) {
-    sessions_.ForEach([&](const Session* s) {
+    // The page's workers first (by name), then their details: a STATS request costs the reactor
+    // a sort of pointers plus the page, however many workers are connected.
+    std::vector<const Session*> listed;
+    listed.reserve(sessions_.size());
+    sessions_.ForEach([&](const Session* s) { listed.push_back(s); });
+    const std::size_t n = std::min(listed.size(), ctx_.options.stats_page);
+    std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(n),
+                      listed.end(),
+                      [](const Session* a, const Session* b) { return a->name < b->name; });
+    listed.resize(n);
+    for (const Session* s : listed) {
       protocol::WorkerStats w;
       w.name = s->name;
       // With authentication on, the key's name: it is what grants rights (a routing id is
@@ -68,10 +78,7 @@ protocol::StatsReply Admin::Stats(const protocol::StatsRequest& r) const {
       w.idle_ms = core::ToMillis(now - s->last_heard);
       Tasks(*s, now, w.tasks);
       reply.workers.push_back(std::move(w));
-    });
-    std::sort(reply.workers.begin(), reply.workers.end(),
-              [](const auto& a, const auto& b) { return a.name < b.name; });
-    if (reply.workers.size() > ctx_.options.stats_page) reply.workers.resize(ctx_.options.stats_page);
+    }
     reply.counters = Counters();
   }
   return reply;
@@ -87,11 +94,13 @@ void Admin::Tasks(const Session& s, core::SteadyTime now,
     t.queue = l->message->queue->name();
     t.attempt = l->message->attempts;
     t.leased_ms = core::ToMillis(now - l->started);
-    for (const auto& r : s.reported) {
-      if (r.lease_id == l->id) {
-        t.running_ms = std::min(r.running_ms + since_report, t.leased_ms);
-        break;
-      }
+    // `reported` is sorted by lease id (Broker::Handle(Heartbeat)); a worker's figure is
+    // trusted only within [0, lease age].
+    const auto r = std::lower_bound(
+        s.reported.begin(), s.reported.end(), l->id,
+        [](const protocol::TaskReport& a, std::uint64_t id) { return a.lease_id < id; });
+    if (r != s.reported.end() && r->lease_id == l->id) {
+      t.running_ms = std::clamp<std::int64_t>(r->running_ms + since_report, 0, t.leased_ms);
     }
   }
 }

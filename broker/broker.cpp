@@ -137,6 +137,9 @@ void Broker::Handle(const std::string& peer, int, Session* s, protocol::Heartbea
   }
   if (!m.tasks.empty() || !s->reported.empty()) {
     s->reported = std::move(m.tasks);  // bounded by the decoder (kMaxTaskReports)
+    // By lease id, so a STATS request finds each lease's report by binary search.
+    std::sort(s->reported.begin(), s->reported.end(),
+              [](const auto& a, const auto& b) { return a.lease_id < b.lease_id; });
     s->reported_at = clock_.Now();
   }
 }

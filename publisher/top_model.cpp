@@ -7,8 +7,9 @@
 namespace mandrill::publisher {
 namespace {
 
-// A worker's identity across samples: its routing id (names need not be unique).
-std::string WorkerKey(const protocol::WorkerStats& w) { return w.peer.empty() ? w.name : w.peer; }
+// A worker's identity across samples: name and peer together. Names need not be unique, and
+// with CURVE the peer is the key's name, which a whole fleet of workers may share.
+std::string WorkerKey(const protocol::WorkerStats& w) { return w.name + '\0' + w.peer; }
 
 }  // namespace
 

@@ -40,6 +40,8 @@ port_free() {
   python3 -c '
 import socket, sys
 s = socket.socket()
+# As the servers bind: a port left in TIME_WAIT by a restarted process is still free to them.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except (OSError, ValueError):

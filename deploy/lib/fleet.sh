@@ -336,7 +336,10 @@ scale_to() {
         say "$name runs but the broker does not list it yet (see $LOGS/$name.log)"
     done
   elif [ "$have" -gt "$want" ]; then
-    local victims=("${names[@]:$want}")
+    local victims=("${names[@]:$want}") v
     stop_procs "$(worker_stop_deadline)" "${victims[@]}"
+    # Scaled away, not restarting: no longer a scrape target.
+    for v in "${victims[@]}"; do rm -f "$METRICS/$v"; done
+    [ -d "$METRICS" ] && write_prometheus_targets
   fi
 }

@@ -48,9 +48,9 @@ struct MetricsServer::State {
 MetricsServer::MetricsServer(std::string bind, Render render, Ready ready)
     : bind_(std::move(bind)), state_(std::make_unique<State>()) {
   auto& http = state_->http;
-  // Two handler threads: a Prometheus server keeps its connection alive, and a probe or an
-  // operator's curl should not wait behind it.
-  http.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  // Four handler threads: a scraper keeps its connection (and a thread) while it is idle, and a
+  // probe or an operator's curl should not wait behind a pair of Prometheus servers.
+  http.new_task_queue = [] { return new httplib::ThreadPool(4); };
   // Only SO_REUSEADDR: cpp-httplib's default adds SO_REUSEPORT, with which a second process
   // asking for the same port would share it silently and answer half the scrapes. TCP_NODELAY
   // (inherited by accepted connections): the headers and the body leave in separate writes, and
@@ -60,7 +60,10 @@ MetricsServer::MetricsServer(std::string bind, Render render, Ready ready)
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
   });
-  http.set_keep_alive_timeout(10);
+  // An idle keep-alive connection holds a thread, and cpp-httplib 0.11 notices stop() only when
+  // the wait ends: 1 s bounds both (a 100 Hz scraper keeps its connection; Prometheus' usual
+  // 15 s interval reconnects, which costs a handshake on loopback).
+  http.set_keep_alive_timeout(1);
   // cpp-httplib closes a keep-alive connection after 5 requests by default; a scraper keeps one.
   http.set_keep_alive_max_count(1'000'000);
   http.set_read_timeout(5, 0);

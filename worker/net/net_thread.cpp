@@ -307,6 +307,8 @@ void NetThread::Run() {
   StopMonitor();
   socket_.reset();
   counters_.cpu_ns = ThreadCpuNs();
+  welcomed_ = false;  // gone: /readyz and mandrill_worker_connected say so at once
+  PublishState();
   sink_.OnNetStopped(stop_reason, failed);
 }
 

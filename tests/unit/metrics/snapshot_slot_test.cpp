@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -71,12 +72,14 @@ TEST(SnapshotSlotTest, ReadersOnOtherThreadsSeeCompleteSnapshotsInOrder) {
   std::atomic<bool> done{false};
   std::vector<std::thread> readers;
   std::atomic<int> bad{0};
+  std::atomic<int> seen{0};  // readers that have seen a snapshot
   for (int r = 0; r < 2; ++r) {
     readers.emplace_back([&] {
       int last = 0;
       while (!done.load()) {
         auto s = slot.Get();
         if (s == nullptr) continue;
+        if (last == 0) ++seen;
         // Each snapshot is complete: its names match its generation.
         if (s->generation < last || s->names.size() != 1 ||
             s->names[0] != std::to_string(s->generation)) {
@@ -89,8 +92,14 @@ TEST(SnapshotSlotTest, ReadersOnOtherThreadsSeeCompleteSnapshotsInOrder) {
   for (int g = 1; g <= kGenerations; ++g) {
     slot.Publish(std::make_shared<const Figures>(Figures{g, {std::to_string(g)}}));
   }
+  // Both readers have read while snapshots were published: the checks above ran.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (seen.load() < 2 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
   done = true;
   for (auto& t : readers) t.join();
+  EXPECT_EQ(seen.load(), 2);
   EXPECT_EQ(bad.load(), 0);
   EXPECT_EQ(slot.Get()->generation, kGenerations);
 }

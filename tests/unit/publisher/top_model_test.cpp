@@ -167,6 +167,25 @@ TEST(TopModelTest, WorkersAreMatchedAcrossSamplesByPeerNotName) {
   EXPECT_EQ(rates, (std::vector<double>{0.0, 10.0}));
 }
 
+TEST(TopModelTest, WorkersSharingOneCurveKeyAreStillToldApart) {
+  // With CURVE the peer is "key:NAME", and a fleet's workers may share one key.
+  TopSample before = Sample(0);
+  auto one = Worker("worker-1", "key:fleet-workers", 0);
+  auto two = Worker("worker-2", "key:fleet-workers", 0);
+  one.acked = 0;
+  two.acked = 500;
+  before.stats.workers = {one, two};
+  TopSample after = before;
+  after.steady_ms = 1000;
+  after.stats.workers[0].acked = 20;
+  after.stats.workers[1].acked = 530;
+  const TopView v = BuildTopView(&before, &after);
+  ASSERT_EQ(v.workers.size(), 2u);
+  for (const auto& w : v.workers) {
+    EXPECT_EQ(w.ack_rate.value(), w.name == "worker-1" ? 20.0 : 30.0) << w.name;
+  }
+}
+
 TEST(TopModelTest, OldestIsShownOnlyWhenSomethingIsReady) {
   TopSample s = Sample(0);
   auto busy = Queue("busy", 3);
