@@ -95,7 +95,10 @@ std::string MetricName(std::string_view counter, bool total) {
 }
 
 void Generic(Exposition& e, const protocol::Counters& counters) {
-  for (const auto& [counter, value] : counters) {
+  for (const auto& kv : counters) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::string& counter = kv.first;
+    const std::int64_t value = kv.second;
     const auto named = std::find_if(std::begin(kNamed), std::end(kNamed),
                                     [&](const Named& n) { return n.counter == counter; });
     if (named != std::end(kNamed)) {
