@@ -1,5 +1,7 @@
 #include "tests/integration/observability/observability_fixture.h"
 
+#include "tests/support/promtool.h"
+
 #include <httplib.h>
 #include <unistd.h>
 
@@ -86,14 +88,8 @@ void ObservabilityTest::Publish(const std::string& queue, int count) {
 }
 
 std::string ObservabilityTest::PromtoolComplaint(const std::string& text) {
-  const auto promtool = PrometheusTool("promtool");
-  if (!promtool) return "promtool is not installed (Debian package prometheus)";
-  const std::string file = dir_ + "/scrape-" + std::to_string(++runs_) + ".prom";
-  std::ofstream(file) << text;
-  std::string out;
-  // promtool reads the exposition from stdin.
-  const int rc = Run({"/bin/sh", "-c", "exec \"$0\" check metrics < \"$1\"", *promtool, file}, &out);
-  return rc == 0 ? std::string() : "promtool exit " + std::to_string(rc) + ": " + out;
+  const auto complaint = ::mandrill::testing::PromtoolComplaint(text);
+  return complaint ? *complaint : "promtool is not installed (Debian package prometheus)";
 }
 
 std::string ObservabilityTest::StatsJson() {
