@@ -9,8 +9,6 @@
 namespace mandrill::broker {
 namespace {
 
-std::uint8_t Byte(protocol::Command c) { return static_cast<std::uint8_t>(c); }
-
 std::string Who(const Principal& p) {
   return std::string(RoleName(p.role)) + " '" + p.name + "'";
 }
@@ -71,7 +69,7 @@ bool AccessGate::FilterPublish(const std::string& peer, const Principal& who,
     protocol::Error e;
     e.code = protocol::ErrorCode::kPermissionDenied;
     e.reason = Who(who) + " may not publish to queue '" + queue + "'";
-    e.answers = Byte(protocol::Command::kPublish);
+    e.answers = protocol::CommandByte(protocol::Command::kPublish);
     e.queue = queue;
     e.ids = std::move(ids);
     ctx_.outbox.Reply(peer, std::move(e));
@@ -124,7 +122,7 @@ void AccessGate::Deny(const std::string& peer, protocol::Command command, std::s
   protocol::Error e;
   e.code = protocol::ErrorCode::kPermissionDenied;
   e.reason = std::move(reason);
-  e.answers = Byte(command);
+  e.answers = protocol::CommandByte(command);
   e.request_id = request_id;
   e.queue = std::move(queue);
   ctx_.outbox.Reply(peer, std::move(e));

@@ -21,8 +21,6 @@ std::string MakeBrokerId(std::uint32_t epoch, std::int64_t wall_ms) {
   return buf;
 }
 
-std::uint8_t Byte(protocol::Command c) { return static_cast<std::uint8_t>(c); }
-
 }  // namespace
 
 Broker::Broker(BrokerOptions options, Storage& storage, const core::Clock& clock,
@@ -81,7 +79,7 @@ void Broker::OnFrame(const std::string& peer, int fd, protocol::Message&& messag
     spdlog::critical("internal error handling {} from {}: {}", protocol::CommandName(command),
                      protocol::PrintableId(peer), e.what());
     outbox_.Error(peer, protocol::ErrorCode::kInternal,
-                  std::string("internal broker error: ") + e.what(), Byte(command));
+                  std::string("internal broker error: ") + e.what(), protocol::CommandByte(command));
   }
 }
 
@@ -94,7 +92,7 @@ bool Broker::AdmitPeer(const std::string& peer, protocol::Command command) {
     outbox_.Error(peer, protocol::ErrorCode::kLimitReached,
                   "the broker serves " + std::to_string(options_.max_peers) +
                       " peers (--max-peers): retry later",
-                  Byte(command));
+                  protocol::CommandByte(command));
     return false;
   }
   peers_.Heard(peer, clock_.Now());
@@ -203,14 +201,14 @@ void Broker::Handle(const std::string& peer, int, Session*, protocol::AdminOk&&)
 void Broker::RefuseShuttingDown(const std::string& peer, protocol::Command command,
                                 std::uint64_t request_id) {
   outbox_.Error(peer, protocol::ErrorCode::kShuttingDown,
-                "the broker is shutting down: retry when it is back", Byte(command), request_id);
+                "the broker is shutting down: retry when it is back", protocol::CommandByte(command), request_id);
 }
 
 void Broker::Unexpected(const std::string& peer, protocol::Command command) {
   ++counters_.bad_frames;
   outbox_.Error(peer, protocol::ErrorCode::kUnexpectedCommand,
                 std::string(protocol::CommandName(command)) + " is sent by the broker, not to it",
-                Byte(command));
+                protocol::CommandByte(command));
 }
 
 void Broker::OnBadFrame(const std::string& peer, const core::Error& error, std::uint8_t command) {

@@ -32,11 +32,6 @@ std::string ClockNow() {
   return buf;
 }
 
-std::int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch())
-      .count();
-}
-
 // --once: two samples `interval` apart, one plain-text frame.
 int RunOnce(const CtlOptions& ctl, const TopOptions& top, zmq::context_t& context,
             std::ostream& out, std::ostream& err) {

@@ -12,15 +12,12 @@
 #include "publisher/admin_client.h"
 
 namespace mandrill::publisher {
-namespace {
 
 std::int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-
-}  // namespace
 
 TopFetcher::TopFetcher(zmq::context_t& context, const CtlOptions& options)
     : context_(context), options_(options) {

@@ -4,6 +4,7 @@
 // beside stdin and the signal pipe. Start, fd, Take and the destructor are for the thread that
 // owns the fetcher.
 #include <condition_variable>
+#include <cstdint>
 #include <optional>
 #include <thread>
 #include <zmq.hpp>
@@ -14,6 +15,9 @@
 #include "shared/core/result.h"
 
 namespace mandrill::publisher {
+
+// Milliseconds on the steady clock: when a sample was taken (TopSample::steady_ms).
+std::int64_t SteadyMs();
 
 class TopFetcher {
  public:

@@ -32,6 +32,23 @@ class MsgpackReader {
   // Skips one object of any type, nested at most kMaxDepth deep.
   bool Skip() { return Skip(0); }
 
+  // A record body's array: its header, requiring at least `min` elements.
+  bool OpenArray(std::uint32_t min, std::uint32_t* n) { return ReadArrayHeader(n) && *n >= min; }
+  // Skips the elements past the `known` ones of an `n`-element array (fields of a newer
+  // version).
+  bool SkipUnknown(std::uint32_t n, std::uint32_t known) {
+    for (std::uint32_t i = known; i < n; ++i) {
+      if (!Skip()) return false;
+    }
+    return true;
+  }
+  bool ReadU32(std::uint32_t* v) {
+    std::uint64_t x;
+    if (!ReadUint(&x) || x > 0xffffffffu) return false;
+    *v = static_cast<std::uint32_t>(x);
+    return true;
+  }
+
   bool AtEnd() const { return p_ == end_; }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
 

@@ -93,23 +93,6 @@ std::size_t Frame(const R& r, RecordType type, ByteBuffer* out) {
   return out->size() - start;
 }
 
-// Reads the array header and requires at least `min` elements.
-bool Open(MsgpackReader& r, std::uint32_t min, std::uint32_t* n) {
-  return r.ReadArrayHeader(n) && *n >= min;
-}
-// Skips the elements this version does not know.
-bool Close(MsgpackReader& r, std::uint32_t n, std::uint32_t known) {
-  for (std::uint32_t i = known; i < n; ++i) {
-    if (!r.Skip()) return false;
-  }
-  return true;
-}
-bool U32(MsgpackReader& r, std::uint32_t* v) {
-  std::uint64_t x;
-  if (!r.ReadUint(&x) || x > 0xffffffffu) return false;
-  *v = static_cast<std::uint32_t>(x);
-  return true;
-}
 bool Str(MsgpackReader& r, std::string* s) {
   std::string_view v;
   if (!r.ReadStr(&v)) return false;
@@ -120,7 +103,7 @@ bool Str(MsgpackReader& r, std::string* s) {
 bool Decode(MsgpackReader& r, PublishRecord* out) {
   std::uint32_t n, headers;
   std::string_view payload;
-  if (!Open(r, 6, &n) || !r.ReadUint(&out->seq) || !Str(r, &out->queue) || !Str(r, &out->id) ||
+  if (!r.OpenArray(6, &n) || !r.ReadUint(&out->seq) || !Str(r, &out->queue) || !Str(r, &out->id) ||
       !r.ReadBin(&payload) || !r.ReadMapHeader(&headers)) {
     return false;
   }
@@ -132,49 +115,49 @@ bool Decode(MsgpackReader& r, PublishRecord* out) {
     if (!r.ReadStr(&k) || !r.ReadStr(&v)) return false;
     out->headers.emplace_back(std::string(k), std::string(v));
   }
-  return r.ReadInt(&out->published_unix_ms) && Close(r, n, 6);
+  return r.ReadInt(&out->published_unix_ms) && r.SkipUnknown(n, 6);
 }
 bool Decode(MsgpackReader& r, DeliverRecord* out) {
   std::uint32_t n;
-  return Open(r, 2, &n) && r.ReadUint(&out->seq) && U32(r, &out->attempt) && Close(r, n, 2);
+  return r.OpenArray(2, &n) && r.ReadUint(&out->seq) && r.ReadU32(&out->attempt) && r.SkipUnknown(n, 2);
 }
 bool Decode(MsgpackReader& r, AckRecord* out) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
-         Close(r, n, 2);
+  return r.OpenArray(1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
+         r.SkipUnknown(n, 2);
 }
 bool Decode(MsgpackReader& r, NackRecord* out) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&out->seq) && U32(r, &out->attempt) &&
-         r.ReadInt(&out->not_before_unix_ms) && Str(r, &out->reason) && Close(r, n, 4);
+  return r.OpenArray(4, &n) && r.ReadUint(&out->seq) && r.ReadU32(&out->attempt) &&
+         r.ReadInt(&out->not_before_unix_ms) && Str(r, &out->reason) && r.SkipUnknown(n, 4);
 }
 bool Decode(MsgpackReader& r, DeadLetterRecord* out) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&out->seq) && U32(r, &out->attempts) &&
-         Str(r, &out->reason) && r.ReadInt(&out->dead_at_unix_ms) && Close(r, n, 4);
+  return r.OpenArray(4, &n) && r.ReadUint(&out->seq) && r.ReadU32(&out->attempts) &&
+         Str(r, &out->reason) && r.ReadInt(&out->dead_at_unix_ms) && r.SkipUnknown(n, 4);
 }
 bool Decode(MsgpackReader& r, RequeueRecord* out) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&out->seq) && Close(r, n, 1);
+  return r.OpenArray(1, &n) && r.ReadUint(&out->seq) && r.SkipUnknown(n, 1);
 }
 bool Decode(MsgpackReader& r, PurgeRecord* out) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
-         Close(r, n, 2);
+  return r.OpenArray(1, &n) && r.ReadUint(&out->seq) && r.ReadIntIfPresent(n, 2, &out->settled_unix_ms) &&
+         r.SkipUnknown(n, 2);
 }
 bool Decode(MsgpackReader& r, StateRecord* out) {
   std::uint32_t n;
   std::uint64_t state;
-  if (!Open(r, 6, &n) || !r.ReadUint(&out->seq) || !r.ReadUint(&state) || state > 2) return false;
+  if (!r.OpenArray(6, &n) || !r.ReadUint(&out->seq) || !r.ReadUint(&state) || state > 2) return false;
   out->state = static_cast<RecoveredMessage::State>(state);
-  return U32(r, &out->attempts) && r.ReadInt(&out->not_before_unix_ms) &&
-         Str(r, &out->last_error) && r.ReadInt(&out->dead_at_unix_ms) && Close(r, n, 6);
+  return r.ReadU32(&out->attempts) && r.ReadInt(&out->not_before_unix_ms) &&
+         Str(r, &out->last_error) && r.ReadInt(&out->dead_at_unix_ms) && r.SkipUnknown(n, 6);
 }
 bool Decode(MsgpackReader& r, SettledIdRecord* out) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&out->seq) && Str(r, &out->queue) && Str(r, &out->id) &&
+  return r.OpenArray(4, &n) && r.ReadUint(&out->seq) && Str(r, &out->queue) && Str(r, &out->id) &&
          r.ReadInt(&out->published_unix_ms) && r.ReadIntIfPresent(n, 5, &out->settled_unix_ms) &&
-         Close(r, n, 5);
+         r.SkipUnknown(n, 5);
 }
 
 template <std::size_t I>
@@ -245,7 +228,7 @@ bool DecodePublishView(std::string_view body, PublishView* out) {
   MsgpackReader r(body);
   std::uint32_t n;
   std::string_view payload;
-  if (!Open(r, 6, &n) || !r.ReadUint(&out->seq) || !r.ReadStr(&out->queue) ||
+  if (!r.OpenArray(6, &n) || !r.ReadUint(&out->seq) || !r.ReadStr(&out->queue) ||
       !r.ReadStr(&out->id) || !r.ReadBin(&payload) || !r.Skip()) {
     return false;
   }
@@ -258,7 +241,7 @@ bool DecodeReason(std::uint8_t type, std::string_view body, std::string_view* re
   std::uint64_t u;
   std::int64_t i;
   *reason = {};
-  if (!Open(r, 4, &n) || !r.ReadUint(&u) || !r.ReadUint(&u)) return false;
+  if (!r.OpenArray(4, &n) || !r.ReadUint(&u) || !r.ReadUint(&u)) return false;
   if (type == static_cast<std::uint8_t>(RecordType::kNack)) {
     return r.ReadInt(&i) && r.ReadStr(reason);
   }

@@ -6,21 +6,9 @@
 namespace mandrill::broker::journal {
 namespace {
 
-bool Open(MsgpackReader& r, std::uint32_t min, std::uint32_t* n) {
-  return r.ReadArrayHeader(n) && *n >= min;
-}
 // Skips the fields this version does not know; the body must end with the array.
-bool Close(MsgpackReader& r, std::uint32_t n, std::uint32_t known) {
-  for (std::uint32_t i = known; i < n; ++i) {
-    if (!r.Skip()) return false;
-  }
-  return r.AtEnd();
-}
-bool U32(MsgpackReader& r, std::uint32_t* v) {
-  std::uint64_t x;
-  if (!r.ReadUint(&x) || x > 0xffffffffu) return false;
-  *v = static_cast<std::uint32_t>(x);
-  return true;
+bool CloseAtEnd(MsgpackReader& r, std::uint32_t n, std::uint32_t known) {
+  return r.SkipUnknown(n, known) && r.AtEnd();
 }
 // The header map of a publish, checked for shape (str -> str) without keeping it.
 bool SkipHeaders(MsgpackReader& r) {
@@ -36,44 +24,44 @@ bool SkipHeaders(MsgpackReader& r) {
 bool Publish(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
   std::string_view payload;
-  return Open(r, 6, &n) && r.ReadUint(&o->seq) && r.ReadStr(&o->queue) && r.ReadStr(&o->id) &&
-         r.ReadBin(&payload) && SkipHeaders(r) && r.ReadInt(&o->time) && Close(r, n, 6);
+  return r.OpenArray(6, &n) && r.ReadUint(&o->seq) && r.ReadStr(&o->queue) && r.ReadStr(&o->id) &&
+         r.ReadBin(&payload) && SkipHeaders(r) && r.ReadInt(&o->time) && CloseAtEnd(r, n, 6);
 }
 bool SeqOnly(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&o->seq) && Close(r, n, 1);
+  return r.OpenArray(1, &n) && r.ReadUint(&o->seq) && CloseAtEnd(r, n, 1);
 }
 bool Settle(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 1, &n) && r.ReadUint(&o->seq) && r.ReadIntIfPresent(n, 2, &o->settled) &&
-         Close(r, n, 2);
+  return r.OpenArray(1, &n) && r.ReadUint(&o->seq) && r.ReadIntIfPresent(n, 2, &o->settled) &&
+         CloseAtEnd(r, n, 2);
 }
 bool Deliver(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 2, &n) && r.ReadUint(&o->seq) && U32(r, &o->attempts) && Close(r, n, 2);
+  return r.OpenArray(2, &n) && r.ReadUint(&o->seq) && r.ReadU32(&o->attempts) && CloseAtEnd(r, n, 2);
 }
 bool Nack(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&o->seq) && U32(r, &o->attempts) && r.ReadInt(&o->time) &&
-         r.ReadStr(&o->text) && Close(r, n, 4);
+  return r.OpenArray(4, &n) && r.ReadUint(&o->seq) && r.ReadU32(&o->attempts) && r.ReadInt(&o->time) &&
+         r.ReadStr(&o->text) && CloseAtEnd(r, n, 4);
 }
 bool DeadLetter(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&o->seq) && U32(r, &o->attempts) && r.ReadStr(&o->text) &&
-         r.ReadInt(&o->time) && Close(r, n, 4);
+  return r.OpenArray(4, &n) && r.ReadUint(&o->seq) && r.ReadU32(&o->attempts) && r.ReadStr(&o->text) &&
+         r.ReadInt(&o->time) && CloseAtEnd(r, n, 4);
 }
 bool State(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
   std::uint64_t state;
-  if (!Open(r, 6, &n) || !r.ReadUint(&o->seq) || !r.ReadUint(&state) || state > 2) return false;
+  if (!r.OpenArray(6, &n) || !r.ReadUint(&o->seq) || !r.ReadUint(&state) || state > 2) return false;
   o->state = static_cast<std::uint8_t>(state);
-  return U32(r, &o->attempts) && r.ReadInt(&o->not_before) && r.ReadStr(&o->text) &&
-         r.ReadInt(&o->time) && Close(r, n, 6);
+  return r.ReadU32(&o->attempts) && r.ReadInt(&o->not_before) && r.ReadStr(&o->text) &&
+         r.ReadInt(&o->time) && CloseAtEnd(r, n, 6);
 }
 bool SettledId(MsgpackReader& r, RecordView* o) {
   std::uint32_t n;
-  return Open(r, 4, &n) && r.ReadUint(&o->seq) && r.ReadStr(&o->queue) && r.ReadStr(&o->id) &&
-         r.ReadInt(&o->time) && r.ReadIntIfPresent(n, 5, &o->settled) && Close(r, n, 5);
+  return r.OpenArray(4, &n) && r.ReadUint(&o->seq) && r.ReadStr(&o->queue) && r.ReadStr(&o->id) &&
+         r.ReadInt(&o->time) && r.ReadIntIfPresent(n, 5, &o->settled) && CloseAtEnd(r, n, 5);
 }
 
 }  // namespace
@@ -107,7 +95,7 @@ bool DecodePublishBody(std::string_view body, PublishBodyView* out, Headers* hea
   MsgpackReader r(body);
   std::uint32_t n, count;
   headers->clear();
-  if (!Open(r, 6, &n) || !r.ReadUint(&out->seq) || !r.ReadStr(&out->queue) ||
+  if (!r.OpenArray(6, &n) || !r.ReadUint(&out->seq) || !r.ReadStr(&out->queue) ||
       !r.ReadStr(&out->id) || !r.ReadBin(&out->payload) || !r.ReadMapHeader(&count)) {
     return false;
   }
@@ -116,7 +104,7 @@ bool DecodePublishBody(std::string_view body, PublishBodyView* out, Headers* hea
     if (!r.ReadStr(&k) || !r.ReadStr(&v)) return false;
     headers->emplace_back(std::string(k), std::string(v));
   }
-  return r.ReadInt(&out->published_unix_ms) && Close(r, n, 6);
+  return r.ReadInt(&out->published_unix_ms) && CloseAtEnd(r, n, 6);
 }
 
 }  // namespace mandrill::broker::journal

@@ -13,7 +13,6 @@
 namespace mandrill::broker::journal {
 
 namespace {
-constexpr int kDetailedReports = 20;  // as in the replayer: then only counted
 
 // The segment's bytes: mapped where the Fs can, else read into b->copy.
 core::Result<std::string_view> LoadBytes(RecoveryResult::Bytes* b) {
@@ -152,7 +151,7 @@ core::Result<RecoveryResult> RecoverSegments(Fs* fs, const JournalOptions& optio
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
           .count();
   using State = RecoveredMessage::State;
-  if (replay.corrupt_reports() > kDetailedReports) {
+  if (replay.corrupt_reports() > Replayer::kDetailedReports) {
     spdlog::warn("journal: {} corrupt regions in all ({} bytes)", replay.corrupt_reports(),
                  stats->recovery_corrupt_bytes.load());
   }

@@ -18,9 +18,8 @@ namespace {
 constexpr std::uint32_t kSettled = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint32_t kSettledBit = 0x80000000u;
 bool IsLive(std::uint32_t v) { return (v & kSettledBit) == 0; }
-constexpr int kDetailedReports = 20;  // then only counted, and summarised at the end
 constexpr std::uint64_t kTypicalPublishBytes = 128;
-using State = RecoveredMessage::State;
+using LiveState = RecoveredMessage::State;
 }  // namespace
 
 Replayer::Replayer(const JournalOptions& options, std::int64_t now_ms, JournalStats* stats)
@@ -81,14 +80,14 @@ void Replayer::Apply(const ScannedRecord& rec) {
     case RecordType::kDeliver:
       if (Slot* s = LiveSlot(r_.seq)) {
         s->attempts = r_.attempts;
-        s->state = static_cast<std::uint8_t>(State::kReady);
+        s->state = static_cast<std::uint8_t>(LiveState::kReady);
         if (s->extra != 0) extras_[s->extra - 1].not_before = 0;
       }
       return;
     case RecordType::kNack:
       if (Slot* s = LiveSlot(r_.seq)) {
         s->attempts = r_.attempts;
-        s->state = static_cast<std::uint8_t>(State::kDeferred);
+        s->state = static_cast<std::uint8_t>(LiveState::kDeferred);
         Extra& x = ExtraOf(*s);
         x.not_before = r_.time;
         x.last_error = r_.text;
@@ -97,7 +96,7 @@ void Replayer::Apply(const ScannedRecord& rec) {
     case RecordType::kDeadLetter:
       if (Slot* s = LiveSlot(r_.seq)) {
         s->attempts = r_.attempts;
-        s->state = static_cast<std::uint8_t>(State::kDead);
+        s->state = static_cast<std::uint8_t>(LiveState::kDead);
         Extra& x = ExtraOf(*s);
         x.not_before = 0;
         x.last_error = r_.text;
@@ -107,7 +106,7 @@ void Replayer::Apply(const ScannedRecord& rec) {
     case RecordType::kRequeue:
       if (Slot* s = LiveSlot(r_.seq)) {
         s->attempts = 0;
-        s->state = static_cast<std::uint8_t>(State::kReady);
+        s->state = static_cast<std::uint8_t>(LiveState::kReady);
         if (s->extra != 0) {
           extras_[s->extra - 1].not_before = 0;
           extras_[s->extra - 1].dead_at = 0;
@@ -263,7 +262,7 @@ std::unique_ptr<LiveSet> Replayer::BuildLiveSet(SegmentSet* segments) {
     const Extra none;
     const Extra& x = s.extra != 0 ? extras_[s.extra - 1] : none;
     live->Restore(s.seq, segments_[s.segment], s.bytes, s.id_bytes, s.published, s.attempts,
-                  static_cast<State>(s.state), x.not_before, x.dead_at, x.last_error);
+                  static_cast<LiveState>(s.state), x.not_before, x.dead_at, x.last_error);
   }
   return live;
 }
@@ -299,7 +298,7 @@ void Replayer::Emit(RecoverySink& sink) {
     v.payload = p.payload;
     v.published_unix_ms = p.published_unix_ms;
     v.attempts = s.attempts;
-    v.state = static_cast<State>(s.state);
+    v.state = static_cast<LiveState>(s.state);
     v.not_before_unix_ms = x.not_before;
     v.last_error = x.last_error;
     v.dead_at_unix_ms = x.dead_at;

@@ -28,6 +28,10 @@ namespace mandrill::broker::journal {
 
 class Replayer {
  public:
+  // Corrupt regions and conflicts reported one by one; past this many only counted (and
+  // summarised at the end).
+  static constexpr int kDetailedReports = 20;
+
   Replayer(const JournalOptions& options, std::int64_t now_ms, JournalStats* stats);
 
   // Registers the segment whose records come next (in file order, oldest segment first).

@@ -38,6 +38,9 @@ enum class Command : std::uint8_t {
   kAdminOk = 0x38,
 };
 
+// The byte on the wire (ERROR's `answers` field names a command by it).
+constexpr std::uint8_t CommandByte(Command c) { return static_cast<std::uint8_t>(c); }
+
 // "PUBLISH", "DELIVER", ... or "UNKNOWN".
 std::string_view CommandName(Command c);
 bool IsKnownCommand(std::uint8_t byte);

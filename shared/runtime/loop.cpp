@@ -13,6 +13,7 @@
 #include <sstream>
 #include <system_error>
 
+#include "shared/core/clock.h"
 #include "shared/core/mutex.h"
 #include "shared/runtime/loop_watchdog.h"
 #include "shared/runtime/supervisor.h"
@@ -21,8 +22,6 @@ namespace mandrill::runtime {
 namespace {
 
 constinit thread_local Loop* tls_loop = nullptr;
-
-long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
 
 }  // namespace
 
@@ -129,8 +128,8 @@ void Loop::MeasureStep(const detail::TaskCore* task, const char* what) {
     ++stats_.slow_steps;
     spdlog::warn("loop '{}': {} '{}' blocked the loop for {} ms (threshold {} ms)", options_.name,
                  what, task != nullptr ? task->name() : std::string("-"),
-                 Ms(std::chrono::duration_cast<Duration>(took)),
-                 Ms(options_.slow_step_threshold));
+                 core::ToMillis(std::chrono::duration_cast<Duration>(took)),
+                 core::ToMillis(options_.slow_step_threshold));
   }
   step_started_ = now;
   if (watchdog_) {
@@ -280,7 +279,7 @@ void Loop::Drain() {
     stats_.stragglers += live_tasks_.size();
     spdlog::error("loop '{}': {} task(s) still alive {} ms after the loop began shutting down; "
                   "their frames will be destroyed with the loop:\n{}",
-                  options_.name, live_tasks_.size(), Ms(options_.drain_timeout), DumpTasks());
+                  options_.name, live_tasks_.size(), core::ToMillis(options_.drain_timeout), DumpTasks());
   }
   posts_->Close();
   // Whatever was posted before the close still runs exactly once.
@@ -319,7 +318,7 @@ std::string Loop::DumpTasks() const {
   for (const TaskInfo& t : Tasks()) {
     out << "  #" << t.id << " '" << t.name << "' " << ToString(t.state);
     if (t.state == TaskState::kSuspended) out << " on " << t.waiting_on;
-    out << ", age " << Ms(t.age) << " ms";
+    out << ", age " << core::ToMillis(t.age) << " ms";
     if (t.cancel_requested) out << ", cancel requested";
     out << '\n';
   }

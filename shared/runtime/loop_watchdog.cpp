@@ -6,12 +6,6 @@
 #include <chrono>
 
 namespace mandrill::runtime {
-namespace {
-
-long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
-}  // namespace
-
 void Loop::StartWatchdog() {
   if (options_.watchdog_threshold <= Duration::zero()) return;
   watchdog_ = std::make_unique<Watchdog>();
@@ -36,7 +30,7 @@ void Loop::StartWatchdog() {
       blocked_reports_.fetch_add(1, std::memory_order_relaxed);
       spdlog::warn("loop '{}': watchdog: the loop has been blocked in one step for {} ms "
                    "(threshold {} ms)",
-                   options_.name, Ms(blocked), Ms(threshold));
+                   options_.name, core::ToMillis(blocked), core::ToMillis(threshold));
       if (options_.on_blocked) options_.on_blocked(blocked);
     }
   });

@@ -20,8 +20,6 @@ Loop& CurrentLoopOrThrow(const std::string& name) {
   return *loop;
 }
 
-long long Ms(Duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
-
 }  // namespace
 
 struct Supervisor::Slot {
@@ -288,7 +286,7 @@ void Supervisor::RestartAfterBackoff(std::vector<Slot*> group, Slot* failed) {
   }
   Duration delay = BackoffFor(failed);
   spdlog::info("supervisor '{}': restarting '{}'{} in {} ms", name_, failed->name,
-               group.size() > 1 ? " and the children it takes down" : "", Ms(delay));
+               group.size() > 1 ? " and the children it takes down" : "", core::ToMillis(delay));
   failed->restart_timer->Start(delay, [this, group = std::move(group)] {
     for (Slot* s : group) {
       if (!s->waiting_restart) continue;
@@ -308,7 +306,7 @@ void Supervisor::RestartAfterBackoff(std::vector<Slot*> group, Slot* failed) {
 void Supervisor::Escalate(const std::string& child, std::exception_ptr cause) {
   std::string what = "supervisor '" + name_ + "' gave up: more than " +
                      std::to_string(options_.max_restarts) + " restarts within " +
-                     std::to_string(Ms(options_.restart_window)) + " ms; last failure: child '" +
+                     std::to_string(core::ToMillis(options_.restart_window)) + " ms; last failure: child '" +
                      child + "': " + DescribeException(cause);
   spdlog::error("{}", what);
   failure_ = std::make_exception_ptr(SupervisorFailed(what, std::move(cause)));

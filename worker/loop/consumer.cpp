@@ -6,6 +6,7 @@
 #include <exception>
 #include <utility>
 
+#include "shared/core/clock.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::worker {
@@ -13,10 +14,6 @@ namespace {
 
 constexpr std::size_t kMaxReasonBytes = 1000;
 constexpr const char* kShutdownReason = "worker shutting down";
-
-long long Ms(runtime::Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
 
 std::string Truncate(std::string s) {
   if (s.size() > kMaxReasonBytes) {
@@ -118,7 +115,7 @@ void Consumer::Stop(runtime::Duration grace) {
     stop_requested_.Close();
     if (grace > runtime::Duration::zero()) {
       spdlog::info("draining: credit 0, {} messages in flight, up to {} ms to finish",
-                   in_flight_.size(), Ms(grace));
+                   in_flight_.size(), core::ToMillis(grace));
     }
   }
   if (grace > runtime::Duration::zero()) {
@@ -240,7 +237,7 @@ void Consumer::Settle(InFlight* f, const Outcome& outcome) {
       const auto delay = RetryDelayMs(item.attempt, options_.retry_initial, options_.retry_max);
       spdlog::warn("message {} (queue {}, attempt {}) timed out after {} ms; nack, retry in {} "
                    "ms",
-                   item.id, item.queue, item.attempt, Ms(options_.handler_timeout), delay);
+                   item.id, item.queue, item.attempt, core::ToMillis(options_.handler_timeout), delay);
       outbox_.Nack(item.lease_id, delay, "timeout");
       ++totals_.nacked_timeout;
       return;

@@ -8,12 +8,8 @@
 namespace mandrill::worker {
 namespace {
 
-long long Ms(runtime::Duration d) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
 std::uint32_t DurationMs(runtime::Duration d) {
-  return static_cast<std::uint32_t>(std::clamp<long long>(Ms(d), 1, UINT32_MAX));
+  return static_cast<std::uint32_t>(std::clamp<long long>(core::ToMillis(d), 1, UINT32_MAX));
 }
 
 }  // namespace
@@ -60,7 +56,7 @@ void LeaseKeeper::OnExtended(Entry* e, runtime::Duration left) {
       ++capped_;
       spdlog::warn("lease {} ({}) reached the broker's max lease: it expires in {} ms and will be "
                    "redelivered unless the handler finishes first",
-                   e->lease_id, e->label != nullptr ? *e->label : std::string("?"), Ms(left));
+                   e->lease_id, e->label != nullptr ? *e->label : std::string("?"), core::ToMillis(left));
     }
     // Asking again before the deadline cannot help: ask at the deadline (then "lease lost").
     e->extend_at = e->deadline;

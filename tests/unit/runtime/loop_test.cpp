@@ -18,7 +18,7 @@ using namespace std::chrono_literals;
 using testing::MsSince;
 using testing::VirtualOptions;
 
-Task<long long> SleepFor(Duration d) {
+Task<long long> SleepAndMeasure(Duration d) {
   TimePoint start = Loop::Current()->Now();
   co_await Sleep(d);
   co_return MsSince(start);
@@ -28,13 +28,13 @@ TEST(LoopTest, VirtualClockJumpsToNextTimer) {
   VirtualClock clock;
   Loop loop(VirtualOptions(&clock));
   auto real_start = std::chrono::steady_clock::now();
-  EXPECT_EQ(loop.Run(SleepFor(3600s)), 3'600'000);
+  EXPECT_EQ(loop.Run(SleepAndMeasure(3600s)), 3'600'000);
   EXPECT_LT(std::chrono::steady_clock::now() - real_start, 10s);
 }
 
 TEST(LoopTest, RealClockSleepsAtLeastTheDelay) {
   Loop loop;
-  EXPECT_GE(loop.Run(SleepFor(5ms)), 5);
+  EXPECT_GE(loop.Run(SleepAndMeasure(5ms)), 5);
 }
 
 Task<std::vector<int>> TimersFireInDeadlineOrder() {

@@ -17,12 +17,12 @@ namespace {
 using namespace std::chrono_literals;
 using testing::MsSince;
 using testing::RunVirtual;
+using testing::SleepFor;
 
 Task<int> SleepThen(Duration d, int v) {
   co_await Sleep(d);
   co_return v;
 }
-Task<void> SleepFor(Duration d) { co_await Sleep(d); }
 
 Task<void> TimeoutRaises() {
   TimePoint start = Loop::Current()->Now();
