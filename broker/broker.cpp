@@ -264,16 +264,22 @@ core::SteadyTime Broker::NextWakeup() const {
   core::SteadyTime next = next_housekeeping_;
   if (auto d = leases_.NextDeadline()) next = std::min(next, *d);
   if (auto d = store_.deferred.NextDue()) next = std::min(next, *d);
+  if (auto d = ctx_.storage.HeldUntil()) next = std::min(next, *d);
   return next;
 }
 
 void Broker::EndPass() {
   const PassClock::Pin pin(clock_);
   ++counters_.passes;
-  ctx_.storage.Commit();
-  if (ctx_.storage.WakeFd() < 0) OnStorageProgress(ctx_.storage.Poll());
+  // Storage that decides at Commit (memory) makes this pass's publishes ready for the dispatch
+  // below. The journal's progress is taken every pass: its writer wakes the reactor only for
+  // what it waits on (confirms, admin replies, failures), and lets acks' progress wait for a pass.
+  if (ctx_.storage.WakeFd() < 0) ctx_.storage.Commit();
+  OnStorageProgress(ctx_.storage.Poll());
   dispatcher_.Dispatch();
-  ctx_.storage.Commit();  // the deliveries' attempt records
+  // One hand-off per pass at most: publishes, settles and the deliveries' attempt records
+  // together (a pass of settles alone may be held a moment: Storage::CommitPass).
+  ctx_.storage.CommitPass();
   outbox_.Flush(*this);
 }
 

@@ -13,6 +13,7 @@
 #include <variant>
 #include <vector>
 
+#include "shared/core/clock.h"
 #include "shared/core/result.h"
 #include "shared/metrics/histogram.h"
 #include "shared/protocol/messages.h"
@@ -156,8 +157,15 @@ class Storage {
 
   // Queues a record and returns its ticket. Never blocks on disk.
   virtual Ticket Append(const Record& record) = 0;
-  // End of a reactor pass: hands everything appended since the last call to the writer.
+  // Hands everything appended since the last call to the writer.
   virtual void Commit() = 0;
+  // End of a reactor pass: Commit, except that a storage may hold records nobody waits on
+  // (deliveries, acks, nacks) for a few milliseconds, to hand them over with later ones in one
+  // wake-up of its writer; HeldUntil says when they must go at the latest (the reactor wakes
+  // then). A held record is lost if the process dies meanwhile: its message comes back once
+  // more, which at-least-once allows. Publishes and operators' changes are never held.
+  virtual void CommitPass() { Commit(); }
+  virtual std::optional<core::SteadyTime> HeldUntil() const { return std::nullopt; }
 
   // Readable when Poll() has news; -1 if progress is only ever reported synchronously (then
   // the reactor calls Poll() after every Commit()).

@@ -27,6 +27,9 @@ struct Batch {
   Ticket first_ticket = 0;          // 0 when the batch holds no records (a clock tick)
   Ticket last_ticket = 0;
   std::int64_t now_unix_ms = 0;  // the reactor's wall clock at Commit
+  // Holds a record someone is answered for only once it is durable: a publish (its confirm)
+  // or an operator's requeue/purge (the reply). Deliveries, acks and nacks are not waited on.
+  bool awaited = false;
 
   bool empty() const { return events.empty(); }
   void Clear() {
@@ -34,6 +37,7 @@ struct Batch {
     events.clear();
     first_ticket = last_ticket = 0;
     now_unix_ms = 0;
+    awaited = false;
   }
 };
 

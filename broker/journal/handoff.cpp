@@ -36,15 +36,22 @@ void Handoff::Submit(Batch* batch) {
 }
 
 StorageProgress Handoff::TakeProgress() {
-  if (wake_fd_ >= 0) {
+  // The flag is set after the write, so a drained eventfd is never left readable with the flag
+  // clear for longer than the writer takes between the two (the reactor's next poll catches it).
+  if (wake_fd_ >= 0 && woken_.exchange(false, std::memory_order_acq_rel)) {
     std::uint64_t n;
     while (::read(wake_fd_, &n, sizeof(n)) < 0 && errno == EINTR) {
     }
   }
   StorageProgress p;
+  if (!news_.exchange(false, std::memory_order_acq_rel)) {
+    p.durable_upto = taken_upto_;
+    return p;
+  }
   core::MutexLock lock(mu_);
   p.durable_upto = durable_upto_;
   p.failures.swap(failures_);
+  taken_upto_ = p.durable_upto;
   return p;
 }
 
@@ -93,14 +100,17 @@ void Handoff::Recycle(std::vector<Batch>* done) {
   done->clear();
 }
 
-void Handoff::Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures) {
+void Handoff::Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures,
+                     bool awaited) {
+  const bool wake = awaited || !failures->empty();
   {
     core::MutexLock lock(mu_);
     if (durable_upto > durable_upto_) durable_upto_ = durable_upto;
     for (auto& f : *failures) failures_.push_back(std::move(f));
+    news_.store(true, std::memory_order_release);
   }
   failures->clear();
-  Wake();
+  if (wake) Wake();
 }
 
 void Handoff::SetIdle() {
@@ -116,6 +126,7 @@ void Handoff::ReportLocalFailure(StorageProgress::Failure failure) {
   {
     core::MutexLock lock(mu_);
     failures_.push_back(std::move(failure));
+    news_.store(true, std::memory_order_release);
   }
   Wake();
 }
@@ -125,6 +136,7 @@ void Handoff::Wake() {
   const std::uint64_t one = 1;
   while (::write(wake_fd_, &one, sizeof(one)) < 0 && errno == EINTR) {
   }
+  woken_.store(true, std::memory_order_release);
 }
 
 }  // namespace mandrill::broker::journal

@@ -5,6 +5,7 @@
 // pointer moves, never across I/O.
 //
 // Lock order: Handoff::mu_ is a leaf (nothing else is locked while it is held).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -33,6 +34,8 @@ class Handoff {
   // Queues *batch for the writer and leaves a recycled empty batch in its place.
   void Submit(Batch* batch) EXCLUDES(mu_);
   // Progress since the last call; drains the eventfd first so later progress wakes it again.
+  // Cheap when there is none (two atomic loads, no lock, no syscall): the reactor calls it
+  // every pass, which is how it learns of progress it was not woken for.
   StorageProgress TakeProgress() EXCLUDES(mu_);
   // Asks the writer to finish what is queued and exit.
   void RequestStop() EXCLUDES(mu_);
@@ -48,8 +51,10 @@ class Handoff {
             std::optional<std::chrono::steady_clock::time_point> deadline) EXCLUDES(mu_);
   // Returns written batches for reuse (clears *done).
   void Recycle(std::vector<Batch>* done) EXCLUDES(mu_);
-  // Publishes progress (durable_upto and failures, which it clears) and wakes the reactor.
-  void Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures)
+  // Publishes progress (durable_upto and failures, which it clears). Wakes the reactor when
+  // `awaited` (it waits on some of those tickets) or on failures; otherwise the reactor picks
+  // the progress up at its next pass: a wake-up per ack would cost it a pass per ack.
+  void Report(Ticket durable_upto, std::vector<StorageProgress::Failure>* failures, bool awaited)
       EXCLUDES(mu_);
   // The writer has finished everything it took and has no maintenance left (unless more
   // batches were queued meanwhile).
@@ -72,6 +77,11 @@ class Handoff {
   bool idle_ GUARDED_BY(mu_) = true;
   Ticket durable_upto_ GUARDED_BY(mu_) = 0;
   std::vector<StorageProgress::Failure> failures_ GUARDED_BY(mu_);
+  // Set (under mu_) when durable_upto_ or failures_ changed; cleared by TakeProgress.
+  std::atomic<bool> news_{false};
+  // Set after the eventfd was written: TakeProgress reads the eventfd only then.
+  std::atomic<bool> woken_{false};
+  Ticket taken_upto_ = 0;  // reactor thread: durable_upto_ as of the last TakeProgress
 };
 
 }  // namespace mandrill::broker::journal

@@ -95,6 +95,10 @@ Ticket Journal::Append(const Record& record) {
   batch_.last_ticket = t;
   RecordEvent& e = batch_.events.emplace_back();
   e.type = static_cast<std::uint8_t>(TypeOf(record));
+  if (std::holds_alternative<PublishRecord>(record) ||
+      std::holds_alternative<RequeueRecord>(record) || std::holds_alternative<PurgeRecord>(record)) {
+    batch_.awaited = true;
+  }
   const std::size_t start = batch_.data.size();
   std::visit(
       [&](const auto& r) {
@@ -116,7 +120,18 @@ Ticket Journal::Append(const Record& record) {
   return t;
 }
 
+void Journal::CommitPass() {
+  if (state_ == State::kOpen && !batch_.empty() && !batch_.awaited &&
+      batch_.data.size() < kHoldBytes) {
+    const core::SteadyTime now = clock_->Now();
+    if (!held_since_) held_since_ = now;
+    if (now - *held_since_ < kHold) return;
+  }
+  Commit();
+}
+
 void Journal::Commit() {
+  held_since_.reset();
   const std::int64_t now_ms = clock_->WallMs();
   if (batch_.empty()) {
     // An idle reactor still moves the writer's clock now and then.

@@ -49,6 +49,13 @@ class Journal final : public Storage {
   // Hands the current batch to the writer (an empty pass hands over nothing, except a clock
   // tick about once a second so that dedup expiry and segment deletion proceed when idle).
   void Commit() override;
+  // Holds a batch without publishes or operators' records for up to kHold (or kHoldBytes): at
+  // one ack per pass (credit 1) the writer would otherwise wake for every message.
+  void CommitPass() override;
+  std::optional<core::SteadyTime> HeldUntil() const override {
+    if (!held_since_) return std::nullopt;
+    return *held_since_ + kHold;
+  }
   int WakeFd() const override { return handoff_.wake_fd(); }
   StorageProgress Poll() override { return handoff_.TakeProgress(); }
   // Commits what is pending, waits for the writer to write and sync everything (whatever the
@@ -81,6 +88,9 @@ class Journal final : public Storage {
   Batch batch_;  // being filled by Append
   Ticket next_ticket_ = 1;
   std::int64_t last_handoff_ms_ = 0;
+  static constexpr std::chrono::milliseconds kHold{2};
+  static constexpr std::size_t kHoldBytes = 256 * 1024;
+  std::optional<core::SteadyTime> held_since_;  // the batch is held (CommitPass) since
 };
 
 // The factory the broker calls. Nothing touches the disk until Recover().

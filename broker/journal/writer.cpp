@@ -11,6 +11,10 @@ namespace mandrill::broker::journal {
 namespace {
 
 constexpr auto kDeleteRetry = std::chrono::seconds(1);
+// fsync=always: how long a record nobody waits on (a delivery, ack or nack) may stay written but
+// unsynced when no publish comes to sync it. Leases are not durable anyway: such a record lost
+// to a power cut only brings its message back once more (at-least-once).
+constexpr auto kUnawaitedSyncBound = std::chrono::milliseconds(100);
 constexpr auto kDiskFullLogEvery = std::chrono::seconds(5);
 
 // Appends ticket t to the failure list, merging with the last range when contiguous.
@@ -51,7 +55,9 @@ std::uint64_t Writer::SettleReserve() const {
 
 void Writer::Run() {
   core::SetThreadName("journal");
-  const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
+  // Unsynced bytes in the head wait for next_sync_: every record under fsync=interval, the
+  // unawaited ones under fsync=always.
+  const bool deferring = options_.fsync.mode != FsyncPolicy::Mode::kNever;
   next_sync_ = std::chrono::steady_clock::now() + options_.fsync.interval;
   segments_->ReleaseClosedSpace();  // here, off the reactor's restart path
   segments_->PublishStats(now_ms_, options_.dedup_window.count(),
@@ -60,13 +66,13 @@ void Writer::Run() {
   bool busy = false;
   for (;;) {
     std::optional<std::chrono::steady_clock::time_point> deadline;
-    if (interval && segments_->head_unsynced()) deadline = next_sync_;
+    if (deferring && SyncPending()) deadline = next_sync_;
     if (handoff_->Take(&batches, /*block=*/!busy, deadline)) break;
     if (!batches.empty()) Pass(batches);
-    MaybeIntervalSync();
+    MaybeDeferredSync();
     busy = Maintain();
     handoff_->Recycle(&batches);
-    if (!busy && !(interval && segments_->head_unsynced())) handoff_->SetIdle();
+    if (!busy && !(deferring && SyncPending())) handoff_->SetIdle();
   }
   compactor_.Abandon("shutting down", /*failure=*/false);
   final_status_ = segments_->Close();
@@ -82,9 +88,11 @@ void Writer::Pass(std::vector<Batch>& batches) {
   // A segment started for this pass says in its header the highest seq assigned before it.
   const std::uint64_t base_seq = max_seq_;
   std::vector<StorageProgress::Failure> failures;
+  bool awaited = false;  // the reactor is woken only for progress it waits on (or failures)
   for (Batch& b : batches) {
     if (b.now_unix_ms > now_ms_) now_ms_ = b.now_unix_ms;
     if (b.empty()) continue;
+    awaited = awaited || b.awaited;
     if (first == 0) first = b.first_ticket;
     last = b.last_ticket;
     bytes += b.data.size();
@@ -103,14 +111,14 @@ void Writer::Pass(std::vector<Batch>& batches) {
   }
   if (last == 0) return;  // clock ticks only
   if (bytes == 0) {
-    handoff_->Report(last, &failures);
+    handoff_->Report(last, &failures, awaited);
     return;
   }
   const auto fail_all = [&](const std::string& why) {
     failures.clear();
     failures.push_back(StorageProgress::Failure{first, last, why});
     JournalStats::Add(stats_->failed_records, static_cast<std::int64_t>(last - first + 1));
-    handoff_->Report(last, &failures);
+    handoff_->Report(last, &failures, awaited);
   };
   // Reserve room to settle every message live after this pass, including its publishes.
   const std::uint64_t reserve =
@@ -124,6 +132,8 @@ void Writer::Pass(std::vector<Batch>& batches) {
     WriteReserveOnly(batches, &failures);
     return;
   }
+  const bool unsynced_before = segments_->head_unsynced();
+  deferred_sync_failed_ = false;  // new bytes: worth trying again
   std::vector<struct iovec> iov;
   iov.reserve(batches.size());
   for (Batch& b : batches) {
@@ -136,15 +146,24 @@ void Writer::Pass(std::vector<Batch>& batches) {
     return;
   }
   if (options_.fsync.mode == FsyncPolicy::Mode::kAlways) {
-    if (auto s = segments_->Sync(); !s.ok()) {
-      spdlog::error("journal: sync of tickets {}..{} failed: {}", first, last, s.message());
-      segments_->CutHead(before);
-      fail_all("journal sync failed: " + s.message());
-      return;
+    // Group commit for what is waited on; the rest rides on the next such sync or the bound.
+    const auto now = std::chrono::steady_clock::now();
+    if (awaited || (unsynced_before && now >= next_sync_)) {
+      if (auto s = segments_->Sync(); !s.ok()) {
+        spdlog::error("journal: sync of tickets {}..{} failed: {}{}", first, last, s.message(),
+                      unsynced_before ? " (acks and deliveries written since the last sync may "
+                                        "not survive a power loss: their messages come back)"
+                                      : "");
+        segments_->CutHead(before);
+        fail_all("journal sync failed: " + s.message());
+        return;
+      }
+    } else if (!unsynced_before) {
+      next_sync_ = now + kUnawaitedSyncBound;
     }
   }
   for (const Batch& b : batches) Apply(b, nullptr);
-  handoff_->Report(last, &failures);
+  handoff_->Report(last, &failures, awaited);
 }
 
 void Writer::WriteReserveOnly(std::vector<Batch>& batches,
@@ -207,7 +226,7 @@ void Writer::WriteReserveOnly(std::vector<Batch>& batches,
     spdlog::error("journal: disk full: refused {} records, wrote {} acks/purges into the reserve",
                   refused, iov.size());
   }
-  handoff_->Report(last, failures);
+  handoff_->Report(last, failures, /*awaited=*/true);
 }
 
 void Writer::Apply(const Batch& b, const std::vector<bool>* written) {
@@ -255,19 +274,21 @@ void Writer::Apply(const Batch& b, const std::vector<bool>* written) {
   JournalStats::Add(stats_->records, applied);
 }
 
-void Writer::MaybeIntervalSync() {
-  if (options_.fsync.mode != FsyncPolicy::Mode::kInterval || !segments_->head_unsynced()) return;
+void Writer::MaybeDeferredSync() {
+  if (options_.fsync.mode == FsyncPolicy::Mode::kNever || !SyncPending()) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < next_sync_) return;
-  next_sync_ = now + options_.fsync.interval;
+  const bool interval = options_.fsync.mode == FsyncPolicy::Mode::kInterval;
+  // Also after a failure: a dead disk must not turn this into a busy loop.
+  next_sync_ = now + (interval ? options_.fsync.interval
+                               : std::chrono::milliseconds(kUnawaitedSyncBound));
   if (auto s = segments_->Sync(); !s.ok()) {
-    // Those records were reported durable after their write; the OS may now have dropped
-    // them. Nothing can be taken back: log, and move new writes to a fresh segment.
-    spdlog::error(
-        "journal: interval sync failed (recent confirms may not survive a power "
-        "loss): {}",
-        s.message());
+    // Those records were reported done after their write; the OS may now have dropped them.
+    // Nothing can be taken back: log, and move new writes to a fresh segment.
+    spdlog::error("journal: deferred sync failed ({} may not survive a power loss): {}",
+                  interval ? "recent confirms" : "recent acks and deliveries", s.message());
     segments_->RetireHead();
+    deferred_sync_failed_ = true;  // not again until something new is written
   }
 }
 

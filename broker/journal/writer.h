@@ -3,7 +3,11 @@
 //
 // Each pass takes every batch the reactor committed since the last pass, fills in their
 // checksums, writes them with one write() and (fsync=always) makes them durable with one
-// fdatasync, then reports the new durable watermark and wakes the reactor. Between passes it
+// fdatasync, then reports the new durable watermark, waking the reactor only when the pass held
+// something it waits on (a publish, an operator's requeue or purge) or failed. Under
+// fsync=always a pass of deliveries, acks and nacks alone is written but not synced: it rides on
+// the next publish's sync, or is synced within 100 ms (a lost ack is a redelivery, which
+// at-least-once allows; a publish confirm never waits on anything but its own sync). Between passes it
 // deletes segments nothing needs any more and advances compaction by one slice.
 //
 // Failure handling: a failed write or sync fails every ticket of the pass (reported in
@@ -45,7 +49,10 @@ class Writer {
   void Pass(std::vector<Batch>& batches);
   void WriteReserveOnly(std::vector<Batch>& batches, std::vector<StorageProgress::Failure>* f);
   void Apply(const Batch& batch, const std::vector<bool>* written);
-  void MaybeIntervalSync();
+  // fsync=interval: every `interval`; fsync=always: the unawaited records' bound.
+  void MaybeDeferredSync();
+  // The head holds written bytes a deferred sync is still to cover.
+  bool SyncPending() const { return segments_->head_unsynced() && !deferred_sync_failed_; }
   // Deletes and compacts; true when there is more to do right away.
   bool Maintain();
   void DeleteUnneeded();
@@ -64,6 +71,7 @@ class Writer {
   std::chrono::steady_clock::time_point delete_retry_after_{};
   std::chrono::steady_clock::time_point last_disk_full_log_{};
   core::Status final_status_;
+  bool deferred_sync_failed_ = false;
 };
 
 }  // namespace mandrill::broker::journal

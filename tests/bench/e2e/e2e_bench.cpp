@@ -6,7 +6,10 @@
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
 //             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."] [--curve on]
-//             [--scrape HZ] [--repeat N] [--compare off]
+//             [--scrape HZ] [--repeat N] [--compare off] [--consume-only on]
+// --consume-only on: publish all N first (no worker connected, confirms awaited), then start
+// the workers and time only the consumption (messages/s, and the journal syncs it caused).
+// Every run also prints the broker's peak RSS and its journal sync count (STATS).
 // --curve on: the same load twice in one run, plaintext then CURVE (keys, an auth file, the
 // broker's ZAP handler), and the ratio of the two (issue 12).
 // --scrape HZ: the same load without metrics, then with --metrics-bind and a scraper GETting
@@ -29,6 +32,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -65,6 +69,7 @@ struct Options {
   double scrape_hz = 0;  // > 0: run without metrics, then scraped at this rate, and compare
   int repeat = 1;
   bool compare = true;
+  bool consume_only = false;
 };
 
 struct ScrapeResult {
@@ -209,6 +214,51 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
   s.set(zmq::sockopt::linger, 0);
 }
 
+// User+system CPU of process `pid` so far, all threads (/proc/PID/stat, clock ticks).
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');  // the command name may hold spaces
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// journal.syncs from the broker's STATS (-1 when it has no journal or does not answer).
+std::int64_t JournalSyncs(zmq::context_t& ctx, const std::string& endpoint,
+                          const std::optional<security::ClientKeys>& keys) {
+  zmq::socket_t s(ctx, zmq::socket_type::dealer);
+  protocol::DealerOptions d;
+  d.linger_ms = 0;
+  protocol::ConfigureDealer(s, d);
+  Secure(s, keys);
+  s.connect(endpoint);
+  SendOrRetry(s, protocol::StatsRequest{7});
+  protocol::Received in;
+  const protocol::Limits limits;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    if (!WaitReadable(s, 100)) continue;
+    while (protocol::Receive(s, in)) {
+      auto m = protocol::DecodeReceived(in, 0, limits);
+      if (!m.ok()) continue;
+      if (auto* r = std::get_if<protocol::StatsReply>(&m.value())) {
+        for (const auto& [name, value] : r->counters) {
+          if (name == "journal.syncs") return value;
+        }
+        return -1;
+      }
+    }
+  }
+  return -1;
+}
+
 std::vector<std::string> Split(const std::string& s) {
   std::istringstream in(s);
   std::vector<std::string> out;
@@ -220,17 +270,22 @@ struct Figures {
   bool ok = false;
   double seconds = 0, rate = 0, confirms_s = 0, broker_cpu_s = 0, p50_us = 0, p99_us = 0,
          max_us = 0;
+  long peak_rss_kb = 0;
+  std::int64_t syncs = -1;  // journal.syncs during the timed part (-1: not journaled)
   ScrapeResult scrape;
 };
 
 void Print(const char* label, const Figures& f, const Options& o) {
   std::printf("e2e [%s]: %.0f messages/s publish->ack (%.3f s); confirms done at %.3f s\n", label,
               f.rate, f.seconds, f.confirms_s);
-  std::printf("e2e [%s]: broker CPU %.2f s in all = %.2f us per message (user+sys, all its "
-              "threads)\n",
+  std::printf("e2e [%s]: broker CPU %.2f s while timed = %.2f us per message (user+sys, all "
+              "its threads)\n",
               label, f.broker_cpu_s, f.broker_cpu_s * 1e6 / o.messages);
   std::printf("e2e [%s]: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
               f.p50_us, f.p99_us, f.max_us);
+  std::printf("e2e [%s]: broker peak RSS %.1f MB; journal syncs %lld (%.1f/s)\n", label,
+              f.peak_rss_kb / 1024.0, static_cast<long long>(f.syncs),
+              f.syncs >= 0 ? f.syncs / f.seconds : 0.0);
   if (f.scrape.scrapes + f.scrape.failures > 0) {
     std::printf("e2e [%s]: %zu scrapes of /metrics (%.0f/s, %zu failed), %.0f bytes and %.2f ms "
                 "each on average\n",
@@ -310,29 +365,45 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   std::atomic<std::size_t> acked{0};
   std::vector<WorkerResult> results(o.workers);
   std::vector<std::thread> threads;
+  PublishResult pub;
+  std::int64_t syncs_before = 0, consume_start_ns = 0;
+  double cpu_before = 0;
+  if (o.consume_only) {
+    // Everything queued (and confirmed) before a worker connects: only consumption is timed.
+    RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub);
+    syncs_before = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+    cpu_before = CpuSeconds(pid);
+    consume_start_ns = NowNs();
+  }
   for (int w = 0; w < o.workers; ++w) {
     threads.emplace_back([&, w] { RunWorker(ctx, endpoint, o, key_of(&Curve::worker), acked, results[w]); });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let workers announce
   std::atomic<bool> stop_scraping{false};
   ScrapeResult scrape;
   std::thread scraper;
-  if (scrape_hz > 0) {
-    scraper = std::thread(
-        [&] { RunScraper("127.0.0.1", metrics_port, scrape_hz, stop_scraping, scrape); });
+  if (!o.consume_only) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let workers announce
+    if (scrape_hz > 0) {
+      scraper = std::thread(
+          [&] { RunScraper("127.0.0.1", metrics_port, scrape_hz, stop_scraping, scrape); });
+    }
+    syncs_before = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+    cpu_before = CpuSeconds(pid);
+    std::thread publisher(
+        [&] { RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub); });
+    publisher.join();
   }
-  PublishResult pub;
-  std::thread publisher([&] { RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub); });
-  publisher.join();
   for (auto& t : threads) t.join();
   stop_scraping = true;
   if (scraper.joinable()) scraper.join();
+  const std::int64_t syncs_after = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+  const double cpu_timed = CpuSeconds(pid) - cpu_before;
   kill(pid, SIGTERM);
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
-  const double broker_cpu_s = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 +
-                              usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+  // The timed part only: not start-up, recovery or shutdown.
+  const double broker_cpu_s = cpu_timed;
   std::filesystem::remove_all(dir);
 
   std::vector<std::int64_t> lat;
@@ -347,6 +418,15 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   };
   Figures f;
   f.ok = true;
+  f.peak_rss_kb = usage.ru_maxrss;
+  f.syncs = syncs_after >= 0 && syncs_before >= 0 ? syncs_after - syncs_before : -1;
+  if (o.consume_only) {
+    f.seconds = (last_ack - consume_start_ns) / 1e9;
+    f.rate = o.messages / f.seconds;
+    f.confirms_s = (pub.last_confirm_ns - pub.first_ns) / 1e9;
+    f.broker_cpu_s = broker_cpu_s;
+    return f;  // publish->ack latencies would count the wait in the queue
+  }
   f.seconds = (last_ack - pub.first_ns) / 1e9;
   f.rate = o.messages / f.seconds;
   f.confirms_s = (pub.last_confirm_ns - pub.first_ns) / 1e9;
@@ -404,6 +484,7 @@ int main(int argc, char** argv) {
     else if (k == "--scrape") o.scrape_hz = std::stod(v);
     else if (k == "--repeat") o.repeat = std::max(1, std::stoi(v));
     else if (k == "--compare") o.compare = v != "off";
+    else if (k == "--consume-only") o.consume_only = v == "on";
     else {
       std::fprintf(stderr, "unknown flag %s\n", k.c_str());
       return 64;
@@ -418,11 +499,12 @@ int main(int argc, char** argv) {
   };
   const std::string storage = flag_value("--storage", "journal");
   std::printf("e2e: nproc=%ld messages=%zu payload=%zuB workers=%d credit=%u window=%zu "
-              "batch=%zu rate=%s storage=%s fsync=%s curve=%s broker=[%s]\n",
+              "batch=%zu rate=%s storage=%s fsync=%s curve=%s consume-only=%s broker=[%s]\n",
               sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.workers, o.credit, o.window,
               o.batch, o.rate > 0 ? std::to_string(static_cast<long>(o.rate)).c_str() : "max",
               storage.c_str(), storage == "memory" ? "-" : flag_value("--fsync", "always").c_str(),
-              o.curve ? "plaintext+curve" : "off", o.broker_flags.c_str());
+              o.curve ? "plaintext+curve" : "off", o.consume_only ? "on" : "off",
+              o.broker_flags.c_str());
   std::fflush(stdout);
   if (o.scrape_hz > 0 && o.compare) return CompareScraped(o);
   if (o.scrape_hz > 0) {

@@ -139,7 +139,9 @@ Ticket WaitDurable(Storage& s, Ticket ticket, std::vector<StorageProgress::Failu
     struct pollfd pfd {
       s.WakeFd(), POLLIN, 0
     };
-    ::poll(&pfd, 1, static_cast<int>(left.count()));
+    // The wake fd signals only awaited progress (publishes, failures): an ack's ticket is seen
+    // by polling.
+    ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 5)));
   }
 }
 
