@@ -1,9 +1,11 @@
 #include "broker/reactor.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <vector>
@@ -146,11 +148,11 @@ const Principal* Reactor::PrincipalOf(const std::string& user_id) {
   return &revoked_;
 }
 
-void Reactor::DrainRouter() {
+bool Reactor::DrainRouter() {
   protocol::Received in;
   in.read_user_id = auth_ != nullptr;
   for (std::size_t n = 0; n < options_.max_messages_per_pass; ++n) {
-    if (!protocol::Receive(router_, in)) return;
+    if (!protocol::Receive(router_, in)) return false;
     if (in.frames.empty()) continue;
     const std::string peer(protocol::View(in.frames[0]));
     auto decoded = protocol::DecodeReceived(in, 1, options_.limits);
@@ -164,6 +166,7 @@ void Reactor::DrainRouter() {
       broker_->OnBadFrame(peer, decoded.error(), command);
     }
   }
+  return true;  // the pass's share is taken: more may be waiting
 }
 
 bool Reactor::HandleSignals() {
@@ -191,35 +194,51 @@ bool Reactor::HandleSignals() {
   return false;
 }
 
+// The sockets are polled through their ZMQ_FD with poll(2) rather than zmq_poll: zmq_poll asks
+// every socket for ZMQ_EVENTS twice per blocking call (before and after sleeping), and each ask
+// costs a getpid and a poll syscall; at one message per pass that was most of the reactor's
+// syscalls. ZMQ_FD only signals that something changed, so the router is asked once, just
+// before sleeping (a send may have taken the signal), and drained until EAGAIN whenever it is
+// asked; the monitor is only ever read here, to EAGAIN, so its fd alone is enough.
 int Reactor::Run() {
+  const int router_fd = router_.get(zmq::sockopt::fd);
+  const int monitor_fd = monitor_.get(zmq::sockopt::fd);
+  bool router_backlog = true;  // DrainRouter stopped at its per-pass bound
+  // A pipe signals its reader only once the reader has found it empty: until the first read
+  // that fails, monitor events would queue without waking us.
+  DrainMonitor(true);
   bool stop = false;
   while (!stop) {
-    zmq_pollitem_t items[4] = {};
+    pollfd fds[4] = {};
     int n = 0;
-    items[n++] = {router_.handle(), 0, ZMQ_POLLIN, 0};
-    items[n++] = {monitor_.handle(), 0, ZMQ_POLLIN, 0};
+    fds[n++] = {router_fd, POLLIN, 0};
+    fds[n++] = {monitor_fd, POLLIN, 0};
     const int storage_fd = storage_.WakeFd();
     const int storage_index = storage_fd >= 0 ? n : -1;
-    if (storage_fd >= 0) items[n++] = {nullptr, storage_fd, ZMQ_POLLIN, 0};
+    if (storage_fd >= 0) fds[n++] = {storage_fd, POLLIN, 0};
     const int signal_index = signals_ != nullptr ? n : -1;
-    if (signals_ != nullptr) items[n++] = {nullptr, signals_->fd(), ZMQ_POLLIN, 0};
+    if (signals_ != nullptr) fds[n++] = {signals_->fd(), POLLIN, 0};
 
+    const bool router_ready =
+        router_backlog || (router_.get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
     const auto wait = broker_->NextWakeup() - clock_.Now();
-    const long timeout_ms =
-        std::clamp<long>(static_cast<long>(core::ToMillis(wait)) + 1, 0, 1000);
-    if (zmq_poll(items, n, timeout_ms) < 0) {
-      if (zmq_errno() == EINTR) continue;
-      spdlog::critical("zmq_poll failed: {}", zmq_strerror(zmq_errno()));
+    const int timeout_ms =
+        router_ready ? 0
+                     : static_cast<int>(std::clamp<long>(
+                           static_cast<long>(core::ToMillis(wait)) + 1, 0, 1000));
+    if (::poll(fds, static_cast<nfds_t>(n), timeout_ms) < 0) {
+      if (errno == EINTR) continue;
+      spdlog::critical("poll failed: {}", std::strerror(errno));
       stop_reason_ = "poll failure";
       graceful_ = true;
       break;
     }
     // Closed connections first, so a worker's leases are released before anything it said
     // later over a new connection is handled.
-    if (items[1].revents & ZMQ_POLLIN) DrainMonitor(true);
-    if (signal_index >= 0 && (items[signal_index].revents & ZMQ_POLLIN)) stop = HandleSignals();
-    if (items[0].revents & ZMQ_POLLIN) DrainRouter();
-    if (storage_index >= 0 && (items[storage_index].revents & ZMQ_POLLIN)) {
+    if (fds[1].revents & POLLIN) DrainMonitor(true);
+    if (signal_index >= 0 && (fds[signal_index].revents & POLLIN)) stop = HandleSignals();
+    router_backlog = (router_ready || (fds[0].revents & POLLIN)) && DrainRouter();
+    if (storage_index >= 0 && (fds[storage_index].revents & POLLIN)) {
       broker_->OnStorageProgress(storage_.Poll());
     }
     broker_->OnTimers();

@@ -1,6 +1,6 @@
 #pragma once
-// The broker's event loop: one thread, one ROUTER socket, zmq_poll over the socket, its monitor
-// (connection closes), the storage's wake-up fd and a signalfd. Each pass drains what is ready,
+// The broker's event loop: one thread, one ROUTER socket, poll(2) over the socket's ZMQ_FD, its
+// monitor's (connection closes), the storage's wake-up fd and a signalfd. Each pass drains what is ready,
 // runs timers, then lets the Broker deliver, commit and flush in batches.
 #include <functional>
 #include <memory>
@@ -43,7 +43,9 @@ class Reactor final : public Transport {
  private:
   // Counts open connections; `notify_broker` passes closes on (not once the broker has stopped).
   void DrainMonitor(bool notify_broker);
-  void DrainRouter();
+  // Handles what the router holds, up to max_messages_per_pass; true when it stopped at that
+  // bound (more may be waiting), false once the socket said EAGAIN.
+  bool DrainRouter();
   // Returns true when the reactor should stop.
   bool HandleSignals();
   int Stop(bool graceful);

@@ -230,9 +230,9 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// journal.syncs from the broker's STATS (-1 when it has no journal or does not answer).
-std::int64_t JournalSyncs(zmq::context_t& ctx, const std::string& endpoint,
-                          const std::optional<security::ClientKeys>& keys) {
+// The broker's STATS counters (empty when it does not answer within 10 s).
+std::map<std::string, std::int64_t> BrokerCounters(zmq::context_t& ctx, const std::string& endpoint,
+                                                   const std::optional<security::ClientKeys>& keys) {
   zmq::socket_t s(ctx, zmq::socket_type::dealer);
   protocol::DealerOptions d;
   d.linger_ms = 0;
@@ -249,14 +249,17 @@ std::int64_t JournalSyncs(zmq::context_t& ctx, const std::string& endpoint,
       auto m = protocol::DecodeReceived(in, 0, limits);
       if (!m.ok()) continue;
       if (auto* r = std::get_if<protocol::StatsReply>(&m.value())) {
-        for (const auto& [name, value] : r->counters) {
-          if (name == "journal.syncs") return value;
-        }
-        return -1;
+        return {r->counters.begin(), r->counters.end()};
       }
     }
   }
-  return -1;
+  return {};
+}
+
+std::int64_t CounterOr(const std::map<std::string, std::int64_t>& c, const std::string& name,
+                       std::int64_t otherwise) {
+  const auto it = c.find(name);
+  return it == c.end() ? otherwise : it->second;
 }
 
 std::vector<std::string> Split(const std::string& s) {
@@ -272,6 +275,7 @@ struct Figures {
          max_us = 0;
   long peak_rss_kb = 0;
   std::int64_t syncs = -1;  // journal.syncs during the timed part (-1: not journaled)
+  std::int64_t passes = 0;  // reactor passes during the timed part
   ScrapeResult scrape;
 };
 
@@ -283,9 +287,11 @@ void Print(const char* label, const Figures& f, const Options& o) {
               label, f.broker_cpu_s, f.broker_cpu_s * 1e6 / o.messages);
   std::printf("e2e [%s]: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
               f.p50_us, f.p99_us, f.max_us);
-  std::printf("e2e [%s]: broker peak RSS %.1f MB; journal syncs %lld (%.1f/s)\n", label,
-              f.peak_rss_kb / 1024.0, static_cast<long long>(f.syncs),
-              f.syncs >= 0 ? f.syncs / f.seconds : 0.0);
+  std::printf("e2e [%s]: broker peak RSS %.1f MB; journal syncs %lld (%.1f/s); %.2f reactor "
+              "passes per message\n",
+              label, f.peak_rss_kb / 1024.0, static_cast<long long>(f.syncs),
+              f.syncs >= 0 ? f.syncs / f.seconds : 0.0,
+              static_cast<double>(f.passes) / static_cast<double>(o.messages));
   if (f.scrape.scrapes + f.scrape.failures > 0) {
     std::printf("e2e [%s]: %zu scrapes of /metrics (%.0f/s, %zu failed), %.0f bytes and %.2f ms "
                 "each on average\n",
@@ -366,12 +372,13 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   std::vector<WorkerResult> results(o.workers);
   std::vector<std::thread> threads;
   PublishResult pub;
-  std::int64_t syncs_before = 0, consume_start_ns = 0;
+  std::map<std::string, std::int64_t> before;
+  std::int64_t consume_start_ns = 0;
   double cpu_before = 0;
   if (o.consume_only) {
     // Everything queued (and confirmed) before a worker connects: only consumption is timed.
     RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub);
-    syncs_before = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+    before = BrokerCounters(ctx, endpoint, key_of(&Curve::admin));
     cpu_before = CpuSeconds(pid);
     consume_start_ns = NowNs();
   }
@@ -387,7 +394,7 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
       scraper = std::thread(
           [&] { RunScraper("127.0.0.1", metrics_port, scrape_hz, stop_scraping, scrape); });
     }
-    syncs_before = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+    before = BrokerCounters(ctx, endpoint, key_of(&Curve::admin));
     cpu_before = CpuSeconds(pid);
     std::thread publisher(
         [&] { RunPublisher(ctx, endpoint, o, key_of(&Curve::publisher), pub); });
@@ -396,7 +403,7 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   for (auto& t : threads) t.join();
   stop_scraping = true;
   if (scraper.joinable()) scraper.join();
-  const std::int64_t syncs_after = JournalSyncs(ctx, endpoint, key_of(&Curve::admin));
+  const auto after = BrokerCounters(ctx, endpoint, key_of(&Curve::admin));
   const double cpu_timed = CpuSeconds(pid) - cpu_before;
   kill(pid, SIGTERM);
   int status = 0;
@@ -419,7 +426,10 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   Figures f;
   f.ok = true;
   f.peak_rss_kb = usage.ru_maxrss;
-  f.syncs = syncs_after >= 0 && syncs_before >= 0 ? syncs_after - syncs_before : -1;
+  if (CounterOr(after, "journal.syncs", -1) >= 0) {
+    f.syncs = CounterOr(after, "journal.syncs", 0) - CounterOr(before, "journal.syncs", 0);
+  }
+  f.passes = CounterOr(after, "broker.passes", 0) - CounterOr(before, "broker.passes", 0);
   if (o.consume_only) {
     f.seconds = (last_ack - consume_start_ns) / 1e9;
     f.rate = o.messages / f.seconds;
