@@ -2,7 +2,8 @@
 // workers (raw protocol clients on threads of this process, no-op handler), N messages from
 // publish to ack. The first line prints the load shape (window, batch, credit, storage and
 // fsync mode, nproc); then messages/s, the broker's CPU per message and publish->ack latency
-// percentiles, each message's latency taken when its ACK has been sent.
+// percentiles, each message's latency taken when its ACK has been sent, and publish->confirm
+// percentiles (PUBLISH sent to its CONFIRM received by the publisher).
 //
 //   e2e_bench [--messages N] [--payload BYTES] [--workers W] [--credit C] [--window W]
 //             [--batch B] [--rate MSGS_PER_S] [--broker-flags "..."] [--curve on]
@@ -167,6 +168,7 @@ struct PublishResult {
   std::int64_t first_ns = 0;
   std::int64_t last_confirm_ns = 0;
   std::size_t confirmed = 0;
+  std::vector<std::int64_t> confirm_ns;  // publish sent -> its CONFIRM received, per message
 };
 
 void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Options& o,
@@ -181,6 +183,8 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
   const protocol::Limits limits;
   std::string payload(o.payload, 'x');
   protocol::Publish batch;
+  std::vector<std::int64_t> sent_ns(o.messages, 0);
+  out.confirm_ns.reserve(o.messages);
   out.first_ns = NowNs();
   auto allowed = [&] {
     if (o.rate <= 0) return o.messages;
@@ -195,6 +199,7 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
       for (std::size_t i = 0; i < n; ++i) {
         const std::int64_t stamp = NowNs();
         std::memcpy(payload.data(), &stamp, sizeof stamp);
+        sent_ns[sent + i] = stamp;
         batch.items.push_back({"bench", "b-" + std::to_string(sent + i), payload, {}});
       }
       SendOrRetry(s, batch);
@@ -204,7 +209,14 @@ void RunPublisher(zmq::context_t& ctx, const std::string& endpoint, const Option
     while (protocol::Receive(s, in)) {
       auto m = protocol::DecodeReceived(in, 0, limits);
       if (!m.ok()) continue;
-      if (auto* c = std::get_if<protocol::Confirm>(&m.value())) out.confirmed += c->ids.size();
+      if (auto* c = std::get_if<protocol::Confirm>(&m.value())) {
+        const std::int64_t now = NowNs();
+        for (const std::string& id : c->ids) {
+          const std::size_t n = std::stoul(id.substr(2));  // "b-N"
+          if (n < sent_ns.size()) out.confirm_ns.push_back(now - sent_ns[n]);
+        }
+        out.confirmed += c->ids.size();
+      }
       if (auto* e = std::get_if<protocol::Error>(&m.value())) {
         std::fprintf(stderr, "publish error: %s\n", e->reason.c_str());
       }
@@ -273,6 +285,7 @@ struct Figures {
   bool ok = false;
   double seconds = 0, rate = 0, confirms_s = 0, broker_cpu_s = 0, p50_us = 0, p99_us = 0,
          max_us = 0;
+  double confirm_p50_us = 0, confirm_p99_us = 0, confirm_max_us = 0;
   long peak_rss_kb = 0;
   std::int64_t syncs = -1;  // journal.syncs during the timed part (-1: not journaled)
   std::int64_t passes = 0;  // reactor passes during the timed part
@@ -287,6 +300,8 @@ void Print(const char* label, const Figures& f, const Options& o) {
               label, f.broker_cpu_s, f.broker_cpu_s * 1e6 / o.messages);
   std::printf("e2e [%s]: publish->ack latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
               f.p50_us, f.p99_us, f.max_us);
+  std::printf("e2e [%s]: publish->confirm latency p50 %.0f us, p99 %.0f us, max %.0f us\n", label,
+              f.confirm_p50_us, f.confirm_p99_us, f.confirm_max_us);
   std::printf("e2e [%s]: broker peak RSS %.1f MB; journal syncs %lld (%.1f/s); %.2f reactor "
               "passes per message\n",
               label, f.peak_rss_kb / 1024.0, static_cast<long long>(f.syncs),
@@ -426,6 +441,14 @@ Figures RunOnce(const Options& o, bool curve, double scrape_hz = 0) {
   Figures f;
   f.ok = true;
   f.peak_rss_kb = usage.ru_maxrss;
+  std::sort(pub.confirm_ns.begin(), pub.confirm_ns.end());
+  const auto confirm_pct = [&](double p) {
+    const auto& v = pub.confirm_ns;
+    return v.empty() ? 0.0 : v[std::min(v.size() - 1, static_cast<std::size_t>(p * v.size()))] / 1e3;
+  };
+  f.confirm_p50_us = confirm_pct(0.50);
+  f.confirm_p99_us = confirm_pct(0.99);
+  f.confirm_max_us = pub.confirm_ns.empty() ? 0.0 : pub.confirm_ns.back() / 1e3;
   if (CounterOr(after, "journal.syncs", -1) >= 0) {
     f.syncs = CounterOr(after, "journal.syncs", 0) - CounterOr(before, "journal.syncs", 0);
   }
