@@ -4,6 +4,7 @@
 #include <sstream>
 #include <vector>
 
+#include "shared/core/text_file.h"
 #include "shared/protocol/codec.h"
 #include "shared/security/curve_keys.h"
 
@@ -100,13 +101,9 @@ core::Result<AuthTable> ParseAuthText(const std::string& text, const std::string
 }
 
 core::Result<AuthTable> LoadAuthFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return core::Error{core::Errc::kIo, "cannot read auth file " + path};
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  return ParseAuthText(text.str(), path);
+  auto text = core::ReadTextFile(path, "auth file");
+  if (!text.ok()) return text.error();
+  return ParseAuthText(*text, path);
 }
 
 }  // namespace auth

@@ -1,9 +1,9 @@
 #include "shared/cells/cell_map.h"
 
-#include <fstream>
 #include <set>
 #include <sstream>
 
+#include "shared/core/text_file.h"
 #include "shared/protocol/codec.h"
 
 namespace mandrill::cells {
@@ -74,13 +74,9 @@ core::Result<CellMap> ParseCellMap(std::string_view text, std::string_view sourc
 }
 
 core::Result<CellMap> ReadCellMap(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return core::Error{core::Errc::kIo, "cannot read the cell map " + path};
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return ParseCellMap(text.str(), path);
+  auto text = core::ReadTextFile(path, "the cell map");
+  if (!text.ok()) return text.error();
+  return ParseCellMap(*text, path);
 }
 
 }  // namespace mandrill::cells

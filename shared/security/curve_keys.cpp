@@ -11,6 +11,8 @@
 #include <optional>
 #include <sstream>
 
+#include "shared/core/text_file.h"
+
 namespace mandrill::security {
 namespace {
 
@@ -22,11 +24,9 @@ core::Error Io(const std::string& path, const std::string& what, int err) {
 }
 
 core::Result<std::string> ReadKeyText(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return Io(path, "cannot read key file", errno);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
+  auto text = core::ReadTextFile(path, "key file");
+  if (!text.ok()) return text.error();
+  std::string s = std::move(*text);
   const auto first = s.find_first_not_of(" \t\r\n");
   if (first == std::string::npos) return Invalid("key file " + path + " is empty");
   const auto last = s.find_last_not_of(" \t\r\n");
