@@ -143,13 +143,24 @@ function preStopSeconds(container) {
 const BROKER_STOP_S = 15;
 const WORKER_MARGIN_S = 10;
 
-const sts = find("StatefulSet", "mandrill-broker");
-const brokerPod = sts.spec.template;
-const broker = mainContainer(brokerPod.spec, "broker");
+function finish() {
+  for (const f of failures) console.log(`FAIL ${f}`);
+  console.log(`k8s: ${passed} passed, ${failures.length} failed`);
+  process.exit(failures.length ? 1 : 0);
+}
+let sts, brokerPod, broker, workerDeploy, worker, adminDeploy;
 const namespace = kustomization?.doc.namespace;
-const workerDeploy = find("Deployment", "mandrill-worker");
-const worker = mainContainer(workerDeploy.spec.template.spec, "worker");
-const adminDeploy = find("Deployment", "mandrill-admin");
+try {
+  sts = find("StatefulSet", "mandrill-broker");
+  brokerPod = sts.spec.template;
+  broker = mainContainer(brokerPod.spec, "broker");
+  workerDeploy = find("Deployment", "mandrill-worker");
+  worker = mainContainer(workerDeploy.spec.template.spec, "worker");
+  adminDeploy = find("Deployment", "mandrill-admin");
+} catch (e) {
+  failures.push(`the objects the project's checks are about: ${e.message}`);
+  finish();
+}
 
 // ---- the cell map ----------------------------------------------------------------------------
 check("kustomization.yaml names a namespace and lists every manifest outside secrets/", () => {
@@ -214,7 +225,7 @@ check("the cell map names every broker pod at its headless-Service DNS name and 
 // ---- stop times, probes, mounts --------------------------------------------------------------
 check("the broker's grace period covers its preStop and its graceful stop", () => {
   const grace = brokerPod.spec.terminationGracePeriodSeconds;
-  expect(Number.isInteger(grace), "no terminationGracePeriodSeconds");
+  expect(Number.isInteger(grace), `terminationGracePeriodSeconds ${JSON.stringify(grace)} is not a number of seconds`);
   const pre = preStopSeconds(broker);
   expect(broker.lifecycle?.preStop, "no preStop hook");
   expect(grace >= pre + BROKER_STOP_S, `${grace} s < preStop ${pre} s + broker stop ${BROKER_STOP_S} s`);
@@ -222,7 +233,8 @@ check("the broker's grace period covers its preStop and its graceful stop", () =
 check("the worker's grace period covers its --grace and the hand-back", () => {
   const grace = workerDeploy.spec.template.spec.terminationGracePeriodSeconds;
   const need = seconds(arg(worker, "--grace") ?? "30s") + WORKER_MARGIN_S + preStopSeconds(worker);
-  expect(Number.isInteger(grace) && grace >= need, `${grace} s < --grace + ${WORKER_MARGIN_S} s = ${need} s`);
+  expect(Number.isInteger(grace), `terminationGracePeriodSeconds ${JSON.stringify(grace)} is not a number of seconds`);
+  expect(grace >= need, `${grace} s < --grace + ${WORKER_MARGIN_S} s = ${need} s`);
 });
 for (const [what, c] of [["broker", broker], ["worker", worker]]) {
   check(`the ${what}'s probes are /readyz and /healthz on its --metrics-bind port`, () => {
@@ -339,6 +351,4 @@ check("the image runs as the pods' user, from debian:12-slim", () => {
   }
 });
 
-for (const f of failures) console.log(`FAIL ${f}`);
-console.log(`k8s: ${passed} passed, ${failures.length} failed`);
-process.exit(failures.length ? 1 : 0);
+finish();
