@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # deploy/k8s/cell-map and deploy/k8s/deletion-cost, without a cluster: the map's shape for
 # other counts, --draining and refused arguments; the cost buckets of a worker's /metrics text.
+# `ok` cannot fail, so `A && ok || bad` is an if-else here:
+# shellcheck disable=SC2015
 set -uo pipefail
 dir=${1:?usage: scripts_test.sh DEPLOY_K8S_DIR}
 passed=0 failed=0
