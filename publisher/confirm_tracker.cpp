@@ -19,6 +19,8 @@ bool IsRetryable(protocol::ErrorCode code) {
 ConfirmTracker::ConfirmTracker(TrackerOptions options, const core::Clock& clock)
     : options_(std::move(options)), clock_(clock), backoff_(options_.backoff_initial) {
   assert(options_.window > 0);
+  assert(options_.cells >= 1 && (options_.cells == 1 || options_.route));
+  send_queues_.resize(options_.cells);
   // Twice the window: a few slow confirms at the head do not stall admission at once.
   const std::size_t size = std::bit_ceil(std::max<std::size_t>(options_.window * 2, 16));
   ring_.resize(size);
@@ -36,9 +38,10 @@ ConfirmTracker::Entry& ConfirmTracker::Admit(std::string_view payload) {
   e.seq = next_++;
   e.state = State::kQueued;
   e.sends = 0;
+  e.refusals = 0;
+  e.hop = 0;
   e.explicit_id = false;
   e.payload.assign(payload);
-  send_queue_.push_back(e.seq);
   ++unsettled_;
   ++counters_.admitted;
   return e;
@@ -51,6 +54,8 @@ Seq ConfirmTracker::Add(std::string_view payload) {
   e.id.assign(options_.id_prefix);
   e.id.push_back('-');
   e.id.append(digits, r.ptr);
+  e.cell = 0;
+  Enqueue(e, 0);
   return e.seq;
 }
 
@@ -59,6 +64,8 @@ Seq ConfirmTracker::AddWithId(std::string_view id, std::string_view payload) {
   e.id.assign(id);
   e.explicit_id = true;
   explicit_ids_.emplace(e.id, e.seq);
+  e.cell = 0;
+  Enqueue(e, 0);
   return e.seq;
 }
 
@@ -91,6 +98,49 @@ void ConfirmTracker::Settle(Entry& e) {
   }
 }
 
+void ConfirmTracker::Enqueue(Entry& e, std::uint32_t from_hop) {
+  e.state = State::kQueued;
+  if (options_.cells > 1) {
+    const CellRoute r = options_.route(e.id, from_hop);
+    assert(r.cell < options_.cells);
+    // A message admitted just now has sends == 0 and hop 0: placed, not moved.
+    if (r.cell != e.cell && (e.sends > 0 || e.hop > 0 || from_hop > 0)) ++counters_.moved;
+    e.cell = static_cast<std::uint32_t>(r.cell);
+    e.hop = r.hop;
+  } else {
+    e.hop = 0;
+  }
+  send_queues_[e.cell].push_back(e.seq);
+}
+
+std::size_t ConfirmTracker::ResendInFlight(std::size_t cell) {
+  std::size_t n = 0;
+  for (Seq seq = head_; seq < next_; ++seq) {
+    Entry& e = Slot(seq);
+    if (e.seq != seq || e.cell != cell || e.state != State::kInFlight) continue;
+    Enqueue(e, e.hop);  // its deadline record goes stale: the state is no longer kInFlight
+    ++n;
+  }
+  return n;
+}
+
+std::size_t ConfirmTracker::Evacuate(std::size_t cell) {
+  std::size_t n = 0;
+  for (Seq seq = head_; seq < next_; ++seq) {
+    Entry& e = Slot(seq);
+    if (e.seq != seq || e.cell != cell) continue;
+    if (e.state != State::kInFlight && e.state != State::kQueued) continue;
+    if (!options_.route(e.id, e.hop + 1).up) {
+      // Every other cell is down too: it stays (a queued one is already in its queue).
+      if (e.state == State::kInFlight) Enqueue(e, e.hop);
+      continue;
+    }
+    Enqueue(e, e.hop + 1);
+    ++n;
+  }
+  return n;
+}
+
 void ConfirmTracker::Tick() {
   const auto now = clock_.Now();
   // Records of messages confirmed since are dropped as soon as they reach the front, so the
@@ -101,10 +151,7 @@ void ConfirmTracker::Tick() {
     const bool live = e.seq == d.seq && e.state == State::kInFlight && e.sends == d.sends;
     if (live && d.at > now) break;
     confirm_deadlines_.pop_front();
-    if (live) {
-      e.state = State::kQueued;
-      send_queue_.push_back(e.seq);
-    }
+    if (live) Enqueue(e, e.hop);  // same cell unless it is down now
   }
   while (!backoff_heap_.empty() && backoff_heap_.front().at <= now) {
     std::pop_heap(backoff_heap_.begin(), backoff_heap_.end(), Later<Deadline, Deadline>);
@@ -112,25 +159,28 @@ void ConfirmTracker::Tick() {
     backoff_heap_.pop_back();
     Entry& e = Slot(d.seq);
     if (e.seq == d.seq && e.state == State::kBackoff && e.sends == d.sends) {
-      e.state = State::kQueued;
-      send_queue_.push_back(e.seq);
+      e.refusals = 0;
+      Enqueue(e, 0);  // every cell refused it: start again at its first choice
     }
   }
 }
 
-bool ConfirmTracker::HasSendable() {
+bool ConfirmTracker::HasSendable(std::size_t cell) {
   if (clock_.Now() < paused_until_) return false;
-  while (!send_queue_.empty()) {
-    const Seq seq = send_queue_.front();
+  auto& queue = send_queues_[cell];
+  while (!queue.empty()) {
+    const Seq seq = queue.front();
     const Entry& e = Slot(seq);
-    if (e.seq == seq && e.state == State::kQueued) return true;
-    send_queue_.pop_front();  // settled or moved since it was queued
+    if (e.seq == seq && e.state == State::kQueued && e.cell == cell) return true;
+    queue.pop_front();  // settled or moved since it was queued
   }
   return false;
 }
 
-void ConfirmTracker::TakeSendable(std::size_t max, std::size_t max_bytes, std::vector<Seq>& out) {
+void ConfirmTracker::TakeSendable(std::size_t cell, std::size_t max, std::size_t max_bytes,
+                                  std::vector<Seq>& out) {
   out.clear();
+  auto& send_queue_ = send_queues_[cell];
   const auto now = clock_.Now();
   if (now < paused_until_) return;
   const auto deadline = now + options_.confirm_timeout;
@@ -139,7 +189,7 @@ void ConfirmTracker::TakeSendable(std::size_t max, std::size_t max_bytes, std::v
     const Seq seq = send_queue_.front();
     send_queue_.pop_front();
     Entry& e = Slot(seq);
-    if (e.seq != seq || e.state != State::kQueued) continue;  // settled or moved meanwhile
+    if (e.seq != seq || e.state != State::kQueued || e.cell != cell) continue;  // stale
     e.state = State::kInFlight;
     if (e.sends++ == 0) {
       ++counters_.published;
@@ -164,7 +214,7 @@ void ConfirmTracker::ReturnUnsent(const std::vector<Seq>& seqs) {
     } else {
       --counters_.retried;
     }
-    send_queue_.push_front(*it);
+    send_queues_[e.cell].push_front(*it);
   }
 }
 
@@ -199,6 +249,9 @@ ErrorOutcome ConfirmTracker::OnError(const std::vector<std::string>& ids,
       Settle(*e);
     } else if (e->state == State::kBackoff) {
       ++out.ignored;  // already waiting
+    } else if (++e->refusals < options_.cells) {
+      Enqueue(*e, e->hop + 1);  // the next cell in its order takes it now
+      ++out.moved_on;
     } else {
       // In flight (or queued again after a confirm timeout): wait, then send again.
       e->state = State::kBackoff;
@@ -221,7 +274,14 @@ std::optional<core::SteadyTime> ConfirmTracker::NextDeadline() const {
   };
   if (!confirm_deadlines_.empty()) consider(confirm_deadlines_.front().at);
   if (!backoff_heap_.empty()) consider(backoff_heap_.front().at);
-  if (!send_queue_.empty() && clock_.Now() < paused_until_) consider(paused_until_);
+  if (clock_.Now() < paused_until_) {
+    for (const auto& queue : send_queues_) {
+      if (!queue.empty()) {
+        consider(paused_until_);
+        break;
+      }
+    }
+  }
   return next;
 }
 

@@ -1,6 +1,7 @@
 #include "publisher/publish_options.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <ostream>
 #include <random>
 
@@ -28,7 +29,7 @@ SIGINT/SIGTERM: stop sending, wait --grace for confirms, then summarize and exit
 // Raw text of the flags that need strict parsing.
 struct RawFlags {
   std::string count, rate, seed, payload_bytes, window, batch;
-  std::string confirm_timeout = "5s", give_up = "60s", grace = "2s";
+  std::string confirm_timeout = "5s", give_up = "60s", grace = "2s", cell_failover = "2s";
   std::vector<std::string> headers;
   std::string id;
   std::string key, broker_key;
@@ -49,7 +50,8 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
       return core::Error{core::Errc::kInvalidArgument, "--id '" + raw.id + "': " + e};
     }
     if (o.payloads.size() != 1) {
-      return core::Error{core::Errc::kInvalidArgument, "--id names one message: give exactly one PAYLOAD argument with it"};
+      return core::Error{core::Errc::kInvalidArgument,
+                         "--id names one message: give exactly one PAYLOAD argument with it"};
     }
     o.id = raw.id;
   }
@@ -59,7 +61,8 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
       return st;
     }
     if (!o.payloads.empty()) {
-      return core::Error{core::Errc::kInvalidArgument, "--count generates messages: do not also give PAYLOAD arguments"};
+      return core::Error{core::Errc::kInvalidArgument,
+                         "--count generates messages: do not also give PAYLOAD arguments"};
     }
     o.count = n;
   }
@@ -117,11 +120,17 @@ core::Status Resolve(const RawFlags& raw, const CLI::App& app, PublishOptions& o
     std::mt19937_64 rng(RandomSeed());
     o.id_prefix = RandomToken(rng, 8);
   }
-  if (o.broker.empty())
-    return core::Error{core::Errc::kInvalidArgument, "--broker: give the broker's endpoint, e.g. tcp://127.0.0.1:5555"};
-  auto keys = security::LoadClientKeys(raw.key, raw.broker_key);
-  if (!keys.ok()) return keys.error();
-  o.curve = *keys;
+  if (auto st = take(ParseDurationFlag("--cell-failover", raw.cell_failover), o.cell_failover);
+      !st) {
+    return st;
+  }
+  // MANDRILL_BROKER from the environment gives way to an explicit --cells.
+  std::string broker = o.broker;
+  const char* env = std::getenv("MANDRILL_BROKER");
+  if (!o.cells_file.empty() && env != nullptr && broker == env) broker.clear();
+  auto targets = cells::ResolveBrokerTargets(broker, o.cells_file, raw.key, raw.broker_key);
+  if (!targets.ok()) return targets.error();
+  o.targets = std::move(*targets);
   return core::Status::Ok();
 }
 
@@ -134,8 +143,13 @@ ParsedCommandLine ParsePublishCommandLine(int argc, const char* const* argv, std
   CLI::App app{kDescription, "mandrill-publish"};
   app.option_defaults()->always_capture_default();
   app.add_option("--broker", o.broker, "Broker endpoint, e.g. tcp://127.0.0.1:5555")
-      ->required()
       ->envname("MANDRILL_BROKER");
+  app.add_option("--cells", o.cells_file,
+                 "Cell map FILE (NAME ENDPOINT [PUBLIC_KEY_FILE] per line) instead of --broker: "
+                 "each message goes to the cell its id hashes to");
+  app.add_option("--cell-failover", raw.cell_failover,
+                 "With --cells: send a cell's messages to their next cell once it has been "
+                 "unreachable this long [2s]");
   app.add_option("--queue", o.queue, "Queue to publish to")->required();
   app.add_option("--id", raw.id, "Id of the single message (one PAYLOAD argument)");
   app.add_option("--id-prefix", o.id_prefix,

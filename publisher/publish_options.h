@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "shared/cells/broker_targets.h"
 #include "shared/protocol/messages.h"
-#include "shared/security/curve_keys.h"
 
 namespace mandrill::publisher {
 
@@ -19,7 +19,12 @@ inline constexpr int kExitUnconfirmed = 2;  // some were never confirmed (gave u
 inline constexpr int kExitUsage = 64;       // bad command line (EX_USAGE)
 
 struct PublishOptions {
-  std::string broker;  // ZeroMQ endpoint of mandrill-broker
+  std::string broker;      // --broker: ZeroMQ endpoint of mandrill-broker
+  std::string cells_file;  // --cells: the cell map instead
+  // Where to publish, resolved from --broker/--cells and the key flags (with CURVE keys).
+  cells::BrokerTargets targets;
+  // A cell unreachable this long is skipped: its messages go to their next cell.
+  std::chrono::milliseconds cell_failover{2000};
   std::string queue;
   std::optional<std::string> id;       // explicit id for a single message
   std::string id_prefix;               // generated ids "<prefix>-<seq>"; random when not given
@@ -40,7 +45,6 @@ struct PublishOptions {
   bool progress = false;
   bool json_summary = false;
   std::string log_level = "warn";
-  std::optional<security::ClientKeys> curve;  // --key/--broker-key; none: plaintext
 };
 
 struct ParsedCommandLine {

@@ -62,8 +62,8 @@ std::string DescribeGiveUp(const GiveUpContext& c) {
   const std::string head = "no confirm for " + core::FormatDuration(c.give_up) + " with " +
                            std::to_string(c.outstanding) + " outstanding";
   if (!c.refusal.empty()) {
-    return head + ": the broker at " + c.broker + " is up but kept refusing them for now: " +
-           c.refusal;
+    return head + ": the broker at " + c.broker +
+           " is up but kept refusing them for now: " + c.refusal;
   }
   if (c.heard) return head + ": the broker at " + c.broker + " answers but confirmed nothing";
   return head + " (is the broker at " + c.broker + " up?)";
@@ -96,6 +96,8 @@ std::string FormatSummaryJson(const PublishReport& r) {
   j.Key("retried").Uint(c.retried);
   j.Key("unconfirmed").Uint(r.unconfirmed);
   j.Key("duplicate_confirms").Uint(c.duplicate_confirms);
+  j.Key("moved_to_other_cells").Uint(c.moved);
+  j.Key("longest_stall_ms").Int(r.longest_stall.count());
   j.Key("elapsed_ms").Int(r.elapsed.count());
   j.Key("rate").Double(Rate(r));
   j.Key("ending").String(EndingName(r.ending));

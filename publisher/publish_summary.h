@@ -24,6 +24,9 @@ struct PublishReport {
   Ending ending = Ending::kCompleted;
   std::string detail;  // why it ended, for kGaveUp/kFailed
   std::chrono::milliseconds elapsed{0};
+  // The longest time messages were outstanding while none was confirmed: what a cell going
+  // down (or a slow broker) cost this run.
+  std::chrono::milliseconds longest_stall{0};
   std::string id_prefix;
   std::uint64_t seed = 0;
 };
@@ -33,8 +36,8 @@ struct GiveUpContext {
   std::chrono::milliseconds give_up{0};
   std::uint64_t outstanding = 0;
   std::string broker;
-  bool heard = false;    // the broker sent something (it is up)
-  std::string refusal;   // its last retryable refusal, e.g. "queue full (QUEUE_FULL)"; or empty
+  bool heard = false;   // the broker sent something (it is up)
+  std::string refusal;  // its last retryable refusal, e.g. "queue full (QUEUE_FULL)"; or empty
 };
 // One sentence: the broker refused for now (a full queue: says so), the broker answered but
 // confirmed nothing, or nothing was heard at all (is the broker up?).

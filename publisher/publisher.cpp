@@ -11,6 +11,7 @@
 #include "publisher/confirmed_log.h"
 #include "publisher/pacer.h"
 #include "publisher/publish_frame.h"
+#include "shared/cells/rendezvous.h"
 #include "shared/core/duration.h"
 #include "shared/protocol/transport.h"
 
@@ -26,6 +27,9 @@ constexpr milliseconds kMaxPoll{250};
 constexpr milliseconds kBlockedRetry{50};
 // An unreachable broker is worth a warning (not just an info line) after this long.
 constexpr milliseconds kWarnBlockedAfter{2000};
+// With cells, reconnect to a cell that went away at most this far apart, so a restarted cell
+// takes its own messages again soon after it is back.
+constexpr int kCellReconnectMaxMs = 500;
 
 milliseconds Until(core::SteadyTime from, core::SteadyTime to) {
   if (to <= from) return milliseconds(0);
@@ -43,14 +47,20 @@ class Publisher::Loop {
         source_(source),
         stop_(stop),
         clock_(clock),
-        socket_(context, zmq::socket_type::dealer),
-        tracker_(TrackerOptions{o.window, o.confirm_timeout, milliseconds(50), milliseconds(2000),
-                                o.id_prefix},
-                 clock),
+        names_(cells::TargetNames(o.targets)),
+        tracker_(MakeTrackerOptions(o), clock),
         pacer_(o.rate, clock.Now()),
         frame_(o.queue, o.headers),
         // Several frames in flight keep the pipe full while the broker confirms earlier ones.
-        batch_(std::max<std::size_t>(1, std::min(o.batch, o.window / 4))) {}
+        batch_(std::max<std::size_t>(1, std::min(o.batch, o.window / 4))) {
+    links_.reserve(o.targets.brokers.size());
+    for (const auto& target : o.targets.brokers) {
+      Link link;
+      link.target = target;
+      link.socket = zmq::socket_t(context, zmq::socket_type::dealer);
+      links_.push_back(std::move(link));
+    }
+  }
 
   core::Status Start() {
     if (!o_.confirmed_out.empty()) {
@@ -58,16 +68,25 @@ class Publisher::Loop {
         return core::Error{core::Errc::kInvalidArgument, "--confirmed-out: " + st.message()};
       }
     }
-    protocol::ConfigureDealer(socket_, protocol::DealerOptions{});
-    if (o_.curve) security::MakeCurveClient(socket_, o_.curve->own, o_.curve->broker_public_z85);
-    try {
-      socket_.connect(o_.broker);
-    } catch (const zmq::error_t& e) {
-      return core::Error{core::Errc::kInvalidArgument, "--broker '" + o_.broker + "': " + e.what() +
-                                         " (use an endpoint like tcp://127.0.0.1:5555)"};
+    for (auto& link : links_) {
+      protocol::DealerOptions dealer;
+      if (cells()) dealer.reconnect_max_ms = kCellReconnectMaxMs;
+      protocol::ConfigureDealer(link.socket, dealer);
+      if (o_.targets.own_key) {
+        security::MakeCurveClient(link.socket, *o_.targets.own_key, link.target.public_z85);
+      }
+      try {
+        link.socket.connect(link.target.endpoint);
+      } catch (const zmq::error_t& e) {
+        const std::string flag = cells() ? "--cells: cell " + link.target.name : "--broker";
+        return core::Error{core::Errc::kInvalidArgument,
+                           flag + " '" + link.target.endpoint + "': " + e.what() +
+                               " (use an endpoint like tcp://127.0.0.1:5555)"};
+      }
+      link.unwritable_since = clock_.Now();  // not connected until ZMQ_EVENTS says so
     }
     spdlog::info("publishing to queue '{}' at {} (ids {}-N, seed {}, window {}, batch {})",
-                 o_.queue, o_.broker, o_.id_prefix, o_.seed, o_.window, batch_);
+                 o_.queue, o_.targets.describe(), o_.id_prefix, o_.seed, o_.window, batch_);
     return core::Status::Ok();
   }
 
@@ -79,6 +98,7 @@ class Publisher::Loop {
       auto now = clock_.Now();
       HandleStopSignals(now);
       if (forced_) break;
+      if (cells()) WatchCells(now);
       if (!stopping_ && !input_done_) Admit(now);
       tracker_.Tick();
       SendAll();
@@ -89,8 +109,8 @@ class Publisher::Loop {
       if (stopping_ && (tracker_.unsettled() == 0 || now >= grace_deadline_)) break;
       if (now - last_progress_ >= o_.give_up) {
         ending_ = Ending::kGaveUp;
-        GiveUpContext why{o_.give_up, tracker_.unsettled(), o_.broker, heard_since_progress_,
-                          refusal_since_progress_};
+        GiveUpContext why{o_.give_up, tracker_.unsettled(), o_.targets.describe(),
+                          heard_since_progress_, refusal_since_progress_};
         detail_ = DescribeGiveUp(why);
         break;
       }
@@ -100,11 +120,101 @@ class Publisher::Loop {
       MaybeProgressLine();
     }
     FlushConfirmed();
-    socket_.set(zmq::sockopt::linger, 0);  // nothing left worth sending
+    for (auto& link : links_) link.socket.set(zmq::sockopt::linger, 0);  // nothing worth sending
     return Report();
   }
 
  private:
+  // One broker: --broker, or a cell of --cells.
+  struct Link {
+    cells::BrokerTarget target;
+    zmq::socket_t socket;
+    // Since when ZMQ_EVENTS has not shown POLLOUT (with IMMEDIATE: no connection), if so.
+    std::optional<core::SteadyTime> unwritable_since;
+    bool down = false;     // unreachable for --cell-failover (or said it is going away)
+    bool blocked = false;  // a send would block in this pass: poll for POLLOUT
+  };
+
+  bool cells() const { return links_.size() > 1; }
+
+  // Called from the constructor: the route runs only once links_ is filled.
+  TrackerOptions MakeTrackerOptions(const PublishOptions& o) {
+    TrackerOptions t;
+    t.window = o.window;
+    t.confirm_timeout = o.confirm_timeout;
+    t.id_prefix = o.id_prefix;
+    t.cells = o.targets.brokers.size();
+    if (t.cells > 1) {
+      t.route = [this](std::string_view id, std::uint32_t hop) { return Route(id, hop); };
+    }
+    return t;
+  }
+
+  // The id's cell: its rendezvous order from `from_hop` on, skipping cells that are down; if
+  // every cell is down, the one at `from_hop` (it waits there for a cell to come back).
+  CellRoute Route(std::string_view id, std::uint32_t from_hop) {
+    const std::size_t n = links_.size();
+    if (from_hop == 0) {
+      const std::size_t first = cells::RendezvousFirst(names_, id);
+      if (!links_[first].down) return CellRoute{first, 0};
+    }
+    order_ = cells::RendezvousOrder(names_, id);
+    for (std::uint32_t hop = from_hop; hop < from_hop + n; ++hop) {
+      const std::size_t cell = order_[hop % n];
+      if (!links_[cell].down) return CellRoute{cell, hop};
+    }
+    return CellRoute{order_[from_hop % n], from_hop, false};
+  }
+
+  // Cells come and go: a cell whose connection went has its messages in flight sent again (they
+  // may be lost with the connection; a retry to the same cell is deduplicated there); one that
+  // stays unreachable for --cell-failover is down: its messages go to their next cells, and new
+  // ones skip it until it is back.
+  void WatchCells(core::SteadyTime now) {
+    bool revived = false;
+    for (std::size_t c = 0; c < links_.size(); ++c) {
+      Link& link = links_[c];
+      const bool writable = (link.socket.get(zmq::sockopt::events) & ZMQ_POLLOUT) != 0;
+      if (writable) {
+        if (link.down) {
+          spdlog::warn("cell {} ({}) is reachable again: it takes its own messages again",
+                       link.target.name, link.target.endpoint);
+          revived = true;
+        }
+        link.down = false;
+        link.unwritable_since.reset();
+        continue;
+      }
+      if (!link.unwritable_since) {
+        link.unwritable_since = now;
+        const auto n = tracker_.ResendInFlight(c);
+        spdlog::info("cell {} ({}) not reachable; {} messages in flight to it will be sent again",
+                     link.target.name, link.target.endpoint, n);
+      }
+      if (!link.down && now - *link.unwritable_since >= o_.cell_failover) {
+        MarkDown(c, "unreachable for " + core::FormatDuration(o_.cell_failover));
+      }
+    }
+    // Messages parked on down cells while no cell was up can move to the one that came back.
+    if (revived) {
+      for (std::size_t c = 0; c < links_.size(); ++c) {
+        if (links_[c].down) tracker_.Evacuate(c);
+      }
+    }
+  }
+
+  void MarkDown(std::size_t c, const std::string& why) {
+    Link& link = links_[c];
+    if (link.down) return;
+    link.down = true;
+    if (!link.unwritable_since) link.unwritable_since = clock_.Now();
+    const auto moved = tracker_.Evacuate(c);
+    spdlog::warn(
+        "cell {} ({}) is down ({}): {} of its messages go to their next cells (a "
+        "failover can duplicate a message the cell had already stored)",
+        link.target.name, link.target.endpoint, why, moved);
+  }
+
   // What the give-up message says is about the time since the last progress only.
   void Progress(core::SteadyTime now) {
     last_progress_ = now;
@@ -164,14 +274,23 @@ class Publisher::Loop {
 
   void SendAll() {
     send_blocked_ = false;
-    while (tracker_.HasSendable()) {
-      tracker_.TakeSendable(batch_, o_.batch_bytes, seqs_);
+    for (std::size_t c = 0; c < links_.size(); ++c) {
+      links_[c].blocked = false;
+      if (!SendTo(c)) return;
+    }
+  }
+
+  // Sends everything queued for cell `c`. False when the run must end.
+  bool SendTo(std::size_t c) {
+    Link& link = links_[c];
+    while (tracker_.HasSendable(c)) {
+      tracker_.TakeSendable(c, batch_, o_.batch_bytes, seqs_);
       frame_.Begin(seqs_.size());
       for (const Seq seq : seqs_) frame_.Add(tracker_.id(seq), tracker_.payload(seq));
-      const auto r = protocol::SendEncoded(socket_, protocol::Command::kPublish, frame_.body());
+      const auto r = protocol::SendEncoded(link.socket, protocol::Command::kPublish, frame_.body());
       if (r == protocol::SendResult::kSent) {
-        if (waiting_for_broker_) {
-          spdlog::info("broker {} reachable: sending", o_.broker);
+        if (waiting_for_broker_ && !cells()) {
+          spdlog::info("broker {} reachable: sending", link.target.endpoint);
           waiting_for_broker_ = false;
         }
         continue;
@@ -179,27 +298,33 @@ class Publisher::Loop {
       tracker_.ReturnUnsent(seqs_);
       if (r == protocol::SendResult::kWouldBlock) {
         send_blocked_ = true;
-        const auto now = clock_.Now();
-        if (!waiting_for_broker_) {
-          // The drills and tests wait for this line: the publisher is up and holding messages.
-          spdlog::info("broker {} not reachable yet (or busy): holding {} messages until it is",
-                       o_.broker, tracker_.unsettled());
-          waiting_for_broker_ = true;
-          blocked_since_ = now;
-          warned_blocked_ = false;
-        } else if (!warned_blocked_ && now - blocked_since_ >= kWarnBlockedAfter) {
-          spdlog::warn("broker {} still not reachable after {}; retrying until --give-up ({})",
-                       o_.broker, core::FormatDuration(kWarnBlockedAfter),
-                       core::FormatDuration(o_.give_up));
-          warned_blocked_ = true;
-        }
-      } else {
-        failed_ = true;
-        ending_ = Ending::kFailed;
-        detail_ = std::string("sending to the broker failed: ") + zmq_strerror(zmq_errno());
-        spdlog::error("{}", detail_);
+        link.blocked = true;
+        if (!cells()) NoteBlocked(link);
+        return true;
       }
-      return;
+      failed_ = true;
+      ending_ = Ending::kFailed;
+      detail_ = "sending to " + link.target.endpoint + " failed: " + zmq_strerror(zmq_errno());
+      spdlog::error("{}", detail_);
+      return false;
+    }
+    return true;
+  }
+
+  void NoteBlocked(const Link& link) {
+    const auto now = clock_.Now();
+    if (!waiting_for_broker_) {
+      // The drills and tests wait for this line: the publisher is up and holding messages.
+      spdlog::info("broker {} not reachable yet (or busy): holding {} messages until it is",
+                   link.target.endpoint, tracker_.unsettled());
+      waiting_for_broker_ = true;
+      blocked_since_ = now;
+      warned_blocked_ = false;
+    } else if (!warned_blocked_ && now - blocked_since_ >= kWarnBlockedAfter) {
+      spdlog::warn("broker {} still not reachable after {}; retrying until --give-up ({})",
+                   link.target.endpoint, core::FormatDuration(kWarnBlockedAfter),
+                   core::FormatDuration(o_.give_up));
+      warned_blocked_ = true;
     }
   }
 
@@ -211,6 +336,11 @@ class Publisher::Loop {
     if (stopping_) consider(grace_deadline_);
     if (o_.progress) consider(next_progress_line_);
     if (send_blocked_) consider(now + kBlockedRetry);
+    for (const auto& link : links_) {
+      if (cells() && !link.down && link.unwritable_since) {
+        consider(*link.unwritable_since + o_.cell_failover);
+      }
+    }
     const bool can_admit = !stopping_ && !input_done_ && tracker_.HasRoom();
     if (can_admit && !needs_input_) {
       const auto next = pacer_.NextAllowed();
@@ -218,16 +348,20 @@ class Publisher::Loop {
     }
     milliseconds timeout = std::min(kMaxPoll, wake ? Until(now, *wake) : kMaxPoll);
 
-    zmq_pollitem_t items[3] = {};
-    int n = 0;
-    items[n++] = {socket_.handle(), 0,
-                  static_cast<short>(ZMQ_POLLIN | (send_blocked_ ? ZMQ_POLLOUT : 0)), 0};
-    const int input_index = (can_admit && needs_input_) ? n : -1;
-    if (input_index >= 0) items[n++] = {nullptr, source_.input_fd(), ZMQ_POLLIN, 0};
-    if (stop_ != nullptr && stop_->read_fd() >= 0) {
-      items[n++] = {nullptr, stop_->read_fd(), ZMQ_POLLIN, 0};
+    items_.clear();
+    for (auto& link : links_) {
+      items_.push_back(
+          zmq_pollitem_t{link.socket.handle(), 0,
+                         static_cast<short>(ZMQ_POLLIN | (link.blocked ? ZMQ_POLLOUT : 0)), 0});
     }
-    const int rc = zmq_poll(items, n, static_cast<long>(timeout.count()));
+    const int input_index = (can_admit && needs_input_) ? static_cast<int>(items_.size()) : -1;
+    if (input_index >= 0) items_.push_back({nullptr, source_.input_fd(), ZMQ_POLLIN, 0});
+    if (stop_ != nullptr && stop_->read_fd() >= 0) {
+      items_.push_back(zmq_pollitem_t{nullptr, stop_->read_fd(), ZMQ_POLLIN, 0});
+    }
+    auto& items = items_;
+    const int rc = zmq_poll(items_.data(), static_cast<int>(items_.size()),
+                            static_cast<long>(timeout.count()));
     if (rc < 0) {
       if (zmq_errno() == EINTR) return true;  // a signal: handled at the top of the loop
       failed_ = true;
@@ -249,7 +383,11 @@ class Publisher::Loop {
   }
 
   void ReceiveAll() {
-    while (protocol::Receive(socket_, received_)) {
+    for (std::size_t c = 0; c < links_.size(); ++c) ReceiveFrom(c);
+  }
+
+  void ReceiveFrom(std::size_t c) {
+    while (protocol::Receive(links_[c].socket, received_)) {
       heard_since_progress_ = true;
       auto decoded = protocol::DecodeReceived(received_, 0, limits_);
       if (!decoded.ok()) {
@@ -262,8 +400,12 @@ class Publisher::Loop {
       } else if (auto* error = std::get_if<protocol::Error>(&message)) {
         Handle(*error);
       } else if (auto* bye = std::get_if<protocol::Disconnect>(&message)) {
-        spdlog::warn("broker is going away ({}); unconfirmed messages are re-sent after {}",
-                     bye->reason, core::FormatDuration(o_.confirm_timeout));
+        if (cells()) {
+          MarkDown(c, "going away: " + bye->reason);
+        } else {
+          spdlog::warn("broker is going away ({}); unconfirmed messages are re-sent after {}",
+                       bye->reason, core::FormatDuration(o_.confirm_timeout));
+        }
       } else if (!std::holds_alternative<protocol::Heartbeat>(message)) {
         spdlog::debug("ignoring an unexpected {} from the broker",
                       protocol::CommandName(protocol::CommandOf(message)));
@@ -272,12 +414,24 @@ class Publisher::Loop {
   }
 
   void Handle(const protocol::Confirm& m) {
+    const std::size_t outstanding = tracker_.unsettled();
     for (const auto& id : m.ids) {
       if (tracker_.OnConfirm(id) == ConfirmOutcome::kFirst) {
         confirmed_.Add(id);
         Progress(clock_.Now());
       }
     }
+    if (tracker_.unsettled() < outstanding) NoteConfirmGap(outstanding);
+  }
+
+  // The stall figure: time between confirms while messages were outstanding.
+  void NoteConfirmGap(std::size_t outstanding_before) {
+    const auto now = clock_.Now();
+    if (outstanding_before > 0 && last_confirm_) {
+      longest_stall_ =
+          std::max(longest_stall_, std::chrono::duration_cast<milliseconds>(now - *last_confirm_));
+    }
+    last_confirm_ = now;
   }
 
   void Handle(const protocol::Error& m) {
@@ -291,6 +445,11 @@ class Publisher::Loop {
       Progress(clock_.Now());
       spdlog::error("broker refused {} messages permanently (first {}): {} (code {} {})",
                     out.refused, m.ids.front(), m.reason, static_cast<int>(m.code), name);
+    }
+    if (out.moved_on > 0) {
+      spdlog::info(
+          "a cell refused {} messages for now: {} (code {} {}); their next cells take them",
+          out.moved_on, m.reason, static_cast<int>(m.code), name);
     }
     if (out.retrying > 0) {
       refusal_since_progress_ = m.reason + " (" + std::string(name) + ")";
@@ -334,6 +493,7 @@ class Publisher::Loop {
       r.detail = "could not write every confirmed id to " + o_.confirmed_out;
     }
     r.elapsed = std::chrono::duration_cast<milliseconds>(clock_.Now() - start_);
+    r.longest_stall = longest_stall_;
     r.id_prefix = o_.id_prefix;
     r.seed = o_.seed;
     return r;
@@ -343,7 +503,9 @@ class Publisher::Loop {
   MessageSource& source_;
   StopSignal* stop_;
   const core::Clock& clock_;
-  zmq::socket_t socket_;
+  std::vector<std::string> names_;  // the cells' names, in map order (for rendezvous)
+  std::vector<Link> links_;         // one per broker; index = the tracker's cell
+  std::vector<std::size_t> order_;  // scratch for Route
   ConfirmTracker tracker_;
   Pacer pacer_;
   PublishFrameBuilder frame_;
@@ -352,7 +514,10 @@ class Publisher::Loop {
   protocol::Limits limits_;
   protocol::Received received_;
   std::vector<Seq> seqs_;
+  std::vector<zmq_pollitem_t> items_;
   std::string payload_;
+  std::optional<core::SteadyTime> last_confirm_;
+  milliseconds longest_stall_{0};
 
   core::SteadyTime start_, last_progress_, grace_deadline_, next_progress_line_, blocked_since_;
   std::uint64_t confirmed_at_last_line_ = 0;

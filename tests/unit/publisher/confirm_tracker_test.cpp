@@ -21,7 +21,7 @@ class ConfirmTrackerTest : public ::testing::Test {
   }
   std::vector<std::string> Take(ConfirmTracker& t, std::size_t max = 1000) {
     std::vector<Seq> seqs;
-    t.TakeSendable(max, 1 << 20, seqs);
+    t.TakeSendable(0, max, 1 << 20, seqs);
     std::vector<std::string> ids;
     for (auto s : seqs) ids.push_back(t.id(s));
     return ids;
@@ -112,7 +112,7 @@ TEST_F(ConfirmTrackerTest, UnconfirmedMessageIsResentWithSameIdAfterTimeout) {
   t.OnConfirm("p-1");
   clock_.Advance(199ms);
   t.Tick();
-  EXPECT_FALSE(t.HasSendable());
+  EXPECT_FALSE(t.HasSendable(0));
   clock_.Advance(1ms);
   t.Tick();
   EXPECT_EQ(Take(t), (std::vector<std::string>{"p-2"}));
@@ -121,7 +121,7 @@ TEST_F(ConfirmTrackerTest, UnconfirmedMessageIsResentWithSameIdAfterTimeout) {
   // And again after another timeout, measured from the re-send.
   clock_.Advance(150ms);
   t.Tick();
-  EXPECT_FALSE(t.HasSendable());
+  EXPECT_FALSE(t.HasSendable(0));
   clock_.Advance(50ms);
   t.Tick();
   EXPECT_EQ(Take(t), (std::vector<std::string>{"p-2"}));
@@ -134,7 +134,7 @@ TEST_F(ConfirmTrackerTest, LateConfirmOfTheFirstSendSettlesAndTheResendIsDropped
   clock_.Advance(200ms);
   t.Tick();  // queued for re-send
   EXPECT_EQ(t.OnConfirm("p-1"), ConfirmOutcome::kFirst);
-  EXPECT_FALSE(t.HasSendable());
+  EXPECT_FALSE(t.HasSendable(0));
   EXPECT_TRUE(Take(t).empty());
 }
 
@@ -157,7 +157,7 @@ TEST_F(ConfirmTrackerTest, RetryableRefusalBacksOffThenResends) {
   EXPECT_EQ(out.retrying, 2u);
   EXPECT_EQ(out.refused, 0u);
   t.Add("c");  // admitted, but held while backing off
-  EXPECT_FALSE(t.HasSendable());
+  EXPECT_FALSE(t.HasSendable(0));
   EXPECT_TRUE(Take(t).empty());
   clock_.Advance(49ms);
   t.Tick();
@@ -227,7 +227,7 @@ TEST_F(ConfirmTrackerTest, ReturnUnsentRestoresQueueAndCounters) {
   t.Add("a");
   t.Add("b");
   std::vector<Seq> seqs;
-  t.TakeSendable(10, 1 << 20, seqs);
+  t.TakeSendable(0, 10, 1 << 20, seqs);
   EXPECT_EQ(t.counters().published, 2u);
   t.ReturnUnsent(seqs);
   EXPECT_EQ(t.counters().published, 0u);
@@ -242,11 +242,11 @@ TEST_F(ConfirmTrackerTest, TakeSendableStopsAtMaxItemsAndMaxBytes) {
   ConfirmTracker t(Options(100), clock_);
   for (int i = 0; i < 10; ++i) t.Add(std::string(100, 'x'));
   std::vector<Seq> seqs;
-  t.TakeSendable(3, 1 << 20, seqs);
+  t.TakeSendable(0, 3, 1 << 20, seqs);
   EXPECT_EQ(seqs.size(), 3u);
-  t.TakeSendable(100, 250, seqs);  // 103 bytes each: the third crosses 250
+  t.TakeSendable(0, 100, 250, seqs);  // 103 bytes each: the third crosses 250
   EXPECT_EQ(seqs.size(), 3u);
-  t.TakeSendable(100, 1, seqs);  // always at least one
+  t.TakeSendable(0, 100, 1, seqs);  // always at least one
   EXPECT_EQ(seqs.size(), 1u);
 }
 
@@ -281,7 +281,7 @@ TEST_F(ConfirmTrackerTest, SteadyStateReusesSlotsForManyMessages) {
   std::vector<Seq> seqs;
   for (int round = 0; round < 1000; ++round) {
     while (t.HasRoom()) t.Add("payload");
-    t.TakeSendable(1000, 1 << 20, seqs);
+    t.TakeSendable(0, 1000, 1 << 20, seqs);
     for (auto s : seqs) {
       ASSERT_EQ(t.OnConfirm(t.id(s)), ConfirmOutcome::kFirst);
       ++confirmed;

@@ -65,7 +65,8 @@ TEST(PublishSummaryTest, JsonSummary) {
   r.seed = 7;
   const auto j = FormatSummaryJson(r);
   EXPECT_EQ(j, R"({"published":4,"confirmed":4,"refused":0,"retried":0,"unconfirmed":0,)"
-               R"("duplicate_confirms":0,"elapsed_ms":2000,"rate":2,"ending":"completed",)"
+               R"("duplicate_confirms":0,"moved_to_other_cells":0,"longest_stall_ms":0,)"
+               R"("elapsed_ms":2000,"rate":2,"ending":"completed",)"
                R"("outcome":"all confirmed","input_complete":true,"exit_code":0,)"
                R"("id_prefix":"ab12","seed":7})");
 }
