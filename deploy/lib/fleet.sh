@@ -6,7 +6,9 @@
 #   pids/NAME.pid        "PID STARTTIME MARKER" — MARKER is an argument only that process has
 #   logs/NAME.log        stdout, stderr and --log-file of NAME
 #   ledgers/NAME.db      each worker's SQLite ledger
-#   data/                the broker's --data-dir
+#   data/                the broker's --data-dir (with cells: data/cell-K, one per cell)
+#   cells                the cell map (with cells): "NAME ENDPOINT [PUBLIC_KEY_FILE]" per line,
+#                        key files relative to the run dir (keys/cell-K.pub)
 #   metrics/NAME         HOST:PORT of NAME's --metrics-bind (kept across restarts)
 #   prometheus-targets.json  the same as a Prometheus file_sd target list
 # A pid file is trusted only while /proc/PID has the same start time (field 22 of
@@ -171,12 +173,16 @@ worker_names() {  # running workers, by number
 
 # ---- the broker and workers ------------------------------------------------------------------
 
-# make_fleet_keys BIN DIR QUEUE: a key pair per role (kept across restarts of the fleet) and the
-# broker's auth file: workers may consume QUEUE, the publisher publish to it, admin everything.
+# make_fleet_keys BIN DIR QUEUE [BROKER_NAME...]: a key pair per role and per broker (default:
+# one named broker; with cells cell-1..cell-N; kept across restarts of the fleet) and the brokers'
+# auth file (every cell reads the same one): workers may consume QUEUE, the publisher publish to
+# it, admin everything.
 make_fleet_keys() {
   local bin=$1 dir=$2 queue=$3 name
+  shift 3
+  [ $# -gt 0 ] || set -- broker
   mkdir -p "$dir" && chmod 700 "$dir"
-  for name in broker worker publisher admin; do
+  for name in "$@" worker publisher admin; do
     [ -f "$dir/$name.key" ] && continue
     "$bin/mandrill-ctl" keygen "$name" --dir "$dir" >/dev/null || return 1
   done
@@ -189,47 +195,175 @@ make_fleet_keys() {
 }
 
 # client_key_args ROLE: the --key/--broker-key arguments of a client of this fleet (none when the
-# fleet runs without CURVE), one per line for mapfile.
+# fleet runs without CURVE), one per line for mapfile. With cells there is no --broker-key: the
+# cell map names each cell's public key.
 client_key_args() {
   [ -n "${FLEET_KEYS:-}" ] || return 0
+  if cells_on; then printf '%s\n' --key "$FLEET_KEYS/$1.key"; return 0; fi
   printf '%s\n' --key "$FLEET_KEYS/$1.key" --broker-key "$FLEET_KEYS/broker.pub"
 }
 
-ctl() {  # mandrill-ctl against this fleet's broker (inside its namespace when partitioned)
-  local prefix=()
-  [ -n "${FLEET_BROKER_NETNS:-}" ] && prefix=(ip netns exec "$FLEET_BROKER_NETNS")
-  local keys; mapfile -t keys < <(client_key_args admin)
-  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$FLEET_ADMIN_EP" "${keys[@]}" --timeout "${CTL_TIMEOUT:-$(( 2 * ${FLEET_TIMEOUT_SCALE:-1} ))s}" "$@"
+# client_target_args: how a client of this fleet names its brokers, one argument per line:
+# --broker ENDPOINT, or --cells RUN/cells when the fleet runs cells.
+client_target_args() {
+  if cells_on; then printf '%s\n' --cells "$FLEET_CELL_MAP"; else printf '%s\n' --broker "$FLEET_ADMIN_EP"; fi
 }
 
-# The broker's stats as JSON on stdout; 1 if it did not answer. The output decides, not the exit
-# status: a TSan build's mandrill-ctl exits 66 after a good answer if it reported anything.
-stats_json() {
+# ---- cells -----------------------------------------------------------------------------------
+# With `up --cells N` the fleet runs N brokers, cell-1..cell-N, instead of one named broker; each
+# has its own port (FLEET_CELL_PORTS, in order), data dir, log, pid file, metrics port and key
+# pair. Without cells FLEET_CELLS is 0 (or unset, in a fleet.env of an older fleet).
+
+cells_on() { [ "${FLEET_CELLS:-0}" -gt 0 ]; }
+
+broker_names() {  # the brokers of this fleet: "broker", or cell-1..cell-N
+  if cells_on; then local i; for ((i = 1; i <= FLEET_CELLS; i++)); do echo "cell-$i"; done
+  else echo broker; fi
+}
+
+is_broker_name() {  # NAME: one of this fleet's brokers
+  if cells_on; then [[ $1 =~ ^cell-([0-9]+)$ ]] && [ "${BASH_REMATCH[1]}" -ge 1 ] && [ "${BASH_REMATCH[1]}" -le "$FLEET_CELLS" ]
+  else [ "$1" = broker ]; fi
+}
+
+cell_port() {  # cell-K: its port
+  local ports=($FLEET_CELL_PORTS) k=${1#cell-}
+  echo "${ports[$((k - 1))]}"
+}
+
+broker_endpoint() {  # NAME: the endpoint clients and admin tools reach it on
+  if [ "$1" = broker ]; then echo "$FLEET_ADMIN_EP"; else echo "tcp://127.0.0.1:$(cell_port "$1")"; fi
+}
+
+broker_data_dir() {  # NAME
+  if [ "$1" = broker ]; then echo "$DATA"; else echo "$DATA/$1"; fi
+}
+
+# write_cell_map: RUN/cells from the fleet's settings (key files relative to the run dir).
+write_cell_map() {
+  local n tmp="$FLEET_CELL_MAP.tmp"
+  {
+    echo "# written by deploy/fleet up: NAME ENDPOINT [PUBLIC_KEY_FILE] (shared/cells/cell_map.h)"
+    for n in $(broker_names); do
+      if [ -n "${FLEET_KEYS:-}" ]; then echo "$n $(broker_endpoint "$n") keys/$n.pub"
+      else echo "$n $(broker_endpoint "$n")"; fi
+    done
+  } >"$tmp"
+  mv "$tmp" "$FLEET_CELL_MAP"
+}
+
+# ctl_at NAME ARGS...: mandrill-ctl against one of the fleet's brokers (inside its namespace when
+# partitioned).
+ctl_at() {
+  local name=$1; shift
+  local prefix=() keys=()
+  [ -n "${FLEET_BROKER_NETNS:-}" ] && prefix=(ip netns exec "$FLEET_BROKER_NETNS")
+  if [ -n "${FLEET_KEYS:-}" ]; then
+    keys=(--key "$FLEET_KEYS/admin.key" --broker-key "$FLEET_KEYS/$name.pub")
+  fi
+  "${prefix[@]}" "$FLEET_BIN/mandrill-ctl" --broker "$(broker_endpoint "$name")" "${keys[@]}" --timeout "${CTL_TIMEOUT:-$(( 2 * ${FLEET_TIMEOUT_SCALE:-1} ))s}" "$@"
+}
+
+# ctl ARGS...: mandrill-ctl against the broker (with cells: against cell-1; use ctl_at for others).
+ctl() { ctl_at "$(broker_names | head -1)" "$@"; }
+
+# stats_json_of NAME: that broker's stats as JSON on stdout; 1 if it did not answer. The output
+# decides, not the exit status: a TSan build's mandrill-ctl exits 66 after a good answer if it
+# reported anything.
+stats_json_of() {
   local out
-  out=$(ctl stats --json 2>/dev/null) || true
+  out=$(ctl_at "$1" stats --json 2>/dev/null) || true
   [[ $out == "{"* ]] || return 1
   printf '%s\n' "$out"
 }
 
-broker_answers() { CTL_TIMEOUT=1s stats_json >/dev/null; }
+# stats_json: the broker's stats as JSON; 1 if it did not answer. With cells, the cells' stats
+# merged into one document of the same shape: queues summed by name, counters
+# summed, workers listed once per cell they are connected to (each with "cell"), plus
+# "cells_up" and "cells_down" (names; a cell whose process is not running is down without
+# being asked); 1 only if no cell answered.
+stats_json() {
+  cells_on || { stats_json_of broker; return; }
+  local dir n
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/fleet-stats.XXXXXX")
+  # One after the other: on a busy host that is quicker than forking them all at once.
+  for n in $(broker_names); do
+    fleet_running "$n" || continue   # down: not worth a ctl timeout
+    stats_json_of "$n" >"$dir/$n.json" || rm -f "$dir/$n.json"
+  done
+  python3 - "$dir" $(broker_names) <<'PY'
+import json, os, sys
+root, names = sys.argv[1], sys.argv[2:]
+merged = {"broker_id": "cells", "uptime_ms": 0, "workers": [], "queues": [], "counters": {},
+          "cells_up": [], "cells_down": [], "cells": {}}
+queues = {}
+for name in names:
+    try:
+        with open(os.path.join(root, name + ".json")) as f:
+            d = json.load(f)
+    except (OSError, ValueError):
+        merged["cells_down"].append(name)
+        continue
+    merged["cells_up"].append(name)
+    merged["cells"][name] = d
+    merged["uptime_ms"] = max(merged["uptime_ms"], d.get("uptime_ms", 0))
+    for w in d.get("workers", []):
+        merged["workers"].append(dict(w, cell=name))
+    for q in d.get("queues", []):
+        t = queues.setdefault(q["name"], {"name": q["name"]})
+        for k, v in q.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                t[k] = t.get(k, 0) + v
+    for k, v in d.get("counters", {}).items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            merged["counters"][k] = merged["counters"].get(k, 0) + v
+merged["queues"] = [queues[k] for k in sorted(queues)]
+for name in names:
+    try:
+        os.remove(os.path.join(root, name + ".json"))
+    except OSError:
+        pass
+os.rmdir(root)
+if not merged["cells_up"]:
+    sys.exit(1)
+print(json.dumps(merged))
+PY
+}
 
+broker_answers_at() { CTL_TIMEOUT=1s stats_json_of "$1" >/dev/null; }  # NAME
+broker_answers() { broker_answers_at "$(broker_names | head -1)"; }
+
+any_broker_running() { local n; for n in $(broker_names); do fleet_running "$n" && return 0; done; return 1; }
+
+# start_broker [NAME]: start the broker, or cell NAME, unless it runs; wait until it answers.
 start_broker() {
-  fleet_running broker && return 0
-  mkdir -p "$DATA"
-  local args=(--bind "$FLEET_BIND" --data-dir "$DATA" --log-file "$LOGS/broker.log"
+  local name=${1:-broker}
+  fleet_running "$name" && return 0
+  local data bind key
+  data=$(broker_data_dir "$name")
+  if [ "$name" = broker ]; then bind=$FLEET_BIND; else bind="tcp://127.0.0.1:$(cell_port "$name")"; fi
+  mkdir -p "$data"
+  local args=(--bind "$bind" --data-dir "$data" --log-file "$LOGS/$name.log"
               --lease-ms "$FLEET_LEASE_MS" --max-deliveries "$FLEET_MAX_DELIVERIES"
               --heartbeat-ms "$FLEET_HEARTBEAT_MS" --storage "$FLEET_STORAGE" --fsync "$FLEET_FSYNC"
               "${FLEET_BROKER_EXTRA[@]}")
-  [ -n "${FLEET_KEYS:-}" ] && args+=(--curve-key "$FLEET_KEYS/broker.key" --auth-file "$FLEET_KEYS/auth")
-  local m; mapfile -t m < <(metrics_args broker "${FLEET_BROKER_NETNS:-}")
+  [ -n "${FLEET_KEYS:-}" ] && args+=(--curve-key "$FLEET_KEYS/$name.key" --auth-file "$FLEET_KEYS/auth")
+  local m; mapfile -t m < <(metrics_args "$name" "${FLEET_BROKER_NETNS:-}")
   args+=("${m[@]}")
-  spawn broker "$LOGS/broker.log" "${FLEET_BROKER_NETNS:-}" "$FLEET_BIN/mandrill-broker" "${args[@]}" ||
+  spawn "$name" "$LOGS/$name.log" "${FLEET_BROKER_NETNS:-}" "$FLEET_BIN/mandrill-broker" "${args[@]}" ||
     return 1
-  if ! wait_until $(( 20 * FLEET_TIMEOUT_SCALE )) broker_answers; then
-    fleet_running broker || { say "broker exited at start; last log lines:"; tail -5 "$LOGS/broker.log" >&2; return 1; }
-    say "broker started but does not answer mandrill-ctl yet (see $LOGS/broker.log)"
+  if ! wait_until $(( 20 * FLEET_TIMEOUT_SCALE )) broker_answers_at "$name"; then
+    fleet_running "$name" || { say "$name exited at start; last log lines:"; tail -5 "$LOGS/$name.log" >&2; return 1; }
+    say "$name started but does not answer mandrill-ctl yet (see $LOGS/$name.log)"
     return 1
   fi
+}
+
+# start_brokers: every broker of the fleet that is not running, one after the other (each picks
+# its metrics port and rewrites the Prometheus targets).
+start_brokers() {
+  local n
+  for n in $(broker_names); do start_broker "$n" || return 1; done
 }
 
 # ---- metrics ---------------------------------------------------------------------------------
@@ -258,7 +392,8 @@ groups = {"mandrill-broker": [], "mandrill-worker": []}
 for name in sorted(os.listdir(root)):
     with open(os.path.join(root, name)) as f:
         addr = f.read().strip()
-    groups["mandrill-broker" if name == "broker" else "mandrill-worker"].append(addr)
+    broker = name == "broker" or name.startswith("cell-")
+    groups["mandrill-broker" if broker else "mandrill-worker"].append(addr)
 doc = [{"targets": t, "labels": {"job": job}} for job, t in groups.items() if t]
 tmp = out + ".tmp"
 with open(tmp, "w") as f:
@@ -290,7 +425,9 @@ start_worker() {
   [ -z "$endpoint" ] && { endpoint=$netns; netns=""; }
   mkdir -p "$LEDGERS"
   local n; n=$(worker_number "$name")
-  local args=(--broker "$endpoint" --queue "$FLEET_QUEUE" --concurrency "$FLEET_CONCURRENCY"
+  local target=(--broker "$endpoint")
+  cells_on && target=(--cells "$FLEET_CELL_MAP")   # a worker consumes from every cell
+  local args=("${target[@]}" --queue "$FLEET_QUEUE" --concurrency "$FLEET_CONCURRENCY"
               --ledger "$LEDGERS/$name.db" --name "$name" --restart-ms "$FLEET_RESTART_MS"
               --fail-rate "$FLEET_FAIL_RATE" --grace "$FLEET_GRACE" --heartbeat-ms "$FLEET_HEARTBEAT_MS"
               --log-file "$LOGS/$name.log")
