@@ -16,6 +16,18 @@ only what is left is unexplained. The count per event is checked against what th
 have cost at most (the killed worker's credit; all live credit for a broker kill).
 Prints the breakdown, then the verdict line; exits 1 if anything was lost, 3 if nothing was lost
 but the partition check failed (work done on the cut host during the cut was not redone elsewhere).
+
+With cells (--cells N, deploy/mayhem --cells): the ledgers are the workers' (each worker serves
+every cell) and --dlq holds the dead letters of every cell, so "processed or dead" is checked
+across all cells; after the drain nothing is queued anywhere (--queued says how many were, when
+the drain did not finish: up to that many of the LOST may still be waiting in a cell). A cell
+kill (events kind cell-sigkill, from the kill to the restart) explains a duplicate whose first
+processing lies between shortly before the kill and shortly after the restart: an ack lost with
+the cell, or a message the publisher moved to its next cell that the down cell had already
+stored (the failover duplicate: both cells deliver it). Its bound is the live credit plus the
+messages the publisher moved (--moved). The verdict line gains CELLS, CELL_KILLS, MOVED,
+LONGEST_STALL_MS and STALL_LIMIT_MS (the publisher's longest time without a confirm; the limit
+is checked by mayhem).
 """
 import argparse
 import collections
@@ -94,6 +106,13 @@ def explain(row, redo_at, events, partition, window):
     at, worker, _ = row
     best = None
     for e in events:
+        if e["kind"] == "cell-sigkill":
+            # Down from start to end: the row is the cell's last before the kill (ack lost), or
+            # the moved copy processed in another cell while it was down (failover duplicate).
+            if e["start"] - window <= at <= e["end"] + window and e["start"] <= redo_at:
+                if best is None or abs(e["start"] - at) < abs(best["start"] - at):
+                    best = e
+            continue
         if not at - 1000 <= e["start"] <= redo_at:
             continue
         # The kill is recorded just before the signal is sent, so a row committed a moment
@@ -127,7 +146,14 @@ def main():
     p.add_argument("--seconds", type=float, default=0)
     p.add_argument("--expired", type=int, default=-1, help="broker's lease-expired count (info)")
     p.add_argument("--out", help="write the lost ids here")
+    p.add_argument("--cells", type=int, default=0, help="cells of the fleet (0: one broker)")
+    p.add_argument("--cell-kills", type=int, default=0)
+    p.add_argument("--moved", default="?", help="the publisher's moved_to_other_cells")
+    p.add_argument("--longest-stall-ms", default="?", help="the publisher's longest_stall_ms")
+    p.add_argument("--stall-limit-ms", default="?")
+    p.add_argument("--queued", default="0", help="messages still queued across the cells at the end")
     a = p.parse_args()
+    moved = int(a.moved) if a.moved.isdigit() else 0
 
     confirmed = read_ids(a.confirmed)
     confirmed_set = set(confirmed)
@@ -181,14 +207,17 @@ def main():
             "restarts); each extra restart is one whose ack never counted:")
         shown = list(events) + ([partition["event"]] if partition else [])
         for e in sorted(shown, key=lambda e: e["start"]):
-            if e["kind"] not in ("worker-sigkill", "broker-sigkill", "worker-sigterm", "partition"):
+            if e["kind"] not in ("worker-sigkill", "broker-sigkill", "worker-sigterm", "partition",
+                                 "cell-sigkill"):
                 continue
             if e["kind"] == "worker-sigterm" and e["dups"] == 0:
                 continue
-            bound = e["credit"]
+            bound = e["credit"] + (moved if e["kind"] == "cell-sigkill" else 0)
             verdict = "within bound" if e["dups"] <= bound else "OVER BOUND"
             say(f"  {e['kind']:<14} {e['target']:<10} at +{(e['start'] - first_ms(events, partition)) / 1000:6.1f}s: "
-                f"{e['dups']:4d} duplicates; in flight ~{e['in_flight']}, credit {bound} ({verdict})")
+                f"{e['dups']:4d} duplicates; in flight ~{e['in_flight']}, "
+                + (f"credit {e['credit']} + moved {moved}, down {(e['end'] - e['start']) / 1000:.1f}s"
+                   if e["kind"] == "cell-sigkill" else f"credit {bound}") + f" ({verdict})")
         if by_expiry:
             say(f"  lease expiry   {by_expiry} (no kill or partition explains them; the broker counted "
                 f"{a.expired} expired leases)")
@@ -238,13 +267,26 @@ def main():
             say(f"partition check FAILED: {len(stuck)} messages finished on the cut host after the link was "
                 f"down were never processed elsewhere, so acks counted across the cut: {' '.join(stuck[:10])}")
 
+    if a.cells:
+        cell_dups = sum(e["dups"] for e in events if e["kind"] == "cell-sigkill")
+        say(f"cells: {a.cells}, {a.cell_kills} cell kills; the publisher moved {a.moved} messages to their "
+            f"next cell (first cell down or refusing); {cell_dups} duplicates came with the cell kills "
+            f"(acks lost with a cell, or moved messages the down cell had already stored: allowed); "
+            f"longest publisher stall {a.longest_stall_ms} ms (limit {a.stall_limit_ms} ms)")
+        if lost and a.queued not in ("0", "?"):
+            say(f"{a.queued} messages were still queued in the cells when the drill ended (the drain did "
+                f"not finish): up to that many LOST ids may be waiting there, not gone")
     if lost:
         say(f"LOST ids (first 20 of {len(lost)}): {' '.join(lost[:20])}")
         if a.out:
             with open(a.out, "w") as f:
                 f.write("\n".join(lost) + "\n")
-    print(f"mayhem: LOST {len(lost)} DUPLICATED {extra_rows} DEAD {len(dead)} "
-          f"KILLS {a.kills} RESTARTS {a.restarts} SECONDS {a.seconds:.0f}")
+    line = (f"mayhem: LOST {len(lost)} DUPLICATED {extra_rows} DEAD {len(dead)} "
+            f"KILLS {a.kills} RESTARTS {a.restarts} SECONDS {a.seconds:.0f}")
+    if a.cells:
+        line += (f" CELLS {a.cells} CELL_KILLS {a.cell_kills} MOVED {a.moved} "
+                 f"LONGEST_STALL_MS {a.longest_stall_ms} STALL_LIMIT_MS {a.stall_limit_ms}")
+    print(line)
     return 1 if lost else (3 if partition_failed else 0)
 
 
