@@ -158,10 +158,16 @@ void WorkerProtocol::CheckLiveness(core::SteadyTime now) {
     ++ctx_.counters.workers_timed_out;
     End(s, "stopped heartbeating");
   }
-  // Heartbeat the sessions sent nothing for an interval (sending moves them to the back).
+  // Heartbeat the sessions sent nothing for an interval (sending moves them to the back), and
+  // once per interval every session, busy or not: the heartbeat carries the ready depth of its
+  // queues, by which a worker of several cells splits its credit (docs/protocol.md).
+  const bool report_all = now >= next_depth_report_;
+  if (report_all) next_depth_report_ = now + ctx_.options.heartbeat;
   for (Session* s = sessions_.LeastRecentlySent(); s != nullptr; s = sessions_.NextSent(s)) {
-    if (now - s->last_sent < ctx_.options.heartbeat) break;
-    ctx_.outbox.Reply(s->routing_id, protocol::Heartbeat{});
+    if (!report_all && now - s->last_sent < ctx_.options.heartbeat) break;
+    protocol::Heartbeat beat;
+    for (const auto& sub : s->subscriptions) beat.ready += sub->queue->ready_count();
+    ctx_.outbox.Reply(s->routing_id, std::move(beat));
   }
 }
 

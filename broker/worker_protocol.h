@@ -59,6 +59,7 @@ class WorkerProtocol {
   Dispatcher& dispatcher_;
   PeerTable& peers_;
   const std::string& broker_id_;
+  core::SteadyTime next_depth_report_{};  // CheckLiveness heartbeats every session then
 };
 
 }  // namespace mandrill::broker

@@ -152,7 +152,7 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, Heartbeat& m) {
       return false;
     }
   }
-  return true;
+  return n < 2 || r.Uint(f[1], "ready", &m.ready);  // absent: a worker or an older broker
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, Disconnect& m) {
   return n >= 1 ? r.Str(f[0], "reason", &m.reason)

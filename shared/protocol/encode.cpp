@@ -125,13 +125,14 @@ void Pack(Packer& p, const Nack& m) {
   }
 }
 void Pack(Packer& p, const Heartbeat& m) {
-  Arr(p, 1);
+  Arr(p, 2);
   Arr(p, m.tasks.size());
   for (const auto& t : m.tasks) {
     Arr(p, 2);
     p.pack_uint64(t.lease_id);
     p.pack_int64(t.running_ms);
   }
+  p.pack_uint64(m.ready);
 }
 void Pack(Packer& p, const Disconnect& m) {
   Arr(p, 1);

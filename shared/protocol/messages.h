@@ -122,6 +122,9 @@ struct Heartbeat {  // either way; any frame also proves liveness
   // Worker -> broker, once per heartbeat interval: its handlers running now, longest first
   // (at most kMaxTaskReports). Empty from the broker and from older workers.
   std::vector<TaskReport> tasks{};
+  // Broker -> worker: messages ready now in the worker's queues, so a worker connected to
+  // several cells can split its credit by depth (0 from workers and from older brokers).
+  std::uint64_t ready = 0;
   bool operator==(const Heartbeat&) const = default;
 };
 inline constexpr std::size_t kMaxTaskReports = 64;

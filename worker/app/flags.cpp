@@ -69,6 +69,10 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
                "each, keeping its lease alive while it works.\n\nHandlers (--handler):\n" +
                registry.Describe()};
   app.add_option("--broker", o.broker, "broker endpoint")->capture_default_str();
+  std::string cells_file;
+  app.add_option("--cells", cells_file,
+                 "cell map FILE (NAME ENDPOINT [PUBLIC_KEY_FILE] per line) instead of --broker: "
+                 "consume from every cell, the --concurrency split by their ready depths");
   std::string key_file, broker_key_file;
   app.add_option("--key", key_file, "this worker's CURVE secret key file (mandrill-ctl keygen)");
   app.add_option("--broker-key", broker_key_file, "the broker's CURVE public key file (NAME.pub)");
@@ -176,18 +180,34 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
       return out;
     }
   }
+  if (!cells_file.empty()) {
+    auto targets = cells::ResolveBrokerTargets(app.count("--broker") > 0 ? o.broker : "",
+                                               cells_file, key_file, broker_key_file);
+    if (!targets.ok()) {
+      out.exit_code = kExitUsage;
+      error = targets.error().message;
+      return out;
+    }
+    o.cells = targets->brokers;
+    if (targets->own_key) {
+      // Every cell's key is in `cells`; `curve` carries this worker's own pair.
+      o.curve = security::ClientKeys{*targets->own_key, {}};
+    }
+  }
   if (auto why = protocol::CheckEndpoint(o.broker); !why.empty()) {
     out.exit_code = kExitUsage;
     error = "--broker " + why;
     return out;
   }
-  auto keys = security::LoadClientKeys(key_file, broker_key_file);
-  if (!keys.ok()) {
-    out.exit_code = kExitUsage;
-    error = keys.error().message;
-    return out;
+  if (o.cells.empty()) {  // with --cells, resolved above, keys included
+    auto keys = security::LoadClientKeys(key_file, broker_key_file);
+    if (!keys.ok()) {
+      out.exit_code = kExitUsage;
+      error = keys.error().message;
+      return out;
+    }
+    o.curve = *keys;
   }
-  o.curve = *keys;
   if (!o.metrics_bind.empty()) {
     if (auto hp = metrics::ParseHostPort(o.metrics_bind); !hp.ok()) {
       out.exit_code = kExitUsage;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "shared/cells/broker_targets.h"
 #include "shared/security/curve_keys.h"
 #include "worker/handlers/registry.h"
 
@@ -27,6 +28,9 @@ struct WorkerOptions {
   std::chrono::milliseconds reconnect_max{5000};
   // --key/--broker-key; none: plaintext.
   std::optional<security::ClientKeys> curve;
+  // --cells FILE: every cell of the map (with its key), instead of `broker`/`curve`; empty:
+  // the one broker above.
+  std::vector<cells::BrokerTarget> cells;
 
   // Handlers.
   std::string handler = "mandrill";

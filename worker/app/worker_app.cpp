@@ -21,7 +21,7 @@
 #include "worker/loop/settlements_outbox.h"
 #include "worker/loop/status_reporter.h"
 #include "worker/net/net_thread.h"
-#include "worker/net/settlements.h"
+#include "worker/net/net_group.h"
 
 namespace mandrill::worker {
 namespace {
@@ -61,10 +61,9 @@ struct WorkerApp::Parts {
   const WorkerOptions* options = nullptr;
   Handler* handler = nullptr;
   runtime::ThreadPool* executor = nullptr;
-  Settlements* settlements = nullptr;
   Bridge* bridge = nullptr;
   SettlementsOutbox* outbox = nullptr;
-  NetThread* net = nullptr;
+  NetGroup* net = nullptr;
   metrics::SnapshotSlot<WorkerStatus>* status = nullptr;
   // Results, written on the loop thread before it finishes.
   WorkerTotals totals;
@@ -96,8 +95,8 @@ runtime::Task<void> WorkerApp::Parts::StopNet(Parts* p) {
   // by the network thread. Then the outbox holds the loop's last settlements.
   p->bridge->Close();
   p->outbox->Flush();  // the last acks and nacks, then DISCONNECT
-  p->settlements->RequestClose();
-  NetThread* net = p->net;
+  p->net->RequestClose();
+  NetGroup* net = p->net;
   auto join = [net] { net->Join(); };
   co_await runtime::RunInExecutor(*p->executor, std::move(join));
 }
@@ -136,9 +135,14 @@ runtime::Task<void> WorkerApp::Parts::Serve(Parts* p, runtime::ExitStack* stack,
   services->Spawn("signals", WatchSignals(p, signals, consumer));
   std::string queues;
   for (const auto& q : p->options->queues) queues += (queues.empty() ? "" : ",") + q;
+  std::string from = p->options->broker;
+  if (!p->options->cells.empty()) {
+    from = std::to_string(p->options->cells.size()) + " cells (";
+    for (const auto& c : p->options->cells) from += (from.back() == '(' ? "" : ", ") + c.name;
+    from += ")";
+  }
   spdlog::info("worker {} consuming [{}] from {} with concurrency {}, handler {}",
-               p->options->name, queues, p->options->broker, p->options->concurrency,
-               p->options->handler);
+               p->options->name, queues, from, p->options->concurrency, p->options->handler);
   co_await consumer->Run();
 }
 
@@ -182,13 +186,11 @@ int WorkerApp::Run() {
   ::signal(SIGPIPE, SIG_IGN);
   runtime::ThreadPool executor("exec", options_.executor_threads);
   zmq::context_t context(1);
-  Settlements settlements;
   runtime::LoopOptions lo;
   lo.name = "loop";
   lo.watchdog_threshold = 5s;
   runtime::Loop loop(lo);
   Bridge bridge(loop, options_.concurrency);
-  SettlementsOutbox outbox(loop, settlements);
   NetOptions no;
   no.broker = options_.broker;
   no.name = options_.name;
@@ -199,17 +201,29 @@ int WorkerApp::Run() {
   no.curve = options_.curve;
   metrics::SnapshotSlot<WorkerStatus> status;
   no.task_reports = [&status, &loop] { return TaskReports(status, loop.Now()); };
-  NetThread net(no, context, settlements, bridge);
+  cells::BrokerTargets targets;
+  if (options_.cells.empty()) {
+    cells::BrokerTarget one{"broker", options_.broker, {}};
+    if (options_.curve) one.public_z85 = options_.curve->broker_public_z85;
+    targets.brokers.push_back(std::move(one));
+  } else {
+    targets.brokers = options_.cells;
+  }
+  if (options_.curve) targets.own_key = options_.curve->own;
+  const core::SystemClock clock;
+  NetGroup net(no, targets, context, bridge, clock);
+  SettlementsOutbox outbox(loop, net.input());
   std::optional<metrics::MetricsServer> metrics_server;
   if (!options_.metrics_bind.empty()) {
     metrics_server.emplace(
         options_.metrics_bind,
-        [&] { return RenderWorkerMetrics(options_.name, status.Get().get(), loop.Now(),
-                                         net.counters()); },
+        [&] {
+          NetCounters counters;
+          net.SumCounters(counters);
+          return RenderWorkerMetrics(options_.name, status.Get().get(), loop.Now(), counters);
+        },
         [&net]() -> std::string {
-          return net.counters().welcomed.load(std::memory_order_relaxed)
-                     ? std::string()
-                     : "not welcomed by the broker";
+          return net.welcomed() ? std::string() : "not welcomed by the broker";
         });
     if (auto st = metrics_server->Start(); !st.ok()) {
       spdlog::critical("worker {} cannot start: {}", options_.name, st.message());
@@ -220,7 +234,6 @@ int WorkerApp::Run() {
   parts.options = &options_;
   parts.handler = handler_.get();
   parts.executor = &executor;
-  parts.settlements = &settlements;
   parts.bridge = &bridge;
   parts.outbox = &outbox;
   parts.net = &net;
@@ -241,12 +254,14 @@ int WorkerApp::Run() {
   if (metrics_server) metrics_server->Stop();
   const auto& t = parts.totals;
   const double per_message = t.received > 0 ? 1.0 / static_cast<double>(t.received) : 0;
-  const auto net_cpu = net.counters().cpu_ns.load();
+  NetCounters net_totals;
+  net.SumCounters(net_totals);
+  const auto net_cpu = net_totals.cpu_ns.load();
   // Deliveries that came after the loop closed its side never reached it (NetThread, "Closing").
-  const auto late = net.counters().nacked_on_close.load();
+  const auto late = net_totals.nacked_on_close.load();
   std::string late_note =
       late > 0 ? "; " + std::to_string(late) + " more arrived while closing and were nacked" : "";
-  if (const auto bad = net.counters().undecodable_nacked.load(); bad > 0) {
+  if (const auto bad = net_totals.undecodable_nacked.load(); bad > 0) {
     late_note += "; " + std::to_string(bad) + " undecodable deliveries nacked";
   }
   spdlog::info("worker {} stopped: {}{}; lease extensions {}; loop CPU {:.1f} ms ({:.0f} "

@@ -12,7 +12,7 @@ namespace mandrill::worker {
 
 class SettlementsOutbox final : public Outbox {
  public:
-  SettlementsOutbox(runtime::Loop& loop, Settlements& settlements)
+  SettlementsOutbox(runtime::Loop& loop, SettlementsInput& settlements)
       : loop_(loop), settlements_(settlements) {}
 
   void Ack(std::uint64_t lease_id) override {
@@ -47,7 +47,7 @@ class SettlementsOutbox final : public Outbox {
   }
 
   runtime::Loop& loop_;
-  Settlements& settlements_;
+  SettlementsInput& settlements_;
   Settlements::Batch batch_;
   bool scheduled_ = false;
 };

@@ -32,6 +32,9 @@ class DeliverySink {
   virtual void OnSessionLost(std::string reason) = 0;
   // EXTEND answered: time left on each lease.
   virtual void OnExtended(std::vector<protocol::ExtendedItem> items) = 0;
+  // The broker's HEARTBEAT said how many messages are ready in our queues (once per heartbeat
+  // interval; 0 from older brokers). Only a worker of several cells uses it (cell_fanout.h).
+  virtual void OnReadyDepth(std::uint64_t ready) { (void)ready; }
   // A broker (re)accepted us. `broker_id` differs from the previous WELCOME's after a broker
   // restart, in which case every lease held before is gone.
   virtual void OnWelcome(const protocol::Welcome& welcome) = 0;

@@ -93,8 +93,11 @@ void NetThread::OpenSocket() {
   if (options_.curve) {
     security::MakeCurveClient(*socket_, options_.curve->own, options_.curve->broker_public_z85);
   }
+  // Unique in the process: a worker of several cells has one network thread per cell.
+  static std::atomic<std::uint64_t> monitors{0};
+  ++monitor_generation_;
   const std::string endpoint = "inproc://worker-monitor-" + std::to_string(getpid()) + "-" +
-                               std::to_string(++monitor_generation_);
+                               std::to_string(monitors.fetch_add(1) + 1);
   zmq_socket_monitor(socket_->handle(), endpoint.c_str(),
                      ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
   monitor_ = std::make_unique<zmq::socket_t>(context_, zmq::socket_type::pair);
@@ -229,7 +232,8 @@ void NetThread::Run() {
     if (!socket_) {
       timeout = std::clamp<long>(core::ToMillis(reopen_at_ - Now()), 0, timeout);
     }
-    if (zmq_poll(items, n, timeout) < 0 && zmq_errno() != EINTR) {
+    const int polled = zmq_poll(items, n, timeout);
+    if (polled < 0 && zmq_errno() != EINTR) {
       stop_reason = std::string("zmq_poll failed: ") + zmq_strerror(zmq_errno());
       failed = true;
       spdlog::critical("network thread stops: {}", stop_reason);
@@ -237,7 +241,9 @@ void NetThread::Run() {
     }
     if (monitor_at >= 0 && (items[monitor_at].revents & ZMQ_POLLIN)) DrainMonitor();
     if (socket_at >= 0 && (items[socket_at].revents & ZMQ_POLLIN)) DrainSocket();
-    if (room_at >= 0 && (items[room_at].revents & ZMQ_POLLIN)) RetryBacklog();
+    // Also on a timeout: when several network threads share one sink (a worker of several
+    // cells), another one may have consumed the room signal this one waited for.
+    if (room_at >= 0 && (polled == 0 || (items[room_at].revents & ZMQ_POLLIN))) RetryBacklog();
     if (items[settlements_at].revents & ZMQ_POLLIN) {
       auto fresh = settlements_.Take();
       if (fresh.close) closing_ = true;

@@ -133,7 +133,9 @@ void NetThread::Handle(protocol::Message&& m) {
   } else if (auto* dc = std::get_if<protocol::Disconnect>(&m)) {
     spdlog::warn("broker said DISCONNECT ({}); will announce again when it is back", dc->reason);
     welcomed_ = false;
-  } else if (!std::holds_alternative<protocol::Heartbeat>(m)) {
+  } else if (auto* h = std::get_if<protocol::Heartbeat>(&m)) {
+    sink_.OnReadyDepth(h->ready);
+  } else {
     ++counters_.errors;
     spdlog::warn("unexpected {} from broker ignored",
                  protocol::CommandName(protocol::CommandOf(m)));

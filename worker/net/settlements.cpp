@@ -53,7 +53,7 @@ void Settlements::RequestClose() {
   WakeLocked();
 }
 
-void Settlements::Batch::Merge(Batch&& from) {
+void SettlementBatch::Merge(SettlementBatch&& from) {
   if (acks.empty()) {
     acks = std::move(from.acks);
   } else {
@@ -68,7 +68,7 @@ void Settlements::Batch::Merge(Batch&& from) {
   close = close || from.close;
 }
 
-std::size_t Settlements::Batch::DropLeaseCommands() {
+std::size_t SettlementBatch::DropLeaseCommands() {
   std::size_t n = acks.size() + nacks.size();
   for (const auto& [d, ids] : extends) n += ids.size();
   acks.clear();

@@ -15,7 +15,30 @@
 
 namespace mandrill::worker {
 
-class Settlements {
+struct SettlementBatch {
+  std::vector<std::uint64_t> acks;
+  std::vector<protocol::NackItem> nacks;
+  std::map<std::uint32_t, std::vector<std::uint64_t>> extends;  // by duration
+  std::optional<std::uint32_t> credit;
+  bool close = false;
+  bool empty() const {
+    return acks.empty() && nacks.empty() && extends.empty() && !credit && !close;
+  }
+  // Appends `from` after this batch's contents (a later credit replaces an earlier one).
+  void Merge(SettlementBatch&& from);
+  // Drops ACK/NACK/EXTEND (kept: credit, close): for leases of a broker that is gone.
+  std::size_t DropLeaseCommands();
+};
+
+// Where the loop's outbox hands its batches: the network thread's Settlements, or, for a worker
+// of several cells, worker/net/cell_fanout.h, which splits each batch by cell.
+class SettlementsInput {
+ public:
+  virtual ~SettlementsInput() = default;
+  virtual void Add(SettlementBatch&& batch) = 0;
+};
+
+class Settlements final : public SettlementsInput {
  public:
   Settlements();
   ~Settlements();
@@ -32,22 +55,9 @@ class Settlements {
   // Asks the network thread to say DISCONNECT and stop once everything queued is sent.
   void RequestClose() EXCLUDES(mu_);
 
-  struct Batch {
-    std::vector<std::uint64_t> acks;
-    std::vector<protocol::NackItem> nacks;
-    std::map<std::uint32_t, std::vector<std::uint64_t>> extends;  // by duration
-    std::optional<std::uint32_t> credit;
-    bool close = false;
-    bool empty() const {
-      return acks.empty() && nacks.empty() && extends.empty() && !credit && !close;
-    }
-    // Appends `from` after this batch's contents (a later credit replaces an earlier one).
-    void Merge(Batch&& from);
-    // Drops ACK/NACK/EXTEND (kept: credit, close): for leases of a broker that is gone.
-    std::size_t DropLeaseCommands();
-  };
+  using Batch = SettlementBatch;
   // Adds everything in `batch` under one lock.
-  void Add(Batch&& batch) EXCLUDES(mu_);
+  void Add(Batch&& batch) override EXCLUDES(mu_);
   Batch Take() EXCLUDES(mu_);
 
  private:

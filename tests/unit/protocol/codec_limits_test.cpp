@@ -130,9 +130,9 @@ std::string Nested(char opener, std::size_t depth, std::string_view innermost) {
 
 TEST(CodecLimitsTest, NestingDeeperThanTheLimitIsTooLarge) {
   // decode.cpp caps nesting at 8 containers; the deepest real message (STATS_REPLY ->
-  // workers -> worker -> queues) uses 4. HEARTBEAT ignores what follows its task list
-  // ("\x92\x90": [[], ...]), so only the depth limit can reject these.
-  const std::string head = "\x92\x90";
+  // workers -> worker -> queues) uses 4. HEARTBEAT ignores what follows its task list and
+  // ready depth ("\x93\x90\x00": [[], 0, ...]), so only the depth limit can reject these.
+  const std::string head("\x93\x90\x00", 3);
   EXPECT_TRUE(DecodeAs(Command::kHeartbeat, head + Nested('\x91', 7, "\xc0")).ok());
   EXPECT_TRUE(IsError(DecodeAs(Command::kHeartbeat, head + Nested('\x91', 8, "\xc0")),
                       ErrorCode::kTooLarge, "depth"));

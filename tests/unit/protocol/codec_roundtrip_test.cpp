@@ -145,12 +145,25 @@ TEST(CodecTest, ErrorKeepsCodesThisPeerDoesNotKnow) {
 }
 
 TEST(CodecTest, HeartbeatWithoutTasksIsAnEmptyList) {
-  EXPECT_EQ(samples::EncodeToString(Heartbeat{}), std::string("\x91\x90"));
+  EXPECT_EQ(samples::EncodeToString(Heartbeat{}), std::string("\x92\x90\x00", 3));  // [[], 0]
   // Peers older than task reports send an empty array; it is an empty heartbeat.
   const auto r = DecodeAs(Command::kHeartbeat, "\x90");
   ASSERT_TRUE(r.ok()) << Describe(r);
   ASSERT_TRUE(std::holds_alternative<Heartbeat>(*r));
   EXPECT_TRUE(std::get<Heartbeat>(*r).tasks.empty());
+}
+
+TEST(CodecTest, HeartbeatCarriesTheReadyDepthAndOlderOnesHaveNone) {
+  Heartbeat h;
+  h.ready = 123'456'789'012;
+  const auto r = RoundTrip(h);
+  ASSERT_TRUE(r.ok()) << Describe(r);
+  EXPECT_EQ(std::get<Heartbeat>(*r).ready, 123'456'789'012u);
+  // A broker older than depth reports sends [[]]: ready 0. A negative depth is malformed.
+  const auto old = DecodeAs(Command::kHeartbeat, "\x91\x90");
+  ASSERT_TRUE(old.ok()) << Describe(old);
+  EXPECT_EQ(std::get<Heartbeat>(*old).ready, 0u);
+  EXPECT_FALSE(DecodeAs(Command::kHeartbeat, "\x92\x90\xff").ok());
 }
 
 TEST(CodecTest, HeartbeatWithMoreTaskReportsThanTheLimitIsTooLarge) {
