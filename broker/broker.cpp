@@ -243,7 +243,8 @@ void Broker::OnTimers() {
   peers_.Prune(now);
   RewriteSettles();
   for (core::LogLimiter* l :
-       {&ctx_.storage_log, &ctx_.refusal_log, &ctx_.bad_frame_log, &ctx_.peer_log}) {
+       {&ctx_.storage_log, &ctx_.refusal_log, &ctx_.bad_frame_log, &ctx_.peer_log,
+        &ctx_.stale_epoch_log}) {
     l->Tick(now);
   }
 }

@@ -47,8 +47,13 @@ class Broker final : private DurabilityEvents, private FlushEvents {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Loads what storage recovered. Call once before any frame.
+  // Opens the storage (Storage::Open: the data dir is locked and a new epoch is durable) and
+  // takes its epoch for WELCOME and lease ids. The reactor calls it before binding its socket.
+  core::Result<std::uint64_t> Open();
+  // Loads what storage recovered (opening it first if Open was not called). Call once before
+  // any frame.
   core::Status Recover();
+  std::uint64_t epoch() const { return ctx_.epoch; }
 
   // A decoded frame from `peer` (a routing id) that arrived over TCP connection `fd` (-1 if
   // unknown). A handler that throws is a bug: logged, counted, answered INTERNAL.

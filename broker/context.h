@@ -22,6 +22,7 @@ struct BrokerCounters {
   std::int64_t bad_frames = 0;
   std::int64_t internal_errors = 0;       // a handler threw: answered INTERNAL
   std::int64_t lease_lost = 0;
+  std::int64_t stale_epoch_leases = 0;    // of those, leases of another broker run (epoch)
   std::int64_t not_ready = 0;
   std::int64_t storage_failures = 0;      // publishes not accepted because storage failed
   std::int64_t settle_rewrites = 0;       // ack/purge records written again after a failure
@@ -57,6 +58,8 @@ struct Context {
   Durability& durability;
   BrokerCounters& counters;
   bool shutting_down = false;
+  // This run's fencing epoch (Storage::Open); 0 until the broker is opened.
+  std::uint64_t epoch = 0;
   // The principal of the frame being handled (authentication on); nullptr otherwise.
   const Principal* who = nullptr;
 
@@ -65,6 +68,7 @@ struct Context {
   core::LogLimiter refusal_log{"refused publishes", &clock};
   core::LogLimiter bad_frame_log{"bad frames", &clock};
   core::LogLimiter peer_log{"peer limit", &clock};
+  core::LogLimiter stale_epoch_log{"acks of another epoch's leases", &clock};
 };
 
 }  // namespace mandrill::broker

@@ -12,7 +12,8 @@ namespace mandrill::broker {
 std::uint64_t LeaseIds::Next() {
   for (;;) {
     if (next_ == pool_.size()) Refill();
-    const std::uint64_t id = pool_[next_++];
+    const std::uint64_t id =
+        (std::uint64_t{tag_} << kRandomBits) | (pool_[next_++] & kRandomMask);
     if (id != 0) return id;
   }
 }

@@ -34,6 +34,11 @@ class LeaseTable {
  public:
   // Lease ids come from LeaseIds (lease_ids.h): random, or seeded for tests (seed != 0).
   explicit LeaseTable(std::uint64_t id_seed = 0) : ids_(id_seed) {}
+  // Leases started from now on carry `epoch` in their ids (lease_ids.h).
+  void SetEpoch(std::uint64_t epoch) { ids_.SetEpoch(epoch); }
+  // True if `lease_id` names a lease of another broker run (another epoch): it cannot be one
+  // of ours. Find() answers nullptr for it too; this tells why.
+  bool FromAnotherEpoch(std::uint64_t lease_id) const { return ids_.FromAnotherEpoch(lease_id); }
   ~LeaseTable();
   LeaseTable(const LeaseTable&) = delete;
   LeaseTable& operator=(const LeaseTable&) = delete;

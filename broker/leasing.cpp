@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "shared/protocol/transport.h"
+
 namespace mandrill::broker {
 namespace {
 constexpr const char* kLostReason =
@@ -15,9 +17,28 @@ void Leasing::LeaseLost(const std::string& peer, protocol::Command command,
                         std::vector<std::uint64_t> lost) {
   if (lost.empty()) return;
   ctx_.counters.lease_lost += static_cast<std::int64_t>(lost.size());
+  const auto from_another_epoch = [&](std::uint64_t id) { return leases_.FromAnotherEpoch(id); };
+  const auto stale =
+      static_cast<std::int64_t>(std::count_if(lost.begin(), lost.end(), from_another_epoch));
   protocol::Error e;
   e.code = protocol::ErrorCode::kLeaseLost;
   e.reason = kLostReason;
+  if (stale > 0) {
+    // A worker still holding leases of a broker run before a restart or takeover (a worker
+    // that did not compare WELCOME's epoch or broker_id), or a peer inventing ids.
+    ctx_.counters.stale_epoch_leases += stale;
+    ctx_.stale_epoch_log.Log(spdlog::level::info,
+                             "{} from {}: {} of its {} unknown leases carry another epoch (e.g. "
+                             "{:#018x}; this is epoch {}): answered LEASE_LOST",
+                             protocol::CommandName(command), protocol::PrintableId(peer), stale,
+                             lost.size(),
+                             *std::find_if(lost.begin(), lost.end(), from_another_epoch),
+                             ctx_.epoch);
+    if (stale == static_cast<std::int64_t>(lost.size())) {
+      e.reason = "lease lost: issued by another broker run (this is epoch " +
+                 std::to_string(ctx_.epoch) + "); the message was or will be delivered again";
+    }
+  }
   e.answers = static_cast<std::uint8_t>(command);
   e.leases = std::move(lost);
   ctx_.outbox.Reply(peer, std::move(e));

@@ -65,6 +65,10 @@ struct Named {
 };
 constexpr Named kNamed[] = {
     {"broker.workers", "mandrill_workers_connected", "gauge", "Worker sessions.", 1},
+    {"broker.epoch", "mandrill_broker_epoch", "gauge",
+     "Fencing epoch of this broker run (+1 at every start on its data dir).", 1},
+    {"broker.stale_epoch_leases", "mandrill_stale_epoch_leases_total", "counter",
+     "ACK/EXTEND/NACK for a lease issued in another epoch (before a restart or takeover).", 1},
     {"broker.lease_lost", "mandrill_lease_lost_total", "counter",
      "ACK/EXTEND/NACK for a lease the broker no longer holds (expired, or another broker run).",
      1},

@@ -46,8 +46,14 @@ core::Status Reactor::Start() {
                        std::string("socket monitor: ") + zmq_strerror(zmq_errno())};
   }
   monitor_.connect(monitor_endpoint);
-  // Bind before recovery: a broker that cannot have its endpoint fails before it touches the
-  // data dir. Frames that arrive during recovery wait in the socket.
+  // The data dir is locked and the new epoch durable before the socket is bound (fencing,
+  // docs/broker.md): a broker that finds its data dir held by another never takes a
+  // connection, and no peer can hear of an epoch that a crash could hand out again.
+  auto epoch = broker_->Open();
+  if (!epoch.ok()) return epoch.error();
+  // Bind before recovery: a broker that cannot have its endpoint fails before it replays the
+  // journal (having used up an epoch: epochs may skip, never repeat). Frames that arrive during
+  // recovery wait in the socket.
   try {
     router_.bind(options_.bind);
   } catch (const zmq::error_t& e) {
@@ -68,9 +74,9 @@ core::Status Reactor::Start() {
     metrics_->MaybePublish(*broker_, clock_.Now());
     metrics_->SetReady();
   }
-  spdlog::info("mandrill-broker {} listening on {} (lease {} ms, max deliveries {}, queue limit "
-               "{}, heartbeat {} ms)",
-               broker_->broker_id(), options_.bind, options_.lease.count(),
+  spdlog::info("mandrill-broker {} listening on {} (epoch {}, lease {} ms, max deliveries {}, "
+               "queue limit {}, heartbeat {} ms)",
+               broker_->broker_id(), options_.bind, broker_->epoch(), options_.lease.count(),
                options_.max_deliveries, options_.queue_limit, options_.heartbeat.count());
   return core::Status::Ok();
 }

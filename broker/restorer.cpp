@@ -85,7 +85,19 @@ class Broker::Restorer final : public RecoverySink {
   std::vector<SettledId> ids_;
 };
 
+core::Result<std::uint64_t> Broker::Open() {
+  if (ctx_.epoch != 0) return ctx_.epoch;
+  auto epoch = ctx_.storage.Open();
+  if (!epoch.ok()) return epoch.error();
+  ctx_.epoch = *epoch;
+  leases_.SetEpoch(*epoch);
+  return *epoch;
+}
+
 core::Status Broker::Recover() {
+  if (ctx_.epoch == 0) {
+    if (auto epoch = Open(); !epoch.ok()) return epoch.error();
+  }
   const auto t0 = std::chrono::steady_clock::now();
   Restorer restorer(this);
   auto max_seq = ctx_.storage.Recover(restorer);

@@ -150,9 +150,17 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // Called once, before anything else. Hands what survived to `sink` and returns the highest
-  // seq ever assigned, or an error that stops start-up (e.g. the data dir is unusable). Corrupt
-  // records are reported in the log and skipped.
+  // Called first, once: takes sole ownership of what the storage keeps (the journal locks its
+  // data dir) and begins a new fencing epoch, durable before this returns; returns the epoch,
+  // which is higher than any epoch an earlier Open of the same storage returned (docs/broker.md
+  // "Fencing"). The reactor calls it before it binds its socket, so no peer hears of an epoch
+  // that a crash could hand out again. An error stops start-up (the data dir is in use, its
+  // epoch file is corrupt, an I/O error).
+  virtual core::Result<std::uint64_t> Open() = 0;
+
+  // Called once, after Open (it calls Open itself when nobody did). Hands what survived to
+  // `sink` and returns the highest seq ever assigned, or an error that stops start-up (e.g. the
+  // data dir is unusable). Corrupt records are reported in the log and skipped.
   virtual core::Result<std::uint64_t> Recover(RecoverySink& sink) = 0;
 
   // Queues a record and returns its ticket. Never blocks on disk.

@@ -113,6 +113,7 @@ void WorkerProtocol::Ready(const std::string& peer, int fd, Session* s, protocol
   welcome.max_payload_bytes = static_cast<std::uint32_t>(ctx_.options.limits.max_payload_bytes);
   welcome.max_body_bytes = ctx_.options.limits.max_body_bytes;
   welcome.max_batch = static_cast<std::uint32_t>(ctx_.options.limits.max_batch);
+  welcome.epoch = ctx_.epoch;
   ctx_.outbox.Reply(peer, std::move(welcome));
 }
 

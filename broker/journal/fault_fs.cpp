@@ -268,11 +268,21 @@ core::Status FaultInjectingFs::Remove(const std::string& path) {
 core::Status FaultInjectingFs::Rename(const std::string& from, const std::string& to) {
   std::lock_guard lock(mu_);
   if (!MutationAllowedLocked()) return Crashed("rename", from);
+  // Was `to` a durable entry before? (Tracked and its dir synced, or there before this Fs.)
+  bool to_was_durable = false;
+  if (auto t = files_.find(to); t != files_.end()) {
+    to_was_durable = t->second.dir_synced;
+  } else if (auto names = base_->ListDir(DirOf(to)); names.ok()) {
+    const std::string name = to.substr(to.rfind('/') + 1);
+    to_was_durable = std::find(names->begin(), names->end(), name) != names->end();
+  }
   auto s = base_->Rename(from, to);
   if (!s.ok()) return s;
   if (auto it = files_.find(from); it != files_.end()) {
-    files_[to] = it->second;
-    files_.erase(from);
+    FileState st = it->second;
+    st.dir_synced = st.dir_synced || to_was_durable;
+    files_.erase(it);
+    files_[to] = st;
   }
   return s;
 }

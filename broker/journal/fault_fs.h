@@ -49,8 +49,10 @@ class FaultInjectingFs final : public Fs {
 
   // Power loss: cuts every tracked file to its last synced length and removes files created
   // since their directory was last synced. Removals and renames are treated as durable at once
-  // (a simplification: real filesystems may undo them, which only resurrects data). Call when
-  // no journal is writing.
+  // (a simplification: real filesystems may undo them, which only resurrects data). A file
+  // renamed over a name that was already durable keeps that name (the old file or the new one
+  // survives a power loss, never neither: the model keeps the new one, cut to what was synced
+  // of it). Call when no journal is writing.
   core::Status DropUnsyncedData();
 
   // ---- counters ----

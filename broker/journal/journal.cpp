@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "broker/journal/epoch_file.h"
 #include "broker/journal/format.h"
 #include "broker/journal/record_codec.h"
 #include "broker/journal/recovery.h"
@@ -46,10 +47,11 @@ Journal::~Journal() {
   }
 }
 
-core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
+core::Result<std::uint64_t> Journal::Open() {
   if (state_ != State::kNew) {
-    return core::Error{kClosed, "journal Recover() called twice or after Close()"};
+    return core::Error{kClosed, "journal Open() called after Recover() or Close()"};
   }
+  if (epoch_ != 0) return epoch_;
   if (auto s = ValidateOptions(options_); !s.ok()) return s.error();
   if (!handoff_.init_status().ok()) return handoff_.init_status().error();
   if (auto s = fs_->CreateDirs(options_.data_dir); !s.ok()) {
@@ -62,14 +64,32 @@ core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
   if (!dir_lock.ok()) return dir_lock.error();
   auto lock = fs_->Lock(options_.data_dir + "/LOCK");
   if (!lock.ok()) return lock.error();
+  // Under the lock, so two brokers never advance it together; before Recover, so a start that
+  // then fails on a segment still used up its epoch (epochs may skip, never repeat).
+  auto epoch = AdvanceEpoch(fs_, options_.data_dir);
+  if (!epoch.ok()) return epoch.error();
   dir_lock_ = std::move(*dir_lock);
   lock_ = std::move(*lock);
+  epoch_ = *epoch;
+  spdlog::info("journal: data dir {} locked; epoch {} (kept in {}/{})", options_.data_dir, epoch_,
+               options_.data_dir, kEpochFileName);
+  return epoch_;
+}
+
+core::Result<std::uint64_t> Journal::Recover(RecoverySink& sink) {
+  if (state_ != State::kNew) {
+    return core::Error{kClosed, "journal Recover() called twice or after Close()"};
+  }
+  if (epoch_ == 0) {
+    if (auto epoch = Open(); !epoch.ok()) return epoch.error();
+  }
 
   const std::int64_t now_ms = clock_->WallMs();
   auto result = RecoverSegments(fs_, options_, now_ms, &stats_);
   if (!result.ok()) {
     lock_.reset();
     dir_lock_.reset();
+    epoch_ = 0;  // unlocked: a retry must lock and advance again
     return result.error();
   }
   RecoveryResult& r = *result;
@@ -152,6 +172,8 @@ void Journal::Commit() {
 core::Status Journal::Close() {
   if (state_ == State::kNew) {
     state_ = State::kClosed;
+    lock_.reset();  // Open() without Recover()
+    dir_lock_.reset();
     return core::Status::Ok();
   }
   if (state_ == State::kClosed) return core::Status::Ok();

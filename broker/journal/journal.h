@@ -39,9 +39,13 @@ class Journal final : public Storage {
   Journal& operator=(const Journal&) = delete;
 
   // Validates the options, creates the data dir if needed, locks it (the dir itself, and its
-  // LOCK file), replays every segment and starts the writer thread (which creates a head
-  // segment on the first write). Errors: bad options, the dir is locked by another process, an
-  // I/O error, or a segment of a newer format.
+  // LOCK file) and advances its epoch (DIR/EPOCH, epoch_file.h), durably. Errors: bad options,
+  // the dir is locked by another process, a corrupt epoch file, an I/O error. A second call
+  // returns the same epoch.
+  core::Result<std::uint64_t> Open() override;
+  // Open()s if that was not done, then replays every segment and starts the writer thread
+  // (which creates a head segment on the first write). Errors: those of Open, an I/O error, or
+  // a segment of a newer format.
   core::Result<std::uint64_t> Recover(RecoverySink& sink) override;
   // Serialises the record into the current batch; returns its ticket. Never blocks on disk.
   // Before Recover() succeeded (or after Close()), the ticket is reported failed at Commit.
@@ -83,6 +87,7 @@ class Journal final : public Storage {
   State state_ = State::kNew;
   std::unique_ptr<FileLock> dir_lock_;  // flock on the data dir itself
   std::unique_ptr<FileLock> lock_;      // and on DIR/LOCK, which older brokers lock
+  std::uint64_t epoch_ = 0;             // 0 until Open() succeeded
   std::unique_ptr<Writer> writer_;
   std::thread thread_;
   Batch batch_;  // being filled by Append

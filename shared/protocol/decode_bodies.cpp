@@ -62,7 +62,8 @@ bool Parse(Reader& r, const Obj* f, std::size_t n, Welcome& m) {
          r.Uint(f[3], "max_lease_ms", &m.max_lease_ms) &&
          (n < 7 || (r.Uint(f[4], "max_payload_bytes", &m.max_payload_bytes) &&
                     r.Uint(f[5], "max_body_bytes", &m.max_body_bytes) &&
-                    r.Uint(f[6], "max_batch", &m.max_batch)));
+                    r.Uint(f[6], "max_batch", &m.max_batch))) &&
+         (n < 8 || r.Uint(f[7], "epoch", &m.epoch));
 }
 bool Parse(Reader& r, const Obj* f, std::size_t n, Credit& m) {
   return n >= 1 ? r.Uint(f[0], "credit", &m.credit)

@@ -68,7 +68,7 @@ void Pack(Packer& p, const Ready& m) {
   Str(p, m.instance);
 }
 void Pack(Packer& p, const Welcome& m) {
-  Arr(p, 7);
+  Arr(p, 8);
   Str(p, m.broker_id);
   p.pack_uint32(m.heartbeat_ms);
   p.pack_uint32(m.lease_ms);
@@ -76,6 +76,7 @@ void Pack(Packer& p, const Welcome& m) {
   p.pack_uint32(m.max_payload_bytes);
   p.pack_uint64(m.max_body_bytes);
   p.pack_uint32(m.max_batch);
+  p.pack_uint64(m.epoch);
 }
 void Pack(Packer& p, const Credit& m) {
   Arr(p, 1);

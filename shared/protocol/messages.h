@@ -62,6 +62,10 @@ struct Welcome {  // broker -> worker, answers READY
   std::uint32_t max_payload_bytes = 0;
   std::uint64_t max_body_bytes = 0;
   std::uint32_t max_batch = 0;
+  // The broker's fencing epoch (docs/broker.md "Fencing"): +1 at every start on a data dir, so
+  // it only grows across restarts and takeovers; every lease id carries it (lease_ids.h).
+  // 0: an older broker that does not send it.
+  std::uint64_t epoch = 0;
   bool operator==(const Welcome&) const = default;
 };
 struct Credit {  // worker -> broker: new credit (0 = send nothing more, e.g. draining)

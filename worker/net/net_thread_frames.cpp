@@ -80,9 +80,11 @@ void NetThread::HandleWelcome(const protocol::Welcome& w) {
   limits_.max_payload_bytes = w.max_payload_bytes > 0 ? w.max_payload_bytes : defaults.max_payload_bytes;
   limits_.max_body_bytes = w.max_body_bytes > 0 ? w.max_body_bytes : defaults.max_body_bytes;
   limits_.max_batch = w.max_batch > 0 ? w.max_batch : defaults.max_batch;
-  spdlog::info("welcomed by broker {} (heartbeat {} ms, lease {} ms, max lease {} ms, payloads up "
-               "to {} bytes)",
-               w.broker_id, w.heartbeat_ms, w.lease_ms, w.max_lease_ms, limits_.max_payload_bytes);
+  // The epoch (0 from an older broker) is for the operator: a takeover shows as a higher one.
+  spdlog::info("welcomed by broker {} epoch {} (heartbeat {} ms, lease {} ms, max lease {} ms, "
+               "payloads up to {} bytes)",
+               w.broker_id, w.epoch, w.heartbeat_ms, w.lease_ms, w.max_lease_ms,
+               limits_.max_payload_bytes);
   sink_.OnWelcome(w);
 }
 

@@ -24,6 +24,13 @@ class FakeStorage final : public Storage {
   void set_recovered(Recovered r) { recovered_ = std::move(r); }
   void set_recover_error(core::Error e) { recover_error_ = std::move(e); }
 
+  // Script: the epoch Open() returns (the test's "data dir" epoch).
+  void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
+  core::Result<std::uint64_t> Open() override {
+    ++open_calls_;
+    return epoch_;
+  }
+  int open_calls() const { return open_calls_; }
   core::Result<std::uint64_t> Recover(RecoverySink& sink) override {
     ++recover_calls_;
     if (recover_error_.code) return recover_error_;
@@ -121,6 +128,8 @@ class FakeStorage final : public Storage {
   Ticket committed_upto_ = 0;
   int commits_ = 0;
   int recover_calls_ = 0;
+  int open_calls_ = 0;
+  std::uint64_t epoch_ = 1;
   bool closed_ = false;
   StorageProgress progress_;
 };

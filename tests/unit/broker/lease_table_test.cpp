@@ -140,8 +140,8 @@ TEST_F(LeaseTableTest, LeaseIdsAreUniqueWithinATable) {
   }
 }
 
-// Lease ids are capabilities (issue 12): random 64-bit values, unique, different in every
-// broker run (table), not a counter another lease's id would let one guess.
+// Lease ids are capabilities (issue 12): 48 random bits under the epoch tag, unique, different
+// in every broker run (table), not a counter another lease's id would let one guess.
 TEST_F(LeaseTableTest, LeaseIdsAreRandomUniqueAndDifferPerRun) {
   std::set<std::uint64_t> ids;
   int sequential = 0, high_bits_shared = 0;
@@ -155,7 +155,9 @@ TEST_F(LeaseTableTest, LeaseIdsAreRandomUniqueAndDifferPerRun) {
       ASSERT_NE(0u, id);
       ASSERT_TRUE(ids.insert(id).second) << "run " << run << " id " << id;
       sequential += id == previous + 1;
-      high_bits_shared += previous != 0 && (id >> 40) == (previous >> 40);
+      // The top 24 of the 48 random bits (the 16 above them are the epoch tag).
+      high_bits_shared += previous != 0 && ((id & LeaseIds::kRandomMask) >> 24) ==
+                                               ((previous & LeaseIds::kRandomMask) >> 24);
       previous = id;
     }
   }
@@ -173,6 +175,48 @@ TEST_F(LeaseTableTest, ASeededTableIsReproducibleForTests) {
     EXPECT_EQ(la->id, lb->id);
     EXPECT_NE(la->id, lc->id);
   }
+}
+
+// Fencing (issue 14): the epoch's low 16 bits are the top 16 bits of every lease id, and the
+// 48 below stay random — every one of them takes both values over a few hundred ids.
+TEST_F(LeaseTableTest, LeaseIdsCarryTheEpochInTheTopBitsAndRandomBitsBelow) {
+  LeaseTable table;  // the CSPRNG
+  table.SetEpoch(0x1234'0007);
+  std::uint64_t ones = 0, zeros = 0;
+  for (int i = 0; i < 512; ++i) {
+    Lease* l = Leased(table, 1ms);
+    const std::uint64_t id = l->id;
+    table.End(l);
+    ASSERT_EQ(id >> 48, 0x0007u) << std::hex << id;
+    EXPECT_EQ(LeaseIds::EpochTagOfId(id), 0x0007u);
+    EXPECT_FALSE(table.FromAnotherEpoch(id));
+    ones |= id & LeaseIds::kRandomMask;
+    zeros |= ~id & LeaseIds::kRandomMask;
+  }
+  EXPECT_EQ(ones, LeaseIds::kRandomMask) << "a random bit was always 0";
+  EXPECT_EQ(zeros, LeaseIds::kRandomMask) << "a random bit was always 1";
+}
+
+TEST_F(LeaseTableTest, AnIdOfAnotherEpochIsKnownAsSuch) {
+  LeaseTable before(7), after(7);
+  before.SetEpoch(41);
+  after.SetEpoch(42);
+  Lease* old_lease = Leased(before, 1ms);
+  EXPECT_TRUE(after.FromAnotherEpoch(old_lease->id));
+  EXPECT_EQ(after.Find(old_lease->id), nullptr);
+  // The same seed in the new epoch draws the same random bits, yet a different id.
+  Lease* new_lease = Leased(after, 1ms);
+  EXPECT_NE(new_lease->id, old_lease->id);
+  EXPECT_EQ(new_lease->id & LeaseIds::kRandomMask, old_lease->id & LeaseIds::kRandomMask);
+  EXPECT_FALSE(after.FromAnotherEpoch(new_lease->id));
+}
+
+TEST_F(LeaseTableTest, TheEpochTagWrapsAfter65536Epochs) {
+  // Harmless (lease_ids.h): the random bits still make an old id unknown.
+  EXPECT_EQ(LeaseIds::TagOf(65536 + 5), LeaseIds::TagOf(5));
+  LeaseTable table(3);
+  table.SetEpoch(65536 + 5);
+  EXPECT_EQ(Leased(table, 1ms)->id >> 48, 5u);
 }
 
 TEST_F(LeaseTableTest, LeaseIdIsNeverZero) {

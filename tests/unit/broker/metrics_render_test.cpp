@@ -83,7 +83,9 @@ protocol::Counters RealisticCounters() {
   const char* names[] = {"broker.frames_in",
                          "broker.bad_frames",
                          "broker.internal_errors",
+                         "broker.epoch",
                          "broker.lease_lost",
+                         "broker.stale_epoch_leases",
                          "broker.not_ready",
                          "broker.storage_failures",
                          "broker.storage_failed_records",
@@ -208,6 +210,8 @@ TEST(MetricsRenderTest, EveryRequiredFamilyAppearsOnceWithItsType) {
       {"mandrill_queues_exported", "gauge"},
       {"mandrill_workers_connected", "gauge"},
       {"mandrill_lease_lost_total", "counter"},
+      {"mandrill_broker_epoch", "gauge"},
+      {"mandrill_stale_epoch_leases_total", "counter"},
       {"mandrill_storage_failures_total", "counter"},
       {"mandrill_publish_confirm_seconds", "histogram"},
       {"mandrill_journal_fsync_seconds", "histogram"},
@@ -317,6 +321,9 @@ TEST(MetricsRenderTest, NamedCountersUseTheirOwnNamesAndUnits) {
   const auto& c = m.counters;
   EXPECT_EQ(Number(text, "mandrill_workers_connected"), CounterValue(c, "broker.workers"));
   EXPECT_EQ(Number(text, "mandrill_lease_lost_total"), CounterValue(c, "broker.lease_lost"));
+  EXPECT_EQ(Number(text, "mandrill_broker_epoch"), CounterValue(c, "broker.epoch"));
+  EXPECT_EQ(Number(text, "mandrill_stale_epoch_leases_total"),
+            CounterValue(c, "broker.stale_epoch_leases"));
   EXPECT_EQ(Number(text, "mandrill_storage_failures_total"),
             CounterValue(c, "broker.storage_failures"));
   EXPECT_EQ(Number(text, "mandrill_journal_bytes"), CounterValue(c, "journal.bytes"));
@@ -329,6 +336,7 @@ TEST(MetricsRenderTest, NamedCountersUseTheirOwnNamesAndUnits) {
   for (const char* generic :
        {"mandrill_broker_workers", "mandrill_broker_workers_total",
         "mandrill_broker_lease_lost_total", "mandrill_broker_storage_failures_total",
+        "mandrill_broker_epoch_total", "mandrill_broker_stale_epoch_leases_total",
         "mandrill_journal_bytes_total", "mandrill_journal_segments_total",
         "mandrill_journal_recovery_ms", "mandrill_journal_recovery_ms_total",
         "mandrill_journal_last_sync_us_total"}) {

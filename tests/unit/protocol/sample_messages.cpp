@@ -81,7 +81,7 @@ std::vector<Message> OnePerCommand() {
   out.push_back(Ready{"worker-1@host-a", {"restarts", "saves", QueueName(kMaxQueueNameBytes)},
                       kU32Max, "9f3a51c2e07b44d8a1c6f0e25b7d3e19"});
   out.push_back(Welcome{std::string("broker-\0\xfe", 9), 2500, 30'000, kU32Max, 1u << 20,
-                        kU64Max, kU32Max});
+                        kU64Max, kU32Max, kU64Max});
   out.push_back(Credit{kU32Max});
 
   DeliverItem d1{kU64Max, "cattle-x7q2", "restarts", std::string("\0\0\0", 3),
