@@ -42,7 +42,8 @@ int Main(int argc, char** argv) {
       "Look at and manage a running mandrill-broker, or with --cells FILE every cell of a\n"
       "fleet: stats, top, queues and dlq list show the totals and each cell's part; dlq\n"
       "requeue and purge go to every cell. All cells are asked at once, so a cell that does\n"
-      "not answer costs one --timeout, and what the others said is still shown.\n\n"
+      "not answer costs one --timeout, and what the others said is still shown. A cell\n"
+      "without the queue a dlq command names is not a failure; a queue on no cell is.\n\n"
       "Exit codes: 0 success; 1 the broker answered with an error; 2 no answer within\n"
       "--timeout; 64 usage error. With --cells: 0 only when every cell answered, else the\n"
       "worst of the cells' codes (64 over 2 over 1).",
