@@ -333,8 +333,8 @@ TEST_F(CtlTopScreenTest, CellsShowTheOthersBesideASilentCellAndQuitAtOnce) {
   // progress when q comes: it must not wait for it.
   StartTop("1s", "--interval 200ms", "--cells '" + Path("cells") + "'");
   std::string screen;
-  ASSERT_TRUE(WaitForScreen({"cells 1/2 answering", "cell-1  worker-a", "cell-2: no answer"},
-                            screen))
+  ASSERT_TRUE(
+      WaitForScreen({"cells 1/2 answering", "cell-1  worker-a", "cell-2: no answer"}, screen))
       << screen;
   ASSERT_TRUE(quiet.WaitForAdminRequests(1, 10s));
   ExpectKeyQuits("q");
