@@ -120,9 +120,9 @@ core::Result<protocol::Message> AdminClient::Call(const protocol::Message& reque
         const bool ours =
             id == request_id || (id == 0 && err->answers == static_cast<std::uint8_t>(command));
         if (!ours) continue;
-        return core::Error{CtlErrc::kBrokerError,
-                           err->reason + " (code " + std::to_string(static_cast<int>(err->code)) +
-                               " " + std::string(protocol::ErrorCodeName(err->code)) + ")"};
+        return core::Error{err->code, err->reason + " (code " +
+                                          std::to_string(static_cast<int>(err->code)) + " " +
+                                          std::string(protocol::ErrorCodeName(err->code)) + ")"};
       }
       if (id != request_id) {
         spdlog::debug("skipping a reply to request {}", id);

@@ -4,7 +4,9 @@
 // id, all within one deadline. Replies to other (older) requests are skipped.
 //
 // Errors are values whose code is a CtlErrc, each of which is one of mandrill-ctl's exit codes:
-//   kBrokerError (1): the broker answered ERROR, or with something undecodable/unexpected;
+//   kBrokerError (1): the broker answered with something undecodable/unexpected;
+//   a protocol::ErrorCode (also exit code 1): the broker answered ERROR with that code, so a
+//     caller can tell "no such queue" from other refusals (mandrill-ctl --cells does);
 //   kNoAnswer (2): no connection or no reply before the deadline, or the broker went away;
 //   kUsage (64): the endpoint is not a valid ZeroMQ endpoint.
 // The message is the one line mandrill-ctl prints after "mandrill-ctl: ".

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "publisher/admin_client.h"
+#include "publisher/fleet_commands.h"
 #include "publisher/stats_format.h"
 #include "shared/protocol/messages.h"
 
@@ -88,15 +89,37 @@ std::string Render(const CtlOptions& o, const protocol::Message& m) {
   return {};
 }
 
-// The reply to `o.command`; for STATS and QUEUES every page, asked for until the broker says
-// there is no more, folded into one reply.
-core::Result<protocol::Message> CallAllPages(AdminClient& client, const CtlOptions& o) {
+std::string Unexpected(const protocol::Message& reply, const CtlOptions& o) {
+  return "unexpected " + std::string(protocol::CommandName(protocol::CommandOf(reply))) +
+         " in answer to " +
+         std::string(protocol::CommandName(protocol::CommandOf(MakeRequest(o, 0, {}))));
+}
+
+bool IsReplyTo(const CtlOptions& o, const protocol::Message& m) {
+  switch (o.command) {
+    case CtlCommand::kStats:
+      return std::holds_alternative<protocol::StatsReply>(m);
+    case CtlCommand::kQueues:
+      return std::holds_alternative<protocol::QueuesReply>(m);
+    case CtlCommand::kDlqList:
+      return std::holds_alternative<protocol::DlqListReply>(m);
+    case CtlCommand::kDlqRequeue:
+    case CtlCommand::kDlqPurge:
+      return std::holds_alternative<protocol::AdminOk>(m);
+  }
+  return false;
+}
+
+}  // namespace
+
+core::Result<protocol::Message> CallCommand(AdminClient& client, const CtlOptions& o) {
   protocol::Message all;
   std::string after;
   for (bool first = true;; first = false) {
     const std::uint64_t id = NewRequestId();
     auto reply = client.Call(MakeRequest(o, id, after), id);
     if (!reply.ok()) return reply.error();
+    if (!IsReplyTo(o, *reply)) return core::Error{CtlErrc::kBrokerError, Unexpected(*reply, o)};
     const std::string next = Fold(all, std::move(reply).value(), first);
     if (next.empty()) return all;
     if (next <= after) {  // a broker that does not move on would keep us here forever
@@ -107,26 +130,26 @@ core::Result<protocol::Message> CallAllPages(AdminClient& client, const CtlOptio
   }
 }
 
-std::string Unexpected(const protocol::Message& reply, const CtlOptions& o) {
-  return "unexpected " + std::string(protocol::CommandName(protocol::CommandOf(reply))) +
-         " in answer to " +
-         std::string(protocol::CommandName(protocol::CommandOf(MakeRequest(o, 0, {}))));
-}
-
-}  // namespace
-
 core::Result<protocol::StatsReply> FetchStats(AdminClient& client) {
   CtlOptions o;
   o.command = CtlCommand::kStats;
-  auto reply = CallAllPages(client, o);
+  auto reply = CallCommand(client, o);
   if (!reply.ok()) return reply.error();
   if (auto* s = std::get_if<protocol::StatsReply>(&*reply)) return std::move(*s);
   return core::Error{CtlErrc::kBrokerError, Unexpected(*reply, o)};
 }
 
+std::optional<security::ClientKeys> CurveFor(const cells::BrokerTargets& targets,
+                                             const cells::BrokerTarget& target) {
+  if (!targets.own_key) return std::nullopt;
+  return security::ClientKeys{*targets.own_key, target.public_z85};
+}
+
 int RunCtl(const CtlOptions& o, zmq::context_t& context, std::ostream& out, std::ostream& err) {
-  AdminClient client(context, o.broker, o.timeout, o.curve);
-  auto all = CallAllPages(client, o);
+  if (o.targets.from_cell_map) return RunFleetCtl(o, context, out, err);
+  const cells::BrokerTarget& broker = o.targets.brokers.front();
+  AdminClient client(context, broker.endpoint, o.timeout, CurveFor(o.targets, broker));
+  auto all = CallCommand(client, o);
   if (!all.ok()) {
     err << "mandrill-ctl: " << all.error().message << std::endl;
     return CtlExitCode(all.error());

@@ -11,6 +11,7 @@
 #include <zmq.hpp>
 
 #include "publisher/admin_client.h"
+#include "shared/cells/broker_targets.h"
 #include "shared/core/result.h"
 #include "shared/protocol/messages.h"
 #include "shared/security/curve_keys.h"
@@ -20,21 +21,31 @@ namespace mandrill::publisher {
 enum class CtlCommand { kStats, kQueues, kDlqList, kDlqRequeue, kDlqPurge };
 
 struct CtlOptions {
-  std::string broker;
+  // --broker (one target named "broker") or --cells (every cell of the map), with their keys.
+  cells::BrokerTargets targets;
   std::chrono::milliseconds timeout{5000};
   CtlCommand command = CtlCommand::kStats;
   bool json = false;
   std::string queue;             // dlq commands
   std::vector<std::string> ids;  // dlq requeue/purge: empty = all
   std::uint32_t limit = 100;     // dlq list
-  // --key/--broker-key; none: plaintext.
-  std::optional<security::ClientKeys> curve;
 };
 
+// The CURVE keys for talking to `target` (none: plaintext).
+std::optional<security::ClientKeys> CurveFor(const cells::BrokerTargets& targets,
+                                             const cells::BrokerTarget& target);
+
 // Runs one command. The rendered reply goes to `out`; an error is one line on `err`
-// ("mandrill-ctl: <reason>"). Returns the exit code.
+// ("mandrill-ctl: <reason>"). Returns the exit code. With a cell map, every cell is asked
+// (fleet_commands.h).
 int RunCtl(const CtlOptions& options, zmq::context_t& context, std::ostream& out,
            std::ostream& err);
+
+// The reply to `options.command` from one broker; for STATS and QUEUES every page, asked for
+// until the broker says there is no more, folded into one reply: always the reply kind the
+// command expects. Errors as AdminClient::Call's; a reply of another kind, or pages that do
+// not advance, is CtlErrc::kBrokerError.
+core::Result<protocol::Message> CallCommand(AdminClient& client, const CtlOptions& options);
 
 // STATS with every page of queues folded into one reply (what `stats` and `top` show). Errors
 // as AdminClient::Call's; a reply of another kind, or pages that do not advance, is

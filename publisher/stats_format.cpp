@@ -23,7 +23,9 @@ std::string Join(const std::vector<std::string>& parts) {
   return out;
 }
 
-void QueueJson(JsonWriter& j, const protocol::QueueStats& q) {
+}  // namespace
+
+void AppendQueueJson(JsonWriter& j, const protocol::QueueStats& q) {
   j.BeginObject();
   j.Key("name").String(q.name);
   j.Key("ready").Uint(q.ready);
@@ -43,8 +45,9 @@ void QueueJson(JsonWriter& j, const protocol::QueueStats& q) {
   j.EndObject();
 }
 
-void WorkerJson(JsonWriter& j, const protocol::WorkerStats& w) {
+void AppendWorkerJson(JsonWriter& j, const protocol::WorkerStats& w, std::string_view cell) {
   j.BeginObject();
+  if (!cell.empty()) j.Key("cell").String(cell);
   j.Key("name").String(w.name);
   j.Key("peer").String(w.peer);
   j.Key("queues").BeginArray();
@@ -75,8 +78,6 @@ void WorkerJson(JsonWriter& j, const protocol::WorkerStats& w) {
   j.EndArray();
   j.EndObject();
 }
-
-}  // namespace
 
 bool WorkerIsFull(const protocol::WorkerStats& w) {
   return w.credit > 0 && w.in_flight >= w.credit;
@@ -110,50 +111,73 @@ std::string UtcTime(std::int64_t unix_ms) {
   return buf;
 }
 
+std::string RenderQueueStatsTable(const std::vector<protocol::QueueStats>& queues) {
+  TextTable t({{"QUEUE"},
+               {"READY", Align::kRight},
+               {"IN FLIGHT", Align::kRight},
+               {"DEFERRED", Align::kRight},
+               {"DEAD", Align::kRight},
+               {"PUBLISHED", Align::kRight},
+               {"ACKED", Align::kRight},
+               {"REDELIVERED", Align::kRight}});
+  for (const auto& q : queues) {
+    t.AddRow({PrintableText(q.name, 64), Num(q.ready), Num(q.in_flight), Num(q.deferred),
+              Num(q.dead), Num(q.published), Num(q.acked), Num(q.redelivered)});
+  }
+  return t.empty() ? "no queues\n" : t.Render();
+}
+
+std::string RenderWorkerStatsTable(const std::vector<protocol::WorkerStats>& workers,
+                                   const std::vector<std::string>& cells) {
+  std::vector<TextTable::Column> columns = {{"WORKER"},
+                                            {"PEER"},
+                                            {"QUEUES"},
+                                            {"CREDIT", Align::kRight},
+                                            {"IN FLIGHT", Align::kRight},
+                                            {""},
+                                            {"DELIVERED", Align::kRight},
+                                            {"ACKED", Align::kRight},
+                                            {"NACKED", Align::kRight},
+                                            {"IDLE", Align::kRight}};
+  const bool with_cells = !cells.empty();
+  if (with_cells) columns.insert(columns.begin(), {"CELL"});
+  TextTable t(std::move(columns));
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    const auto& w = workers[i];
+    std::vector<std::string> row = {PrintableText(w.name, 64),
+                                    PrintableText(w.peer, 32),
+                                    Join(w.queues),
+                                    Num(w.credit),
+                                    Num(w.in_flight),
+                                    WorkerIsFull(w) ? "FULL" : "",
+                                    Num(w.delivered),
+                                    Num(w.acked),
+                                    Num(w.nacked),
+                                    CompactDuration(w.idle_ms)};
+    if (with_cells) row.insert(row.begin(), i < cells.size() ? cells[i] : "");
+    t.AddRow(std::move(row));
+  }
+  return t.empty() ? "no workers\n" : t.Render();
+}
+
+std::string RenderCounterTable(const protocol::Counters& counters) {
+  TextTable t({{"COUNTER"}, {"VALUE", Align::kRight}});
+  for (const auto& [name, value] : counters) {
+    t.AddRow({PrintableText(name, 64), std::to_string(value)});
+  }
+  return t.Render();
+}
+
 std::string RenderStatsTable(const protocol::StatsReply& s) {
   std::string out =
       "broker " + PrintableText(s.broker_id, 64) + ", up " + CompactDuration(s.uptime_ms) + "\n\n";
-  TextTable queues({{"QUEUE"},
-                    {"READY", Align::kRight},
-                    {"IN FLIGHT", Align::kRight},
-                    {"DEFERRED", Align::kRight},
-                    {"DEAD", Align::kRight},
-                    {"PUBLISHED", Align::kRight},
-                    {"ACKED", Align::kRight},
-                    {"REDELIVERED", Align::kRight}});
-  for (const auto& q : s.queues) {
-    queues.AddRow({PrintableText(q.name, 64), Num(q.ready), Num(q.in_flight), Num(q.deferred),
-                   Num(q.dead), Num(q.published), Num(q.acked), Num(q.redelivered)});
-  }
-  out += queues.empty() ? "no queues\n" : queues.Render();
+  out += RenderQueueStatsTable(s.queues);
   out += "\n";
-  TextTable workers({{"WORKER"},
-                     {"PEER"},
-                     {"QUEUES"},
-                     {"CREDIT", Align::kRight},
-                     {"IN FLIGHT", Align::kRight},
-                     {""},
-                     {"DELIVERED", Align::kRight},
-                     {"ACKED", Align::kRight},
-                     {"NACKED", Align::kRight},
-                     {"IDLE", Align::kRight}});
-  for (const auto& w : s.workers) {
-    workers.AddRow({PrintableText(w.name, 64), PrintableText(w.peer, 32), Join(w.queues),
-                    Num(w.credit), Num(w.in_flight), WorkerIsFull(w) ? "FULL" : "",
-                    Num(w.delivered), Num(w.acked), Num(w.nacked), CompactDuration(w.idle_ms)});
-  }
-  out += workers.empty() ? "no workers\n" : workers.Render();
+  out += RenderWorkerStatsTable(s.workers, {});
   if (s.workers_total > s.workers.size()) {
     out += "(" + Num(s.workers_total - s.workers.size()) + " more workers not listed)\n";
   }
-  if (!s.counters.empty()) {
-    out += "\n";
-    TextTable counters({{"COUNTER"}, {"VALUE", Align::kRight}});
-    for (const auto& [name, value] : s.counters) {
-      counters.AddRow({PrintableText(name, 64), std::to_string(value)});
-    }
-    out += counters.Render();
-  }
+  if (!s.counters.empty()) out.append("\n").append(RenderCounterTable(s.counters));
   return out;
 }
 
@@ -163,10 +187,10 @@ std::string RenderStatsJson(const protocol::StatsReply& s) {
   j.Key("broker_id").String(s.broker_id);
   j.Key("uptime_ms").Int(s.uptime_ms);
   j.Key("queues").BeginArray();
-  for (const auto& q : s.queues) QueueJson(j, q);
+  for (const auto& q : s.queues) AppendQueueJson(j, q);
   j.EndArray();
   j.Key("workers").BeginArray();
-  for (const auto& w : s.workers) WorkerJson(j, w);
+  for (const auto& w : s.workers) AppendWorkerJson(j, w, {});
   j.EndArray();
   j.Key("counters").BeginObject();
   for (const auto& [name, value] : s.counters) j.Key(name).Int(value);

@@ -9,7 +9,10 @@
 // each queue's oldest_ready_ms and consumers and each worker's tasks (its leases, oldest
 // first: id, queue, attempt, leased_ms, running_ms — null when the worker has not reported it).
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "publisher/json_writer.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::publisher {
@@ -19,6 +22,16 @@ bool WorkerIsFull(const protocol::WorkerStats& w);
 
 std::string RenderStatsTable(const protocol::StatsReply& s);
 std::string RenderStatsJson(const protocol::StatsReply& s);
+
+// The sections of the stats table, for the fleet view (fleet_format.h) as well. `cells`, when
+// not empty, names the cell of each worker in a first CELL column.
+std::string RenderQueueStatsTable(const std::vector<protocol::QueueStats>& queues);
+std::string RenderWorkerStatsTable(const std::vector<protocol::WorkerStats>& workers,
+                                   const std::vector<std::string>& cells);
+std::string RenderCounterTable(const protocol::Counters& counters);
+// One queue / worker as a JSON object into `j`; a non-empty `cell` is the worker's first key.
+void AppendQueueJson(JsonWriter& j, const protocol::QueueStats& q);
+void AppendWorkerJson(JsonWriter& j, const protocol::WorkerStats& w, std::string_view cell);
 
 std::string RenderQueuesTable(const protocol::QueuesReply& q);
 std::string RenderQueuesJson(const protocol::QueuesReply& q);

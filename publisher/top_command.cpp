@@ -35,28 +35,30 @@ std::string ClockNow() {
 // --once: two samples `interval` apart, one plain-text frame.
 int RunOnce(const CtlOptions& ctl, const TopOptions& top, zmq::context_t& context,
             std::ostream& out, std::ostream& err) {
-  AdminClient client(context, ctl.broker, ctl.timeout, ctl.curve);
   TopSample samples[2];
   Clock::time_point first_at;
   for (int i = 0; i < 2; ++i) {
     // Rates need time between the samples; there is nothing to wait for but the clock.
     if (i == 1) std::this_thread::sleep_until(first_at + top.interval);
-    auto stats = FetchStats(client);
-    if (!stats.ok()) {
-      err << "mandrill-ctl: " << stats.error().message << std::endl;
-      return CtlExitCode(stats.error());
+    auto sample = FetchTopSample(context, ctl);
+    if (!sample.ok()) {
+      err << "mandrill-ctl: " << sample.error().message << std::endl;
+      return CtlExitCode(sample.error());
     }
     if (i == 0) first_at = Clock::now();
-    samples[i] = TopSample{std::move(stats).value(), SteadyMs()};
+    samples[i] = std::move(sample).value();
   }
   const TerminalSize size =
       ::isatty(STDOUT_FILENO) == 1 ? QueryTerminalSize(STDOUT_FILENO) : TerminalSize{};
   const TopView view = BuildTopView(&samples[0], &samples[1]);
-  for (const auto& line : LayoutTop(view, ClockNow(), "", size.width, size.height)) {
+  // With --cells, cells that did not answer are on the status line and in the exit code.
+  for (const auto& line :
+       LayoutTop(view, ClockNow(), samples[1].problem, size.width, size.height)) {
     out << line << '\n';
   }
   out << std::flush;
-  return kCtlOk;
+  if (!samples[1].problem.empty()) err << "mandrill-ctl: " << samples[1].problem << std::endl;
+  return samples[1].problem_exit;
 }
 
 // Full screen: one fetch per interval on the fetcher's thread, keys and signals in between.
@@ -140,7 +142,7 @@ class Session {
     if (result->ok()) {
       previous_ = std::move(current_);
       current_ = std::move(*result).value();
-      status_ = hint_;
+      status_ = current_->problem.empty() ? hint_ : current_->problem;
       return std::nullopt;
     }
     const core::Error& e = result->error();

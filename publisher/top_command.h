@@ -9,6 +9,11 @@
 // (80x24, or the terminal's size when stdout is one). Errors as `stats`'s: one line on `err`,
 // exit 1 (the broker answered ERROR) or 2 (no answer).
 //
+// With --cells: the fleet's totals (a CELL column for workers and tasks), every cell asked at
+// once; cells that did not answer are named on the status line, and --once exits with their
+// code (2 for no answer) after printing the frame of the others; no cell answering is an error
+// as above.
+//
 // Exit codes: 0 done; 1 broker error (--once) or the terminal failed; 2 no answer (--once) or
 // stdout is not a terminal; 64 a bad --broker endpoint.
 #include <chrono>

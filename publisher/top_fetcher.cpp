@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "publisher/admin_client.h"
+#include "publisher/fleet_commands.h"
 
 namespace mandrill::publisher {
 
@@ -17,6 +18,22 @@ std::int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+core::Result<TopSample> FetchTopSample(zmq::context_t& context, const CtlOptions& options) {
+  if (!options.targets.from_cell_map) {
+    const cells::BrokerTarget& broker = options.targets.brokers.front();
+    AdminClient client(context, broker.endpoint, options.timeout,
+                       CurveFor(options.targets, broker));
+    auto stats = FetchStats(client);
+    if (!stats.ok()) return stats.error();
+    return TopSample{std::move(stats).value(), SteadyMs()};
+  }
+  const FleetStats fleet = MergeStats(FetchCellStats(context, options));
+  TopSample sample = FleetSample(fleet, SteadyMs());
+  if (fleet.answered > 0) return sample;
+  const auto code = static_cast<CtlErrc>(sample.problem_exit);
+  return core::Error{code, "no cell answered: " + sample.problem};
 }
 
 TopFetcher::TopFetcher(zmq::context_t& context, const CtlOptions& options)
@@ -61,7 +78,6 @@ std::optional<core::Result<TopSample>> TopFetcher::Take() {
 }
 
 void TopFetcher::Run() {
-  AdminClient client(context_, options_.broker, options_.timeout, options_.curve);
   while (true) {
     {
       core::MutexLock lock(mu_);
@@ -71,12 +87,7 @@ void TopFetcher::Run() {
     }
     std::optional<core::Result<TopSample>> result;
     try {
-      auto stats = FetchStats(client);
-      if (stats.ok()) {
-        result.emplace(TopSample{std::move(stats).value(), SteadyMs()});
-      } else {
-        result.emplace(stats.error());
-      }
+      result.emplace(FetchTopSample(context_, options_));
     } catch (const zmq::error_t& e) {
       // The context was shut down under the call (we are stopping), or ZeroMQ failed.
       spdlog::debug("top: STATS call failed: {}", e.what());

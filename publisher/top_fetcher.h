@@ -19,6 +19,11 @@ namespace mandrill::publisher {
 // Milliseconds on the steady clock: when a sample was taken (TopSample::steady_ms).
 std::int64_t SteadyMs();
 
+// One sample for top: the broker's STATS, or with --cells every cell's at once merged
+// (FleetSample; an error only when no cell answered: the worst cell's code, every cell's
+// reason). Errors as FetchStats's. Blocks up to about one --timeout.
+core::Result<TopSample> FetchTopSample(zmq::context_t& context, const CtlOptions& options);
+
 class TopFetcher {
  public:
   // `context` must outlive the fetcher. The destructor shuts `context` down, which cuts a call

@@ -141,6 +141,12 @@ Section Workers(const TopView& v) {
     s.rows.push_back(
         {Name(w.name), Num(w.credit), Num(w.in_flight), FormatRate(w.ack_rate), Age(w.idle_ms)});
   }
+  if (v.cells_total > 0) {
+    s.columns.insert(s.columns.begin(), {"CELL", false, true});
+    for (std::size_t i = 0; i < s.rows.size(); ++i) {
+      s.rows[i].insert(s.rows[i].begin(), Name(v.workers[i].cell));
+    }
+  }
   return s;
 }
 
@@ -159,12 +165,23 @@ Section Tasks(const TopView& v) {
     s.rows.push_back({Name(t.worker), Name(t.id), Name(t.queue), Num(t.attempt), Age(t.leased_ms),
                       Age(t.running_ms)});
   }
+  if (v.cells_total > 0) {
+    s.columns.insert(s.columns.begin(), {"CELL", false, true});
+    for (std::size_t i = 0; i < s.rows.size(); ++i) {
+      s.rows[i].insert(s.rows[i].begin(), Name(v.tasks[i].cell));
+    }
+  }
   return s;
 }
 
 std::string Header(const TopView& v, std::string_view clock, std::size_t width) {
   std::string h(clock);
-  if (v.has_sample) {
+  if (v.has_sample && v.cells_total > 0) {
+    // The joined broker ids would not fit: the cells' own lines are `stats --cells`'s.
+    h += "  cells " + Num(v.cells_answered) + "/" + Num(v.cells_total) + " answering  up " +
+         CompactDuration(v.uptime_ms) + "  queues " + Num(v.queues_total) + "  workers " +
+         Num(v.workers_total);
+  } else if (v.has_sample) {
     h += "  broker " + Name(v.broker_id) + "  up " + CompactDuration(v.uptime_ms) + "  queues " +
          Num(v.queues_total) + "  workers " + Num(v.workers_total);
   } else {

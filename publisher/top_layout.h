@@ -2,7 +2,9 @@
 // `mandrill-ctl top`'s screen: a TopView laid out as at most `height` lines of at most `width`
 // characters (ASCII only, so characters are columns). Pure functions; no I/O.
 //
-//   line 1   header: `clock`, broker id, uptime, queue and worker totals
+//   line 1   header: `clock`, broker id, uptime, queue and worker totals (with --cells: how
+//            many cells answered instead of the broker id, the youngest cell's uptime, and
+//            a CELL column first in WORKERS and TASKS)
 //   line 2   `status` (an error, a hint, or empty)
 //   then     QUEUES, WORKERS and TASKS, each a title line, a column-title line and its rows.
 //            The sections share the rows left: each gets what it needs if all fit, else at

@@ -8,14 +8,23 @@
 #include <string>
 #include <vector>
 
+#include "publisher/fleet_merge.h"
 #include "shared/protocol/messages.h"
 
 namespace mandrill::publisher {
 
-// One STATS reply (all pages folded) and when it arrived on the steady clock.
+// One STATS reply (all pages folded) and when it arrived on the steady clock. With --cells,
+// the fleet's totals (FleetSample).
 struct TopSample {
   protocol::StatsReply stats;
   std::int64_t steady_ms = 0;
+  // With --cells: the cell of each of stats.workers, and how many cells answered of how many
+  // (cells_total 0: one broker). `problem` names the cells that did not answer and why (for
+  // the status line); `problem_exit` is the exit code they make (0: none).
+  std::vector<std::string> worker_cells{};
+  std::size_t cells_total = 0, cells_answered = 0;
+  std::string problem{};
+  int problem_exit = 0;
 };
 
 struct TopQueueRow {
@@ -27,6 +36,7 @@ struct TopQueueRow {
 };
 
 struct TopWorkerRow {
+  std::string cell;  // with --cells
   std::string name;
   std::uint32_t credit = 0, in_flight = 0;
   std::optional<double> ack_rate;
@@ -34,6 +44,7 @@ struct TopWorkerRow {
 };
 
 struct TopTaskRow {
+  std::string cell;  // with --cells
   std::string worker, id, queue;
   std::uint32_t attempt = 0;
   std::int64_t leased_ms = 0;
@@ -44,6 +55,7 @@ struct TopView {
   bool has_sample = false;  // false until the broker first answered: everything below is empty
   std::string broker_id;
   std::int64_t uptime_ms = 0;
+  std::size_t cells_total = 0, cells_answered = 0;  // with --cells (0: one broker)
   std::uint64_t queues_total = 0, workers_total = 0;
   std::vector<TopQueueRow> queues;    // ready desc, then name
   std::vector<TopWorkerRow> workers;  // in flight desc, then name
@@ -62,5 +74,10 @@ std::optional<double> CounterRate(std::optional<std::uint64_t> before, std::uint
 // The view of `current`, with rates against `previous` (none when it is null or comes from
 // another broker incarnation: the broker id changes at every start).
 TopView BuildTopView(const TopSample* previous, const TopSample* current);
+
+// The fleet's totals as one sample. Its broker id joins every cell's ("cell-1=b-...,cell-2=?"
+// for a cell that did not answer), so the rates restart when any cell restarts, goes away or
+// comes back: a sum whose parts changed is no rate.
+TopSample FleetSample(const FleetStats& fleet, std::int64_t steady_ms);
 
 }  // namespace mandrill::publisher

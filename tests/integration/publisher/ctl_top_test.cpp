@@ -212,10 +212,13 @@ class CtlTopScreenTest : public CtlTopTest {
     tmux_.emplace(binary, dir_);
   }
 
-  // Starts `mandrill-ctl --broker EP --timeout T top ARGS` in a new session; the shell around
-  // it writes top's exit code to rc_file() once top has exited, and the session ends with it.
-  void StartTop(const std::string& timeout, const std::string& args) {
-    const std::string command = "'" + Binary("mandrill-ctl") + "' --broker " + endpoint_ +
+  // Starts `mandrill-ctl --broker EP --timeout T top ARGS` (or `targets` instead of --broker
+  // EP) in a new session; the shell around it writes top's exit code to rc_file() once top has
+  // exited, and the session ends with it.
+  void StartTop(const std::string& timeout, const std::string& args,
+                const std::string& targets = "") {
+    const std::string command = "'" + Binary("mandrill-ctl") + "' " +
+                                (targets.empty() ? "--broker " + endpoint_ : targets) +
                                 " --timeout " + timeout + " top " + args + "; echo $? > '" +
                                 rc_file() + "'";
     // More than one argument: tmux runs them as is, not through the user's $SHELL.
@@ -317,6 +320,24 @@ TEST_F(CtlTopScreenTest, BrokerNotAnsweringIsShownAndRetried) {
   ASSERT_TRUE(WaitForScreen({"broker not answering: no answer from"}, screen)) << screen;
   EXPECT_TRUE(broker.WaitForAdminRequests(3, 10s)) << "top stopped asking";
   ExpectKeyQuits("Q");
+}
+
+TEST_F(CtlTopScreenTest, CellsShowTheOthersBesideASilentCellAndQuitAtOnce) {
+  FakeBrokerScript silent;
+  silent.silent = true;
+  FakeBroker quiet(endpoint_, silent);
+  const std::string other = mandrill::testing::LoopbackEndpoint(mandrill::testing::FreePort());
+  FakeBroker answering(other, TopScript());
+  WriteFile(Path("cells"), "cell-1 " + other + "\ncell-2 " + endpoint_ + "\n");
+  // Each sample waits one --timeout for the silent cell, so a request is nearly always in
+  // progress when q comes: it must not wait for it.
+  StartTop("1s", "--interval 200ms", "--cells '" + Path("cells") + "'");
+  std::string screen;
+  ASSERT_TRUE(
+      WaitForScreen({"cells 1/2 answering", "cell-1  worker-a", "cell-2: no answer"}, screen))
+      << screen;
+  ASSERT_TRUE(quiet.WaitForAdminRequests(1, 10s));
+  ExpectKeyQuits("q");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "publisher/admin_client.h"
+#include "publisher/fleet_merge.h"
 #include "publisher/stats_format.h"
 #include "publisher/top_layout.h"
 #include "publisher/top_model.h"
@@ -289,6 +291,67 @@ TEST(TopLayoutTest, EmptySectionsSaySoAndNoSampleSaysWaiting) {
                                  "broker not answering: no answer", 80, 24);
   EXPECT_EQ(waiting, (std::vector<std::string>{"12:00:00  waiting for the broker",
                                                "broker not answering: no answer"}));
+}
+
+// --cells: the totals of every cell that answered, workers and tasks with their cell.
+FleetStats FleetOfTwo(bool second_answers, const std::string& second_id = "b-2") {
+  protocol::StatsReply one;
+  one.broker_id = "b-1";
+  one.uptime_ms = 9000;
+  auto q = Queue("restarts", 5);
+  q.published = 100;
+  one.queues = {q};
+  auto w = Worker("w", "p1", 1);
+  w.tasks = {Task("t-1", 500)};
+  one.workers = {w};
+  protocol::StatsReply two = one;
+  two.broker_id = second_id;
+  two.uptime_ms = 4000;
+  std::vector<CellAnswer<protocol::StatsReply>> answers;
+  answers.push_back({"cell-1", "tcp://a:1", one});
+  if (second_answers) {
+    answers.push_back({"cell-2", "tcp://b:1", two});
+  } else {
+    answers.push_back({"cell-2", "tcp://b:1", core::Error{CtlErrc::kNoAnswer, "silent"}});
+  }
+  return MergeStats(answers);
+}
+
+TEST(TopModelTest, FleetSampleTagsWorkersAndTasksWithTheirCell) {
+  const TopSample s = FleetSample(FleetOfTwo(true), 1000);
+  EXPECT_EQ(s.stats.broker_id, "cell-1=b-1,cell-2=b-2");
+  EXPECT_EQ(s.stats.uptime_ms, 4000);  // the youngest cell
+  EXPECT_EQ(s.problem, "");
+  EXPECT_EQ(s.problem_exit, 0);
+  const TopView v = BuildTopView(nullptr, &s);
+  EXPECT_EQ(v.cells_total, 2u);
+  EXPECT_EQ(v.cells_answered, 2u);
+  ASSERT_EQ(v.queues.size(), 1u);
+  EXPECT_EQ(v.queues[0].ready, 10u);
+  ASSERT_EQ(v.workers.size(), 2u);
+  EXPECT_EQ(v.workers[0].cell, "cell-1");
+  EXPECT_EQ(v.workers[1].cell, "cell-2");
+  ASSERT_EQ(v.tasks.size(), 2u);
+  EXPECT_NE(v.tasks[0].cell, v.tasks[1].cell);
+
+  const auto lines = LayoutTop(v, "12:00:00", "", 80, 24);
+  EXPECT_EQ(lines[0].rfind("12:00:00  cells 2/2 answering  up 4.0s  queues 1  workers 2", 0), 0u)
+      << lines[0];
+  EXPECT_EQ(CountLinesWith(lines, "CELL    WORKER"), 2u);  // workers and tasks
+  EXPECT_EQ(CountLinesWith(lines, "cell-2  w"), 2u);
+}
+
+TEST(TopModelTest, FleetRatesRestartWhenACellRestartsOrGoesAway) {
+  const TopSample before = FleetSample(FleetOfTwo(true), 1000);
+  TopSample after = FleetSample(FleetOfTwo(true), 2000);
+  EXPECT_TRUE(BuildTopView(&before, &after).queues[0].publish_rate.has_value());
+  after = FleetSample(FleetOfTwo(true, "b-2-restarted"), 2000);
+  EXPECT_FALSE(BuildTopView(&before, &after).queues[0].publish_rate.has_value());
+  after = FleetSample(FleetOfTwo(false), 2000);
+  EXPECT_FALSE(BuildTopView(&before, &after).queues[0].publish_rate.has_value());
+  EXPECT_EQ(after.problem, "cell-2: silent");
+  EXPECT_EQ(after.problem_exit, kCtlNoAnswer);
+  EXPECT_EQ(after.cells_answered, 1u);
 }
 
 }  // namespace
