@@ -38,7 +38,7 @@ struct Section {
   }
 };
 
-std::string Num(std::uint64_t v) { return std::to_string(v); }
+std::string Digits(std::uint64_t v) { return std::to_string(v); }
 std::string Name(std::string_view s) { return PrintableText(s, kMaxNameChars); }
 std::string Age(std::int64_t ms) { return ms < 0 ? "-" : CompactDuration(ms); }
 
@@ -99,14 +99,14 @@ void Render(const Section& s, std::size_t rows, std::size_t width, std::vector<s
   if (rows == 0) return;
   for (const auto& r : shown) out.push_back(Line(s.columns, w, r, width));
   if (more > 0) {
-    out.push_back(FitCell("... " + Num(more) + " more", width));
+    out.push_back(FitCell("... " + Digits(more) + " more", width));
   } else if (shown.empty()) {
     out.push_back(FitCell(s.none, width));
   }
 }
 
 Section Queues(const TopView& v) {
-  Section s{"QUEUES  " + Num(v.queues.size()) + ", most ready first",
+  Section s{"QUEUES  " + Digits(v.queues.size()) + ", most ready first",
             {{"QUEUE", false, true},
              {"READY", true},
              {"UNACKED", true},
@@ -120,15 +120,15 @@ Section Queues(const TopView& v) {
             0,
             "no queues"};
   for (const auto& q : v.queues) {
-    s.rows.push_back({Name(q.name), Num(q.ready), Num(q.unacked), Num(q.deferred), Num(q.dead),
+    s.rows.push_back({Name(q.name), Digits(q.ready), Digits(q.unacked), Digits(q.deferred), Digits(q.dead),
                       FormatRate(q.publish_rate), FormatRate(q.ack_rate),
-                      q.oldest_ready_ms ? Age(*q.oldest_ready_ms) : "-", Num(q.consumers)});
+                      q.oldest_ready_ms ? Age(*q.oldest_ready_ms) : "-", Digits(q.consumers)});
   }
   return s;
 }
 
 Section Workers(const TopView& v) {
-  Section s{"WORKERS  " + Num(v.workers_total) + ", most in flight first",
+  Section s{"WORKERS  " + Digits(v.workers_total) + ", most in flight first",
             {{"WORKER", false, true},
              {"CREDIT", true},
              {"INFLIGHT", true},
@@ -139,7 +139,7 @@ Section Workers(const TopView& v) {
             "no workers"};
   for (const auto& w : v.workers) {
     s.rows.push_back(
-        {Name(w.name), Num(w.credit), Num(w.in_flight), FormatRate(w.ack_rate), Age(w.idle_ms)});
+        {Name(w.name), Digits(w.credit), Digits(w.in_flight), FormatRate(w.ack_rate), Age(w.idle_ms)});
   }
   if (v.cells_total > 0) {
     s.columns.insert(s.columns.begin(), {"CELL", false, true});
@@ -151,7 +151,7 @@ Section Workers(const TopView& v) {
 }
 
 Section Tasks(const TopView& v) {
-  Section s{"TASKS  " + Num(v.tasks.size() + v.tasks_unlisted) + " in flight, oldest first",
+  Section s{"TASKS  " + Digits(v.tasks.size() + v.tasks_unlisted) + " in flight, oldest first",
             {{"WORKER", false, true},
              {"ID", false, true},
              {"QUEUE", false, true},
@@ -162,7 +162,7 @@ Section Tasks(const TopView& v) {
             v.tasks_unlisted,
             "no tasks in flight"};
   for (const auto& t : v.tasks) {
-    s.rows.push_back({Name(t.worker), Name(t.id), Name(t.queue), Num(t.attempt), Age(t.leased_ms),
+    s.rows.push_back({Name(t.worker), Name(t.id), Name(t.queue), Digits(t.attempt), Age(t.leased_ms),
                       Age(t.running_ms)});
   }
   if (v.cells_total > 0) {
@@ -178,12 +178,12 @@ std::string Header(const TopView& v, std::string_view clock, std::size_t width) 
   std::string h(clock);
   if (v.has_sample && v.cells_total > 0) {
     // The joined broker ids would not fit: the cells' own lines are `stats --cells`'s.
-    h += "  cells " + Num(v.cells_answered) + "/" + Num(v.cells_total) + " answering  up " +
-         CompactDuration(v.uptime_ms) + "  queues " + Num(v.queues_total) + "  workers " +
-         Num(v.workers_total);
+    h += "  cells " + Digits(v.cells_answered) + "/" + Digits(v.cells_total) + " answering  up " +
+         CompactDuration(v.uptime_ms) + "  queues " + Digits(v.queues_total) + "  workers " +
+         Digits(v.workers_total);
   } else if (v.has_sample) {
     h += "  broker " + Name(v.broker_id) + "  up " + CompactDuration(v.uptime_ms) + "  queues " +
-         Num(v.queues_total) + "  workers " + Num(v.workers_total);
+         Digits(v.queues_total) + "  workers " + Digits(v.workers_total);
   } else {
     h += "  waiting for the broker";
   }
