@@ -3,6 +3,7 @@
 // Network thread only, like the rest of NetThread (net_thread.h).
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <string>
 
 #include "worker/net/deliver_salvage.h"
@@ -12,8 +13,6 @@ namespace mandrill::worker {
 namespace {
 
 constexpr const char* kClosingReason = "worker shutting down";
-
-core::SteadyTime Now() { return std::chrono::steady_clock::now(); }
 
 }  // namespace
 
@@ -147,7 +146,7 @@ void NetThread::Handle(protocol::Message&& m) {
 void NetThread::DrainSocket() {
   protocol::Received in;
   while (socket_ && protocol::Receive(*socket_, in)) {
-    last_heard_ = Now();
+    last_heard_ = std::chrono::steady_clock::now();
     auto decoded = protocol::DecodeReceived(in, 0, limits_);
     if (!decoded.ok()) {
       Undecodable(in, decoded.error().message);

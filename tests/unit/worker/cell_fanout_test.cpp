@@ -12,6 +12,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
+protocol::DeliverItem CellItem(std::uint64_t lease_id, std::string id) {
+  protocol::DeliverItem item;
+  item.lease_id = lease_id;
+  item.id = std::move(id);
+  item.queue = "q";
+  return item;
+}
+
 // The loop side: records what reaches the loop.
 class LoopSide final : public DeliverySink {
  public:
@@ -61,7 +69,7 @@ class CellFanoutTest : public ::testing::Test {
   // Delivers leases `ids` from `cell`; returns the local ids the loop saw.
   std::vector<std::uint64_t> Deliver(std::size_t cell, std::vector<std::uint64_t> ids) {
     std::vector<protocol::DeliverItem> items;
-    for (auto id : ids) items.push_back(protocol::DeliverItem{id, "m" + std::to_string(id), "q"});
+    for (auto id : ids) items.push_back(CellItem(id, "m" + std::to_string(id)));
     const std::size_t before = loop_.taken.size();
     EXPECT_TRUE(fanout_.sink(cell).OnDeliveries(items));
     std::vector<std::uint64_t> local;
@@ -158,7 +166,7 @@ TEST_F(CellFanoutTest, ARestartedCellLosesItsLeasesAndTheLoopSeesOneBrokerThatNe
 TEST_F(CellFanoutTest, ARefusedBatchKeepsItsCellsIdsForTheRetry) {
   Welcome(0, "b1");
   loop_.refuse = true;
-  std::vector<protocol::DeliverItem> items{{11, "a", "q"}, {12, "b", "q"}};
+  std::vector<protocol::DeliverItem> items{CellItem(11, "a"), CellItem(12, "b")};
   EXPECT_FALSE(fanout_.sink(0).OnDeliveries(items));
   ASSERT_EQ(items.size(), 2u);
   EXPECT_EQ(items[0].lease_id, 11u);
