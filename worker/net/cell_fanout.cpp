@@ -211,35 +211,35 @@ void CellFanout::OnNetStopped(std::size_t cell, std::string reason, bool failed)
                           failed);
 }
 
+std::optional<CellFanout::Remote> CellFanout::TakeLocked(std::uint64_t local, bool forget) {
+  const auto it = remote_of_.find(local);
+  if (it == remote_of_.end()) {
+    ++unknown_settlements_;  // its cell lost it meanwhile: the loop was or will be told
+    return std::nullopt;
+  }
+  const Remote r = it->second;
+  if (forget) {
+    cells_[r.cell].local_of.erase(r.lease_id);
+    remote_of_.erase(it);
+  }
+  return r;
+}
+
 void CellFanout::Add(SettlementBatch&& batch) {
   core::MutexLock lock(mu_);
   std::vector<SettlementBatch> out(cells_.size());
-  // The cell and its own id of a local lease (forgotten when settled), if still known.
-  auto take = [&](std::uint64_t local, bool forget) -> std::optional<Remote> {
-    const auto it = remote_of_.find(local);
-    if (it == remote_of_.end()) {
-      ++unknown_settlements_;  // its cell lost it meanwhile: the loop was or will be told
-      return std::nullopt;
-    }
-    const Remote r = it->second;
-    if (forget) {
-      cells_[r.cell].local_of.erase(r.lease_id);
-      remote_of_.erase(it);
-    }
-    return r;
-  };
   for (const auto local : batch.acks) {
-    if (const auto r = take(local, true)) out[r->cell].acks.push_back(r->lease_id);
+    if (const auto r = TakeLocked(local, true)) out[r->cell].acks.push_back(r->lease_id);
   }
   for (auto& nack : batch.nacks) {
-    if (const auto r = take(nack.lease_id, true)) {
+    if (const auto r = TakeLocked(nack.lease_id, true)) {
       nack.lease_id = r->lease_id;
       out[r->cell].nacks.push_back(std::move(nack));
     }
   }
   for (const auto& [duration, leases] : batch.extends) {
     for (const auto local : leases) {
-      if (const auto r = take(local, false)) {
+      if (const auto r = TakeLocked(local, false)) {
         out[r->cell].extends[duration].push_back(r->lease_id);
       }
     }

@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -80,6 +81,9 @@ class CellFanout final : public SettlementsInput {
 
   // Forgets every lease of `cell`; returns their local ids.
   std::vector<std::uint64_t> DropCellLocked(std::size_t cell) REQUIRES(mu_);
+  // The cell and the cell's own id of a local lease, if still known; `forget` for a settlement
+  // (ack, nack), not for an extend. Counts an unknown one: its cell lost it meanwhile.
+  std::optional<Remote> TakeLocked(std::uint64_t local, bool forget) REQUIRES(mu_);
   // Re-splits the credit; tells each cell whose share changed (into `out` when given, else
   // straight to its Settlements).
   void RebalanceLocked(std::vector<SettlementBatch>* out) REQUIRES(mu_);
