@@ -1,0 +1,63 @@
+# `cmake --install`: the executables, systemd units and default settings (component runtime,
+# Debian package `mandrill`), and the C++ SDK (component dev, package `libmandrill-dev`): the
+# handler API's headers, the libraries behind them and a CMake package, so a project outside
+# this tree does `find_package(Mandrill)` and links Mandrill::worker (docs/clients.md).
+include(CMakePackageConfigHelpers)
+
+install(TARGETS mandrill-broker mandrill-worker mandrill-publish mandrill-ctl
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
+
+# The units name /usr/local/bin (a hand install, as they explain); installed ones name the
+# prefix the package puts the executables in.
+foreach(unit mandrill-broker.service mandrill-worker@.service)
+  file(READ ${PROJECT_SOURCE_DIR}/deploy/systemd/${unit} text)
+  string(REPLACE "/usr/local/bin/" "${CMAKE_INSTALL_FULL_BINDIR}/" text "${text}")
+  string(REPLACE "/usr/local/share/doc/mandrill/" "${CMAKE_INSTALL_FULL_DOCDIR}/" text "${text}")
+  string(REPLACE "/etc/mandrill/" "${CMAKE_INSTALL_FULL_SYSCONFDIR}/mandrill/" text "${text}")
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/systemd/${unit} "${text}")
+  install(FILES ${CMAKE_CURRENT_BINARY_DIR}/systemd/${unit}
+          DESTINATION ${CMAKE_INSTALL_LIBDIR}/systemd/system COMPONENT runtime)
+endforeach()
+# The default settings the units read. GNUInstallDirs puts SYSCONFDIR at /etc for prefix /usr.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/packaging/broker.env
+              ${PROJECT_SOURCE_DIR}/deploy/packaging/worker.env
+        DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/mandrill COMPONENT runtime)
+install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/docs/handlers.md
+              ${PROJECT_SOURCE_DIR}/docs/security.md ${PROJECT_SOURCE_DIR}/docs/clients.md
+              ${PROJECT_SOURCE_DIR}/docs/protocol.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+
+# The SDK. Exported names: Mandrill::worker (handler API + Main, worker_main.h), Mandrill::client
+# (publish_client.h); the rest are what those link.
+set(sdk_targets mandrill_runtime mandrill_shared mandrill_metrics mandrill_worker_core
+    mandrill_client)
+set_target_properties(mandrill_worker_core PROPERTIES EXPORT_NAME worker)
+set_target_properties(mandrill_client PROPERTIES EXPORT_NAME client)
+set_target_properties(mandrill_runtime PROPERTIES EXPORT_NAME runtime)
+set_target_properties(mandrill_shared PROPERTIES EXPORT_NAME shared)
+set_target_properties(mandrill_metrics PROPERTIES EXPORT_NAME metrics)
+if(MANDRILL_SANITIZE)
+  # A sanitized tree's libraries need the sanitizer runtime in whatever links them.
+  target_link_options(mandrill_shared INTERFACE
+                      $<INSTALL_INTERFACE:-fsanitize=${MANDRILL_SANITIZE}>)
+endif()
+install(TARGETS ${sdk_targets} EXPORT MandrillTargets
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
+# The public headers and every project header they include (sdk_headers.cmake; the
+# out-of-tree test build, tests/sdk, fails if one is missing).
+include(${CMAKE_CURRENT_LIST_DIR}/sdk_headers.cmake)
+foreach(header ${MANDRILL_SDK_HEADERS})
+  get_filename_component(dir ${header} DIRECTORY)
+  install(FILES ${PROJECT_SOURCE_DIR}/${header}
+          DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/mandrill/${dir} COMPONENT dev)
+endforeach()
+set(cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/Mandrill)
+install(EXPORT MandrillTargets NAMESPACE Mandrill:: DESTINATION ${cmake_dir} COMPONENT dev)
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/MandrillConfig.cmake.in
+                              ${CMAKE_CURRENT_BINARY_DIR}/MandrillConfig.cmake
+                              INSTALL_DESTINATION ${cmake_dir})
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/MandrillConfigVersion.cmake
+                                 COMPATIBILITY SameMinorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/MandrillConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/MandrillConfigVersion.cmake
+        DESTINATION ${cmake_dir} COMPONENT dev)

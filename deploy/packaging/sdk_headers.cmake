@@ -1,0 +1,37 @@
+# The C++ SDK's headers: the public ones (worker/worker_main.h worker/handlers/handler.h worker/handlers/registry.h publisher/publish_client.h) and every project header they
+# include. Regenerate with deploy/packaging/list-sdk-headers when their includes change.
+set(MANDRILL_SDK_HEADERS
+  publisher/publish_client.h
+  shared/core/clock.h
+  shared/core/intrusive_list.h
+  shared/core/mutex.h
+  shared/core/result.h
+  shared/core/thread_annotations.h
+  shared/protocol/command.h
+  shared/protocol/error_code.h
+  shared/protocol/messages.h
+  shared/runtime/cancel_scope.h
+  shared/runtime/channel.h
+  shared/runtime/errors.h
+  shared/runtime/executor.h
+  shared/runtime/exit_stack.h
+  shared/runtime/fd_watch.h
+  shared/runtime/frame_pool.h
+  shared/runtime/loop.h
+  shared/runtime/post_queue.h
+  shared/runtime/ring_queue.h
+  shared/runtime/runtime.h
+  shared/runtime/select.h
+  shared/runtime/signals.h
+  shared/runtime/sleep.h
+  shared/runtime/supervisor.h
+  shared/runtime/task.h
+  shared/runtime/task_core.h
+  shared/runtime/task_handle.h
+  shared/runtime/timeout.h
+  shared/runtime/timer_queue.h
+  shared/runtime/unique_function.h
+  worker/handlers/handler.h
+  worker/handlers/registry.h
+  worker/worker_main.h
+)
