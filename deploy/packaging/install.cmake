@@ -37,9 +37,13 @@ set_target_properties(mandrill_runtime PROPERTIES EXPORT_NAME runtime)
 set_target_properties(mandrill_shared PROPERTIES EXPORT_NAME shared)
 set_target_properties(mandrill_metrics PROPERTIES EXPORT_NAME metrics)
 if(MANDRILL_SANITIZE)
-  # A sanitized tree's libraries need the sanitizer runtime in whatever links them.
+  # A sanitized tree's libraries need the sanitizer runtime in whatever links them, and its
+  # headers the same choices (frame_pool.h) in whatever includes them.
   target_link_options(mandrill_shared INTERFACE
                       $<INSTALL_INTERFACE:-fsanitize=${MANDRILL_SANITIZE}>)
+  target_compile_options(mandrill_shared INTERFACE
+                         $<INSTALL_INTERFACE:-fsanitize=${MANDRILL_SANITIZE}>)
+  target_compile_definitions(mandrill_shared INTERFACE $<INSTALL_INTERFACE:MANDRILL_SANITIZED=1>)
 endif()
 install(TARGETS ${sdk_targets} EXPORT MandrillTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT dev)
