@@ -1,0 +1,60 @@
+"""The broker SIGKILLed mid-way and restarted on its journal: nothing confirmed is lost."""
+import asyncio
+
+from conftest import WAIT, run, stats_until, until
+from mandrill import Consumer, LeaseLost, Publisher
+
+
+def test_broker_sigkill_and_restart_loses_no_confirmed_message(broker):
+    n = 3000
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        processed = set()
+        lost = []
+
+        async def handler(msg):
+            try:
+                # Every 50th restart is slow, so some are running when the broker dies.
+                await asyncio.sleep(1.5 if msg.id.endswith("0") and msg.id[-2] in "05" else 0.002)
+            except LeaseLost:  # running when the broker died: its new incarnation redelivers it
+                lost.append(msg.id)
+                raise
+            processed.add(msg.id)
+
+        consumer = Consumer(broker.endpoint, queues=["jobs"], handler=handler, concurrency=64,
+                            reconnect_max=0.5)
+        consuming = asyncio.create_task(consumer.run())
+        pub = await Publisher.connect(broker.endpoint, window=200, timeout=90,
+                                      confirm_timeout=3.0, reconnect_max=0.5)
+        confirmed = set()
+        killed = asyncio.Event()
+        before = broker.stats()["broker_id"]
+
+        async def one(i):
+            confirmed.add(await pub.publish("jobs", f"restart h-{i}".encode(), id=f"job-{i}"))
+            if len(confirmed) == n // 3:
+                broker.kill()  # SIGKILL mid-way (no flush, no DISCONNECT), publishing and consuming
+                killed.set()
+
+        publishing = asyncio.gather(*(one(i) for i in range(n)))
+        await asyncio.wait_for(killed.wait(), WAIT)
+        killed_at = len(confirmed)
+        # Restart on the same port and data dir (off the loop: it waits for STATS).
+        await loop.run_in_executor(None, broker.start)
+        assert broker.stats()["broker_id"] != before
+        await asyncio.wait_for(publishing, 90)  # every publish confirmed, retried across the kill
+        assert len(confirmed) == n and killed_at < n
+        await until(lambda: confirmed <= processed, timeout=60,
+                    what=lambda: f"{len(confirmed - processed)} confirmed ids not processed")
+        await stats_until(broker, lambda s: s["queues"]["jobs"]["ready"] == 0
+                          and s["queues"]["jobs"]["in_flight"] == 0, what="an empty queue")
+        consumer.stop()
+        await asyncio.wait_for(consuming, WAIT)
+        await pub.close()
+        assert confirmed - processed == set()  # LOST 0
+        # The slow handlers running at the kill learnt it from the new broker's WELCOME.
+        assert lost and consumer.counters["lease_lost"] >= len(lost)
+        assert not set(lost) - processed
+
+    run(main(), timeout=180)
