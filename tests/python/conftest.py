@@ -62,7 +62,7 @@ class Broker:
         self.starts += 1
         self.log_path = os.path.join(self.workdir, f"{self.name}-{self.starts}.log")
         argv = [broker_binary(), "--bind", self.endpoint, "--data-dir", self.data_dir,
-                "--heartbeat-ms", "500", "--log-level", "info"] + self.flags
+                "--log-level", "info"] + self.flags
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         if wait:

@@ -303,6 +303,8 @@ class _Session:
                 self.link.open()
                 self.last_heard = now
             return
+        if self.link.blocked:
+            self.link.poke()  # a safety net: the fd's edge for POLLOUT is not relied on alone
         if self.connected and not self.welcomed and now - self.last_ready > _READY_RETRY:
             self.send_ready()
         if self.welcomed and now - self.last_report >= self.heartbeat:

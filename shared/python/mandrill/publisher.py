@@ -701,6 +701,9 @@ class Publisher:
             self._fail(e, exc)
         if len(self._cells) > 1:
             self._watch_cells(now)
+        for c in self._cells:
+            if c.link.blocked:
+                c.link.poke()  # a safety net: the fd's edge for POLLOUT is not relied on alone
         if requeued or any(c.queue for c in self._cells):
             self._schedule_flush()
 
