@@ -1,12 +1,14 @@
 """The Python client against a real mandrill-broker: publish/confirm, consume/ack,
 redelivery after a handler exception, lease extension, lease loss, typed errors."""
 import asyncio
+import signal
 import time
 
 import pytest
 
 from conftest import run, stats_until, until
-from mandrill import (Consumer, InvalidArgument, LeaseLost, Publisher, PublishTimeout, TooLarge)
+from mandrill import (Consumer, InvalidArgument, LeaseLost, Publisher, PublishTimeout, QueueFull,
+                      StorageFailed, TooLarge)
 
 
 def test_publish_returns_once_confirmed(broker):
@@ -194,4 +196,52 @@ def test_publish_times_out_without_a_broker():
             await pub.publish("q", b"x")
         assert time.monotonic() - t < 5
         await pub.close()
+    run(main())
+
+
+def test_refusals_for_now_are_retried_until_the_deadline(make_broker):
+    broker = make_broker(["--queue-limit", "5", "--fault-injection"])
+
+    def wait_log(text):
+        deadline = time.monotonic() + 30
+        while text not in broker.log():
+            assert time.monotonic() < deadline, f"no '{text}' in the broker log"
+            time.sleep(0.02)
+
+    async def main():
+        async with await Publisher.connect(broker.endpoint, timeout=1.0) as pub:
+            await asyncio.gather(*(pub.publish("full", b"x") for _ in range(5)))
+            t = time.monotonic()
+            with pytest.raises(QueueFull):  # retried with backoff, raised at the deadline
+                await pub.publish("full", b"x")
+            assert 0.9 < time.monotonic() - t < 10
+            assert pub.counters["refused_for_now"] >= 2
+        # A queue that drains meanwhile: the retries get through.
+        async with await Publisher.connect(broker.endpoint, timeout=30) as pub:
+            more = asyncio.gather(*(pub.publish("full", b"x", id=f"late-{i}") for i in range(3)))
+            await until(lambda: pub.counters["refused_for_now"] >= 3, what="refusals")
+
+            async def handler(msg):
+                pass
+            consumer = Consumer(broker.endpoint, queues=["full"], handler=handler)
+            consuming = asyncio.create_task(consumer.run())
+            assert await asyncio.wait_for(more, 30) == [f"late-{i}" for i in range(3)]
+            consumer.stop()
+            await asyncio.wait_for(consuming, 30)
+
+            # A failing disk: STORAGE_FAILED until it works again.
+            broker.proc.send_signal(signal.SIGUSR1)
+            await asyncio.get_running_loop().run_in_executor(
+                None, wait_log, "journal writes FAIL")
+            before = pub.counters["refused_for_now"]
+            stored = asyncio.ensure_future(pub.publish("disk", b"x", id="disk-1"))
+            await until(lambda: pub.counters["refused_for_now"] > before, what="a refusal")
+            broker.proc.send_signal(signal.SIGUSR1)
+            assert await asyncio.wait_for(stored, 30) == "disk-1"
+        async with await Publisher.connect(broker.endpoint, timeout=1.0) as pub:
+            broker.proc.send_signal(signal.SIGUSR1)
+            await asyncio.get_running_loop().run_in_executor(
+                None, wait_log, "fault injection #3")
+            with pytest.raises(StorageFailed):
+                await pub.publish("disk", b"x", id="disk-2")
     run(main())

@@ -588,7 +588,7 @@ class Consumer:
             for sig in installed:
                 loop.remove_signal_handler(sig)
             for s in self._sessions:
-                s.link.close(0)
+                s.link.close()  # already closed unless run() was cancelled: let nacks leave
             self._running = False
         c = self.counters
         log.info("consumer %s stopped: received %d, acked %d, nacked %d (error %d, shutdown %d), "

@@ -125,7 +125,8 @@ class Publisher:
         self._closed = False
         self._ticker = None
         self._idle = None
-        self.counters = dict(published=0, confirmed=0, refused=0, retried=0, moved=0)
+        self.counters = dict(published=0, confirmed=0, refused=0, retried=0, moved=0,
+                             refused_for_now=0)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -573,6 +574,7 @@ class Publisher:
                 self._fail(e, errors.from_code(code, reason, queue=queue, ids=[id]))
                 continue
             e.error = (code, reason)
+            self.counters["refused_for_now"] += 1
             e.refusals += 1
             if e.refusals < len(self._cells):
                 self._enqueue(e, e.hop + 1)  # the next cell in its order takes it now
