@@ -28,7 +28,7 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${CMAKE_CURRENT_BINARY_DIR}/conff
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libmandrill-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS
-    "mandrill (= ${PROJECT_VERSION}), g++, cmake, pkg-config, libzmq3-dev, cppzmq-dev, libmsgpack-cxx-dev, libspdlog-dev, libfmt-dev, libcli11-dev, libsqlite3-dev, libabsl-dev, libcpp-httplib-dev")
+    "mandrill (= ${PROJECT_VERSION}), g++, cmake, pkg-config, libzmq3-dev, cppzmq-dev, libmsgpack-cxx-dev, libspdlog-dev, libfmt-dev, libcli11-dev, libsqlite3-dev, libabsl-dev, libcpp-httplib-dev, libjemalloc-dev")
 set(CPACK_DEBIAN_DEV_DESCRIPTION
     "Mandrill C++ SDK: handlers, your own worker, publishing\n Headers, static libraries and a CMake package: find_package(Mandrill),\n link Mandrill::worker or Mandrill::client.")
 include(CPack)

@@ -7,6 +7,10 @@
 //                                                                alternating, R rounds (5)
 //   worker_bench mandrill [--messages N] [--workers 1,2,4,8]     the running example: 10 ms
 //                         [--restart-ms 10] [--concurrency 64]   restarts + SQLite ledger
+//   worker_bench sdk --worker-bin PATH [--messages N]            a worker built out of tree on
+//                    [--concurrency C] [--rounds R]              the installed SDK (tests/sdk/
+//                                                                example) vs mandrill-worker,
+//                                                                both --handler noop, alternating
 //
 // The broker runs with --storage memory (no journal, so no fsync): this measures the worker, not
 // the disk; e2e_bench and journal_bench measure durability. Every mode's first line says so.
@@ -60,7 +64,8 @@ struct Options {
   std::size_t payload = 100;
   std::size_t window = 20'000;
   std::size_t batch = 200;
-  int rounds = 5;  // noop: alternating raw/worker rounds
+  int rounds = 5;  // noop, sdk: alternating rounds
+  std::string worker_bin;  // sdk: the out-of-tree worker
 };
 
 // A child process with its rusage collected at exit.
@@ -192,7 +197,8 @@ struct Run {
 
 // One run: broker, `nworkers` workers with `worker_flags`, `n` messages.
 Run RunOnce(const std::string& dir, int nworkers, std::size_t n,
-            const std::vector<std::string>& worker_flags, const Options& o, bool restart_payload) {
+            const std::vector<std::string>& worker_flags, const Options& o, bool restart_payload,
+            const std::string& worker_bin = testing::Binary("mandrill-worker")) {
   const int port = testing::FreePort();
   const std::string endpoint = testing::LoopbackEndpoint(port);
   std::filesystem::create_directories(dir);
@@ -208,7 +214,7 @@ Run RunOnce(const std::string& dir, int nworkers, std::size_t n,
   }
   std::vector<std::unique_ptr<Child>> workers;
   for (int i = 0; i < nworkers; ++i) {
-    std::vector<std::string> argv = {testing::Binary("mandrill-worker"), "--broker", endpoint,
+    std::vector<std::string> argv = {worker_bin, "--broker", endpoint,
                                      "--queue", "bench", "--name", "w" + std::to_string(i),
                                      "--log-level", "info", "--stats-interval", "0"};
     for (auto f : worker_flags) {
@@ -324,6 +330,47 @@ int Noop(Options o) {
   return 0;
 }
 
+// mandrill-worker and the out-of-tree SDK worker in alternation, `rounds` times each: the same
+// handler (noop) and flags, so what differs is only how the binary was built and linked.
+int Sdk(Options o) {
+  if (o.worker_bin.empty()) {
+    std::fprintf(stderr, "sdk: --worker-bin PATH (the SDK example's digest-worker)\n");
+    return 64;
+  }
+  if (o.messages == 0) o.messages = 200'000;
+  if (o.concurrency == 0) o.concurrency = 2000;
+  const std::string dir = testing::MakeTempDir("mandrill-worker-bench");
+  std::printf("worker_bench sdk: nproc=%ld messages=%zu payload=%zuB window=%zu batch=%zu "
+              "credit=%u storage=memory fsync=- rounds=%d (alternating) sdk worker=%s\n",
+              sysconf(_SC_NPROCESSORS_ONLN), o.messages, o.payload, o.window, o.batch,
+              o.concurrency, o.rounds, o.worker_bin.c_str());
+  const std::vector<std::string> flags = {"--handler", "noop", "--concurrency",
+                                          std::to_string(o.concurrency)};
+  std::vector<double> built_in, sdk, built_in_us, sdk_us, ratios;
+  for (int round = 0; round < o.rounds; ++round) {
+    const Run a = RunOnce(dir + "/in" + std::to_string(round), 1, o.messages, flags, o, false);
+    const Run b = RunOnce(dir + "/sdk" + std::to_string(round), 1, o.messages, flags, o, false,
+                          o.worker_bin);
+    built_in.push_back(a.rate);
+    sdk.push_back(b.rate);
+    built_in_us.push_back(a.workers_cpu * 1e6 / static_cast<double>(o.messages));
+    sdk_us.push_back(b.workers_cpu * 1e6 / static_cast<double>(o.messages));
+    ratios.push_back(100.0 * b.rate / a.rate);
+  }
+  std::filesystem::remove_all(dir);
+  std::printf("--- medians of %d alternating rounds (each round's figure in brackets) ---\n",
+              o.rounds);
+  std::printf("mandrill-worker noop: %.0f messages/s, worker CPU %.2f us/message [%s]\n",
+              Median(built_in), Median(built_in_us), Join(built_in, 1).c_str());
+  std::printf("SDK worker noop:      %.0f messages/s, worker CPU %.2f us/message [%s]\n",
+              Median(sdk), Median(sdk_us), Join(sdk, 1).c_str());
+  std::printf("SDK worker vs mandrill-worker: %.1f%% of its rate (target within 5%%), CPU per "
+              "message %.1f%%; per round [%s %%]\n",
+              100.0 * Median(sdk) / Median(built_in), 100.0 * Median(sdk_us) / Median(built_in_us),
+              Join(ratios, 1).c_str());
+  return 0;
+}
+
 int Mandrill(Options o) {
   if (o.messages == 0) o.messages = 20'000;
   if (o.concurrency == 0) o.concurrency = 64;
@@ -361,7 +408,7 @@ int Mandrill(Options o) {
 int main(int argc, char** argv) {
   Options o;
   if (argc < 2) {
-    std::fprintf(stderr, "usage: worker_bench noop|mandrill [flags] (see the source header)\n");
+    std::fprintf(stderr, "usage: worker_bench noop|mandrill|sdk [flags] (see the source header)\n");
     return 64;
   }
   o.mode = argv[1];
@@ -377,6 +424,8 @@ int main(int argc, char** argv) {
       o.rounds = std::max(1, std::stoi(v));
     } else if (k == "--payload") {
       o.payload = std::stoul(v);
+    } else if (k == "--worker-bin") {
+      o.worker_bin = v;
     } else if (k == "--workers") {
       o.workers.clear();
       std::stringstream s(v);
@@ -388,6 +437,7 @@ int main(int argc, char** argv) {
   }
   if (o.mode == "noop") return Noop(o);
   if (o.mode == "mandrill") return Mandrill(o);
-  std::fprintf(stderr, "unknown mode %s (noop | mandrill)\n", o.mode.c_str());
+  if (o.mode == "sdk") return Sdk(o);
+  std::fprintf(stderr, "unknown mode %s (noop | mandrill | sdk)\n", o.mode.c_str());
   return 64;
 }
