@@ -1,5 +1,6 @@
 """The broker SIGKILLed mid-way and restarted on its journal: nothing confirmed is lost."""
 import asyncio
+import signal
 
 from conftest import WAIT, run, stats_until, until
 from mandrill import Consumer, LeaseLost, Publisher
@@ -58,3 +59,41 @@ def test_broker_sigkill_and_restart_loses_no_confirmed_message(broker):
         assert not set(lost) - processed
 
     run(main(), timeout=180)
+
+
+def test_consumer_reconnects_to_a_broker_that_froze(make_broker):
+    # SIGSTOP: the connection stays up but the broker falls silent. After 3 silent heartbeat
+    # intervals the consumer re-creates its socket and announces itself again (same instance);
+    # once the broker runs again the work in progress is settled exactly once.
+    broker = make_broker(["--heartbeat-ms", "300"])
+
+    async def main():
+        async with await Publisher.connect(broker.endpoint) as pub:
+            await pub.publish("frozen", b"restart h", id="f-1")
+        started = asyncio.Event()
+        release = asyncio.Event()
+        runs = []
+
+        async def handler(msg):
+            runs.append(msg.attempt)
+            started.set()
+            await release.wait()
+
+        consumer = Consumer(broker.endpoint, queues=["frozen"], handler=handler,
+                            reconnect_max=0.5)
+        task = asyncio.create_task(consumer.run())
+        await asyncio.wait_for(started.wait(), WAIT)
+        broker.proc.send_signal(signal.SIGSTOP)
+        try:
+            await until(lambda: consumer.counters["reconnects"] >= 1, what="a reconnect")
+        finally:
+            broker.proc.send_signal(signal.SIGCONT)
+        release.set()
+        s = await stats_until(broker, lambda s: s["queues"]["frozen"]["acked"] == 1
+                              and s["queues"]["frozen"]["in_flight"] == 0, what="the ack")
+        consumer.stop()
+        await asyncio.wait_for(task, WAIT)
+        assert s["queues"]["frozen"]["ready"] == 0
+        assert len([w for w in s["workers"] if w["name"] == consumer.name]) <= 1
+        assert runs[0] == 1
+    run(main())

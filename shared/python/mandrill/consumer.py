@@ -289,6 +289,7 @@ class _Session:
             self.connected = False
             self.welcomed = False
             self.reconnects += 1
+            self.c.counters["reconnects"] += 1
             log.warning("lost connection to broker %s; ZeroMQ re-dials it",
                         self.link.target.endpoint)
             self.c._rebalance()
@@ -314,6 +315,7 @@ class _Session:
             self.send(protocol.HEARTBEAT, [[], 0])
         if self.connected and now - self.last_heard > self.heartbeat * _LIVENESS:
             self.reconnects += 1
+            self.c.counters["reconnects"] += 1
             ceiling = min(self.c.reconnect_max, 0.1 * 2 ** min(self.reconnects - 1, 16))
             delay = random.uniform(ceiling / 2, ceiling)
             log.warning("broker %s silent for %.0f ms; re-creating the connection in %.0f ms",
@@ -535,7 +537,7 @@ class Consumer:
         self._running = False
         self.counters = dict(received=0, acked=0, nacked_error=0, nacked_shutdown=0,
                              lease_lost=0, lost_after_settle=0, acks_sent=0, extends_sent=0,
-                             errors=0)
+                             reconnects=0, errors=0)
 
     # -- public ------------------------------------------------------------------------------
 
