@@ -723,6 +723,7 @@ class Consumer:
                 self._ack(m)
         finally:
             self._tasks.discard(m._task)
+            m._task = None  # no task <-> message cycle: both are freed as soon as it ends
             if not self._tasks and self._idle is not None and not self._idle.done():
                 self._idle.set_result(None)
 

@@ -673,8 +673,17 @@ class Publisher:
         now = self._loop.time()
         requeued = False
         deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, serial, batch = deadlines.popleft()
+        while deadlines:
+            at, serial, batch = deadlines[0]
+            if at > now:
+                # Not due: drop it anyway once nothing of its frame is still in flight from that
+                # send, so the records hold about one window of messages rather than one
+                # confirm-timeout of traffic (confirms arrive in send order, mostly).
+                if any(e.state == _IN_FLIGHT and e.serial == serial for e in batch):
+                    break
+                deadlines.popleft()
+                continue
+            deadlines.popleft()
             for e in batch:
                 if e.state == _IN_FLIGHT and e.serial == serial:
                     self._enqueue(e, e.hop)  # same cell unless it is down now
