@@ -137,10 +137,17 @@ def test_lost_lease_raises_lease_lost_in_the_handler(make_broker):
                 return
             time.sleep(1.0)  # blocks the loop: no extension can leave
             try:
-                await asyncio.sleep(30)
+                await asyncio.wait_for(inner(), 30)
             except LeaseLost as e:
                 seen.append(("lost", msg.attempt, e.ids))
                 lost.set()
+                raise
+
+        async def inner():
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:  # wait_for passed the cancellation on
+                seen.append(("inner cancelled",))
                 raise
 
         consumer = Consumer(broker.endpoint, queues=["stuck"], handler=handler, concurrency=4)
@@ -151,6 +158,7 @@ def test_lost_lease_raises_lease_lost_in_the_handler(make_broker):
         consumer.stop()
         await asyncio.wait_for(task, 30)
         assert ("lost", 1, ["stuck-1"]) in seen and any(e[0] == "ran" for e in seen)
+        assert ("inner cancelled",) in seen
         q = s["queues"]["stuck"]
         # While the loop was blocked the redelivery may have expired too (then a third attempt
         # is the one acked): at least one expiry, one ack, never a nack.

@@ -2,6 +2,8 @@
 subclass of MandrillError carrying the code and the broker's reason."""
 from __future__ import annotations
 
+import asyncio
+
 # Error codes (shared/protocol/error_code.h).
 MALFORMED = 100
 UNSUPPORTED_VERSION = 101
@@ -83,10 +85,14 @@ class UnknownQueue(MandrillError):
     code = UNKNOWN_QUEUE
 
 
-class LeaseLost(MandrillError):
+class LeaseLost(MandrillError, asyncio.CancelledError):
     """The message's lease is gone (expired, the broker restarted or declared this worker dead):
     it is delivered again. Raised into a running handler at its current await; re-raise it
-    (or return): nothing is settled for that delivery."""
+    (or return): nothing is settled for that delivery.
+
+    It is also an asyncio.CancelledError, because it is how the handler's task is cancelled:
+    asyncio's own constructs then pass the cancellation on as they should (wait_for cancels
+    what it waits for, a TaskGroup in the handler cancels its children)."""
 
     code = LEASE_LOST
 
