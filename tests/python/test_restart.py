@@ -2,11 +2,16 @@
 import asyncio
 import signal
 
+import pytest
+
 from conftest import WAIT, run, stats_until, until
 from mandrill import Consumer, LeaseLost, Publisher
 
 
-def test_broker_sigkill_and_restart_loses_no_confirmed_message(broker):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_broker_killed_and_restarted_loses_no_confirmed_message(broker, sig):
+    # SIGKILL: no flush, no DISCONNECT; SIGTERM: the broker refuses what arrives SHUTTING_DOWN
+    # (retried), sends its last confirms and DISCONNECT, and exits.
     n = 3000
 
     async def main():
@@ -35,7 +40,7 @@ def test_broker_sigkill_and_restart_loses_no_confirmed_message(broker):
         async def one(i):
             confirmed.add(await pub.publish("jobs", f"restart h-{i}".encode(), id=f"job-{i}"))
             if len(confirmed) == n // 3:
-                broker.kill()  # SIGKILL mid-way (no flush, no DISCONNECT), publishing and consuming
+                broker.kill(sig)  # mid-way, while publishing and consuming
                 killed.set()
 
         publishing = asyncio.gather(*(one(i) for i in range(n)))
