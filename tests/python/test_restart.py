@@ -18,14 +18,34 @@ def test_broker_killed_and_restarted_loses_no_confirmed_message(broker, sig):
         loop = asyncio.get_running_loop()
         processed = set()
         lost = []
+        slow_running = 0
+        killed = asyncio.Event()
+        confirmed = set()
+
+        def maybe_kill():
+            # Mid-way, while publishing and consuming, with a slow handler running.
+            if not killed.is_set() and len(confirmed) >= n // 3 and slow_running:
+                broker.kill(sig)
+                killed.set()
 
         async def handler(msg):
+            nonlocal slow_running
+            # Every 50th message delivered before the kill is slow: it runs until the consumer
+            # learns (from the new broker's WELCOME) that its lease is gone.
+            slow = not killed.is_set() and msg.id.endswith("0") and msg.id[-2] in "05"
             try:
-                # Every 50th restart is slow, so some are running when the broker dies.
-                await asyncio.sleep(1.5 if msg.id.endswith("0") and msg.id[-2] in "05" else 0.002)
+                if slow:
+                    slow_running += 1
+                    maybe_kill()
+                    await asyncio.sleep(60)
+                else:
+                    await asyncio.sleep(0.002)
             except LeaseLost:  # running when the broker died: its new incarnation redelivers it
                 lost.append(msg.id)
                 raise
+            finally:
+                if slow:
+                    slow_running -= 1
             processed.add(msg.id)
 
         consumer = Consumer(broker.endpoint, queues=["jobs"], handler=handler, concurrency=64,
@@ -33,15 +53,11 @@ def test_broker_killed_and_restarted_loses_no_confirmed_message(broker, sig):
         consuming = asyncio.create_task(consumer.run())
         pub = await Publisher.connect(broker.endpoint, window=200, timeout=90,
                                       confirm_timeout=3.0, reconnect_max=0.5)
-        confirmed = set()
-        killed = asyncio.Event()
         before = broker.stats()["broker_id"]
 
         async def one(i):
             confirmed.add(await pub.publish("jobs", f"restart h-{i}".encode(), id=f"job-{i}"))
-            if len(confirmed) == n // 3:
-                broker.kill(sig)  # mid-way, while publishing and consuming
-                killed.set()
+            maybe_kill()
 
         publishing = asyncio.gather(*(one(i) for i in range(n)))
         await asyncio.wait_for(killed.wait(), WAIT)
@@ -61,7 +77,7 @@ def test_broker_killed_and_restarted_loses_no_confirmed_message(broker, sig):
         assert confirmed - processed == set()  # LOST 0
         # The slow handlers running at the kill learnt it from the new broker's WELCOME.
         assert lost and consumer.counters["lease_lost"] >= len(lost)
-        assert not set(lost) - processed
+        assert not set(lost) - processed and slow_running == 0
 
     run(main(), timeout=180)
 
