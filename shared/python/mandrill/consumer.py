@@ -530,6 +530,7 @@ class Consumer:
         self._tasks = set()        # handler tasks running
         self._stopping = False
         self._stop_calls = 0
+        self._drain_grace = grace
         self._stop_event = None
         self._idle = None          # future: set when no handler runs (or on a second stop)
         self._fatal = None
@@ -549,10 +550,11 @@ class Consumer:
         """Drains and makes run() return: see the module docstring. Callable from any code on
         the loop (a signal handler too); a second call cancels running handlers at once."""
         self._stop_calls += 1
-        if self._stop_calls == 1 and grace is not None:
-            self.grace = grace
-        if self._stop_calls > 1 or grace == 0:
-            self.grace = 0
+        if self._stop_calls == 1:
+            self._drain_grace = self.grace if grace is None else grace
+        else:
+            self._drain_grace = 0
+        if self._drain_grace <= 0:
             self._wake_idle()
         if self._stop_event is not None:
             self._stop_event.set()
@@ -592,13 +594,16 @@ class Consumer:
             for s in self._sessions:
                 s.link.close()  # already closed unless run() was cancelled: let nacks leave
             self._running = False
+            self._stopping = False
+            self._stop_calls = 0  # a later run() starts afresh
+        fatal, self._fatal = self._fatal, None
         c = self.counters
         log.info("consumer %s stopped: received %d, acked %d, nacked %d (error %d, shutdown %d), "
                  "lease lost %d", self.name, c["received"], c["acked"],
                  c["nacked_error"] + c["nacked_shutdown"], c["nacked_error"],
                  c["nacked_shutdown"], c["lease_lost"])
-        if self._fatal is not None:
-            raise self._fatal
+        if fatal is not None:
+            raise fatal
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -631,9 +636,10 @@ class Consumer:
     async def _drain(self):
         self._stopping = True
         self._schedule_flush()  # CREDIT 0 first
-        if self._tasks and self.grace > 0:
-            log.info("draining: %d handlers running, %g s to finish", len(self._tasks), self.grace)
-            await self._wait_idle(self.grace)
+        grace = self._drain_grace
+        if self._tasks and grace > 0:
+            log.info("draining: %d handlers running, %g s to finish", len(self._tasks), grace)
+            await self._wait_idle(grace)
         if self._tasks:
             log.info("cancelling %d handlers still running; their messages are nacked for "
                      "immediate redelivery", len(self._tasks))
