@@ -16,7 +16,7 @@ foreach(unit mandrill-broker.service mandrill-worker@.service)
   string(REPLACE "/etc/mandrill/" "${CMAKE_INSTALL_FULL_SYSCONFDIR}/mandrill/" text "${text}")
   file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/systemd/${unit} "${text}")
   install(FILES ${CMAKE_CURRENT_BINARY_DIR}/systemd/${unit}
-          DESTINATION ${CMAKE_INSTALL_LIBDIR}/systemd/system COMPONENT runtime)
+          DESTINATION lib/systemd/system COMPONENT runtime)  # systemd looks in lib/, never lib/<multiarch>/
 endforeach()
 # The default settings the units read. GNUInstallDirs puts SYSCONFDIR at /etc for prefix /usr.
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/packaging/broker.env

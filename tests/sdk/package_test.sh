@@ -42,6 +42,10 @@ for f in include/mandrill/worker/worker_main.h include/mandrill/publisher/publis
   grep -q -- "$f\$" "$tmp/dev.files" || fail "libmandrill-dev lacks */$f"
 done
 grep -q "bin/mandrill-broker\$" "$tmp/dev.files" && fail "libmandrill-dev also ships the executables"
+# systemd reads units from lib/systemd/system, never from a multiarch lib dir.
+grep -q -- "/lib/systemd/system/mandrill-broker.service\$" "$tmp/runtime.files" &&
+  ! grep -q -- "-linux-gnu/systemd/" "$tmp/runtime.files" ||
+  fail "the units are not in lib/systemd/system: $(grep systemd "$tmp/runtime.files")"
 dpkg-deb --ctrl-tarfile "$runtime" | tar -xO ./conffiles >"$tmp/conffiles" ||
   fail "mandrill has no conffiles"
 grep -q "mandrill/broker.env\$" "$tmp/conffiles" || fail "broker.env is not a conffile: $(cat "$tmp/conffiles")"
