@@ -59,8 +59,14 @@ until_ok 30 ctl stats >/dev/null 2>&1 || fail "the broker did not answer on $ep"
 out=$("$tmp/example/digest-publish" "$ep" digests 200) || fail "digest-publish: $out"
 [ "$out" = "confirmed 200 of 200" ] || fail "digest-publish said: $out"
 
-DIGEST_OUT="$tmp/digests.txt" "$tmp/example/digest-worker" --broker "$ep" --queue digests \
-  --handler digest --concurrency 16 --retry-initial 50ms --log-file "$tmp/worker.log" &
+# The handler's own setting, and its factory's refusal of a key it does not know (exit 64).
+code=0
+"$tmp/example/digest-worker" --broker "$ep" --handler digest --handler-arg colour=red \
+  >"$tmp/refused.log" 2>&1 || code=$?
+[ "$code" = 64 ] && grep -q "unknown --handler-arg colour" "$tmp/refused.log" ||
+  fail "an unknown --handler-arg was not refused with 64 (exit $code): $(cat "$tmp/refused.log")"
+"$tmp/example/digest-worker" --broker "$ep" --queue digests --handler digest \
+  --handler-arg out="$tmp/digests.txt" --concurrency 16 --retry-initial 50ms --log-file "$tmp/worker.log" &
 worker=$!
 pids+=($worker)
 digested() { [ -f "$tmp/digests.txt" ] && [ "$(cut -d' ' -f1 "$tmp/digests.txt" | sort -u | wc -l)" -ge "$1" ]; }
@@ -71,8 +77,8 @@ until_ok 60 digested 200 || fail "the SDK worker digested $(wc -l <"$tmp/digests
 out=$("$tmp/example/digest-publish" "$ep" poison-q 1 poison) || fail "publish to poison-q: $out"
 kill -TERM "$worker"
 wait "$worker" || fail "the SDK worker's drain exited $?"
-DIGEST_OUT="$tmp/poison.txt" "$tmp/example/digest-worker" --broker "$ep" --queue poison-q \
-  --handler digest --retry-initial 20ms --log-file "$tmp/worker2.log" &
+"$tmp/example/digest-worker" --broker "$ep" --queue poison-q \
+  --handler digest --handler-arg out="$tmp/poison.txt" --retry-initial 20ms --log-file "$tmp/worker2.log" &
 worker=$!
 pids+=($worker)
 dead() { ctl stats --json | python3 -c '
@@ -89,4 +95,4 @@ acked=$(ctl stats --json | python3 -c '
 import json, sys
 print(sum(q.get("acked", 0) for q in json.load(sys.stdin)["queues"] if q["name"] == "digests"))')
 [ "$acked" = 200 ] || fail "the broker counted $acked acks on digests, not 200"
-echo "sdk out-of-tree: installed under $prefix, built the example, 200 confirmed, 200 digested and acked, poison dead-lettered after 3 attempts"
+echo "sdk out-of-tree: installed under $prefix, built the example, an unknown --handler-arg refused (64), 200 confirmed, 200 digested and acked, poison dead-lettered after 3 attempts"

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <vector>
 
 #include "shared/core/duration.h"
 #include "shared/metrics/metrics_server.h"
@@ -115,6 +116,9 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
   app.add_option("--exec-kill-grace", kill_grace,
                  "exec: time between SIGTERM and SIGKILL when a command is cancelled")
       ->capture_default_str();
+  std::vector<std::string> handler_args;
+  app.add_option("--handler-arg", handler_args,
+                 "KEY=VALUE for a handler of your own (C++ SDK: HandlerConfig::args); repeatable");
   app.add_option("--grace", grace,
                  "SIGTERM/SIGINT: time for in-flight work to finish before it is nacked")
       ->capture_default_str();
@@ -154,6 +158,19 @@ ParsedFlags ParseFlags(int argc, const char* const* argv, const HandlerRegistry&
   if (!ok) {
     out.exit_code = kExitUsage;
     return out;
+  }
+  for (const auto& arg : handler_args) {
+    const auto eq = arg.find('=');
+    if (eq == 0 || eq == std::string::npos) {
+      out.exit_code = kExitUsage;
+      error = "--handler-arg '" + arg + "': expected KEY=VALUE";
+      return out;
+    }
+    if (!h.args.emplace(arg.substr(0, eq), arg.substr(eq + 1)).second) {
+      out.exit_code = kExitUsage;
+      error = "--handler-arg: " + arg.substr(0, eq) + " given twice";
+      return out;
+    }
   }
   if (o.handler_timeout.count() <= 0) {
     out.exit_code = kExitUsage;

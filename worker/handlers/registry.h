@@ -31,6 +31,10 @@ struct HandlerConfig {
   // exec: the command (run by /bin/sh -c) and how long it gets between SIGTERM and SIGKILL.
   std::string exec_command;
   std::chrono::milliseconds kill_grace{5000};
+  // `--handler-arg KEY=VALUE` (repeatable): settings of handlers registered outside this tree
+  // (the C++ SDK), which cannot add flags of their own. Their factory reads, checks and refuses
+  // unknown keys; the built-ins ignore them.
+  std::map<std::string, std::string> args;
 };
 
 using HandlerFactory =

@@ -1,8 +1,8 @@
 // A worker of its own: mandrill-worker's every flag and behaviour, plus a `digest` handler that
-// hashes each payload on the executor pool and appends "ID ATTEMPT DIGEST" to $DIGEST_OUT.
+// hashes each payload on the executor pool and appends "ID ATTEMPT DIGEST" to the file named by
+// `--handler-arg out=FILE` (its one setting; any other key is refused).
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -42,21 +42,24 @@ class Digest final : public Handler {
   std::mutex mu_;
 };
 
+mandrill::core::Result<std::unique_ptr<Handler>> MakeDigest(const HandlerConfig& config) {
+  using mandrill::core::Errc;
+  using mandrill::core::Error;
+  for (const auto& [key, value] : config.args) {
+    if (key != "out") return Error(Errc::kInvalidArgument, "digest: unknown --handler-arg " + key);
+  }
+  const auto path = config.args.find("out");
+  if (path == config.args.end() || path->second.empty()) {
+    return Error(Errc::kInvalidArgument, "digest: --handler-arg out=FILE is required");
+  }
+  std::FILE* out = std::fopen(path->second.c_str(), "a");
+  if (out == nullptr) return Error(Errc::kIo, "digest: cannot open " + path->second);
+  return std::unique_ptr<Handler>(new Digest(out));
+}
+
 int main(int argc, char** argv) {
   auto registry = HandlerRegistry::WithBuiltins();
-  registry.Register("digest", "FNV-1a of the payload, appended to $DIGEST_OUT",
-                    [](const HandlerConfig&) -> mandrill::core::Result<std::unique_ptr<Handler>> {
-                      const char* path = std::getenv("DIGEST_OUT");
-                      if (path == nullptr) {
-                        return mandrill::core::Error(mandrill::core::Errc::kInvalidArgument,
-                                                     "digest: set DIGEST_OUT to a file");
-                      }
-                      std::FILE* out = std::fopen(path, "a");
-                      if (out == nullptr) {
-                        return mandrill::core::Error(mandrill::core::Errc::kIo,
-                                                     std::string("digest: cannot open ") + path);
-                      }
-                      return std::unique_ptr<Handler>(new Digest(out));
-                    });
+  registry.Register("digest", "FNV-1a of the payload, appended to --handler-arg out=FILE",
+                    MakeDigest);
   return Main(argc, argv, registry);
 }

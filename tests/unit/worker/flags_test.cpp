@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <vector>
 
 namespace mandrill::worker {
@@ -72,6 +73,23 @@ TEST(WorkerFlagsTest, BadValuesAreUsageErrorsNamingTheFlag) {
     EXPECT_EQ(p.exit_code, 64) << c.mentions;
     EXPECT_NE(p.error.find(c.mentions), std::string::npos) << p.error;
   }
+}
+
+TEST(WorkerFlagsTest, HandlerArgsReachTheHandlerConfigAndBadOnesAreUsageErrors) {
+  const auto p = Parse({"--handler-arg", "out=/tmp/x=y", "--handler-arg", "mode=", "--handler-arg",
+                        "level=3"});
+  ASSERT_EQ(p.exit_code, -1) << p.error;
+  EXPECT_EQ(p.options.handler_config.args,
+            (std::map<std::string, std::string>{{"out", "/tmp/x=y"}, {"mode", ""}, {"level", "3"}}));
+  EXPECT_TRUE(Parse({}).options.handler_config.args.empty());
+  for (const char* bad : {"novalue", "=value"}) {
+    const auto q = Parse({"--handler-arg", bad});
+    EXPECT_EQ(q.exit_code, 64) << bad;
+    EXPECT_NE(q.error.find("--handler-arg"), std::string::npos) << q.error;
+  }
+  const auto twice = Parse({"--handler-arg", "a=1", "--handler-arg", "a=2"});
+  EXPECT_EQ(twice.exit_code, 64);
+  EXPECT_NE(twice.error.find("given twice"), std::string::npos) << twice.error;
 }
 
 TEST(WorkerFlagsTest, UnknownHandlerListsTheKnownOnes) {
