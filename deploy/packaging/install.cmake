@@ -7,6 +7,34 @@ include(CMakePackageConfigHelpers)
 install(TARGETS mandrill-broker mandrill-worker mandrill-publish mandrill-ctl
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT runtime)
 
+# Manual pages, made at install time from each executable's --help (help2man), so they say
+# what the binary does.
+find_program(MANDRILL_HELP2MAN help2man)
+if(MANDRILL_HELP2MAN)
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/man)
+  foreach(page
+      "mandrill-broker|durable queues that hand out work on leases"
+      "mandrill-worker|lease messages from a mandrill-broker and run a handler on each"
+      "mandrill-publish|publish messages to a mandrill-broker and report what was confirmed"
+      "mandrill-ctl|look at and manage mandrill-brokers")
+    string(REPLACE "|" ";" page "${page}")
+    list(GET page 0 exe)
+    list(GET page 1 what)
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/man/${exe}.1)
+    install(CODE "
+      execute_process(COMMAND \"${MANDRILL_HELP2MAN}\" --no-info --no-discard-stderr
+                              --version-string=${PROJECT_VERSION} \"--name=${what}\"
+                              --output=${out} \"$<TARGET_FILE:${exe}>\" RESULT_VARIABLE rc)
+      if(rc)
+        message(FATAL_ERROR \"help2man ${exe} failed: \${rc}\")
+      endif()
+      execute_process(COMMAND gzip -9nf ${out})" COMPONENT runtime)
+    install(FILES ${out}.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 COMPONENT runtime)
+  endforeach()
+else()
+  message(STATUS "help2man not found: cmake --install makes no manual pages")
+endif()
+
 # The units name /usr/local/bin (a hand install, as they explain); installed ones name the
 # prefix the package puts the executables in.
 foreach(unit mandrill-broker.service mandrill-worker@.service)
@@ -26,6 +54,17 @@ install(FILES ${PROJECT_SOURCE_DIR}/docs/operations.md ${PROJECT_SOURCE_DIR}/doc
               ${PROJECT_SOURCE_DIR}/docs/security.md ${PROJECT_SOURCE_DIR}/docs/clients.md
               ${PROJECT_SOURCE_DIR}/docs/protocol.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT runtime)
+
+# Debian wants a copyright file and a changelog in each package's doc dir.
+execute_process(COMMAND gzip -9nc ${PROJECT_SOURCE_DIR}/deploy/packaging/changelog
+                OUTPUT_FILE ${CMAKE_CURRENT_BINARY_DIR}/changelog.gz)
+foreach(pkg_component mandrill:runtime libmandrill-dev:dev)
+  string(REPLACE ":" ";" pair ${pkg_component})
+  list(GET pair 0 pkg)
+  list(GET pair 1 component)
+  install(FILES ${PROJECT_SOURCE_DIR}/deploy/packaging/copyright ${CMAKE_CURRENT_BINARY_DIR}/changelog.gz
+          DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/doc/${pkg} COMPONENT ${component})
+endforeach()
 
 # The SDK. Exported names: Mandrill::worker (handler API + Main, worker_main.h), Mandrill::client
 # (publish_client.h); the rest are what those link.

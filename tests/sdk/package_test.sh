@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `cpack -G DEB` on this build: two packages, mandrill (executables, systemd units, /etc/mandrill
-# defaults as conffiles, docs; Depends computed by dpkg-shlibdeps) and libmandrill-dev (the SDK),
-# checked with dpkg-deb and unpacked into a throwaway root, where the unpacked broker runs.
+# defaults as conffiles, manual pages, docs; Depends computed by dpkg-shlibdeps) and
+# libmandrill-dev (the SDK), checked with dpkg-deb and lintian and unpacked into a throwaway
+# root, where the unpacked broker runs.
 #   package_test.sh --build BUILD_DIR
 set -euo pipefail
 build=""
@@ -49,6 +50,18 @@ grep -q -- "/lib/systemd/system/mandrill-broker.service\$" "$tmp/runtime.files" 
 dpkg-deb --ctrl-tarfile "$runtime" | tar -xO ./conffiles >"$tmp/conffiles" ||
   fail "mandrill has no conffiles"
 grep -q "mandrill/broker.env\$" "$tmp/conffiles" || fail "broker.env is not a conffile: $(cat "$tmp/conffiles")"
+
+for f in man1/mandrill-broker.1.gz man1/mandrill-ctl.1.gz doc/mandrill/copyright doc/mandrill/changelog.gz; do
+  grep -q -- "$f\$" "$tmp/runtime.files" || fail "mandrill lacks */$f"
+done
+# Debian's own checker: no errors, no warnings (lintian warns when run as root; that line is
+# not about the packages).
+if command -v lintian >/dev/null; then
+  lintian --fail-on error,warning "$runtime" "$dev" >"$tmp/lintian.log" 2>&1 ||
+    fail "lintian: $(grep -v 'root privileges' "$tmp/lintian.log")"
+else
+  fail "lintian is not installed (deploy/install-deps installs it)"
+fi
 
 # The units start the executables where the package put them.
 mkdir "$tmp/root"
