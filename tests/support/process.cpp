@@ -12,8 +12,10 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <sstream>
+#include <mutex>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #ifndef MANDRILL_BIN_DIR
@@ -117,9 +119,15 @@ int FreePort() {
   static std::mt19937 rng(static_cast<std::uint32_t>(::getpid()) * 2654435761u ^
                           static_cast<std::uint32_t>(
                               std::chrono::steady_clock::now().time_since_epoch().count()));
+  // Never the same port twice in one process: a test that asks for several (one per cell) binds
+  // them later, so a repeat would be "free" both times and then collide.
+  static std::mutex mu;
+  static std::set<int> given;
+  std::lock_guard lock(mu);
   std::uniform_int_distribution<int> pick(20000, 32767);
   for (int tries = 0; tries < 1000; ++tries) {
     const int port = pick(rng);
+    if (given.count(port) != 0) continue;
     const int s = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -127,7 +135,10 @@ int FreePort() {
     addr.sin_port = htons(static_cast<std::uint16_t>(port));
     const bool free = ::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     ::close(s);
-    if (free) return port;
+    if (free) {
+      given.insert(port);
+      return port;
+    }
   }
   ADD_FAILURE() << "no free loopback port in 20000-32767";
   return 0;
