@@ -32,6 +32,39 @@ std::string IdPrefix() {
   return buf;
 }
 
+struct LocalRefusal {
+  ErrorCode code = ErrorCode::kNone;
+  std::string reason;
+};
+
+// What the broker would refuse by the protocol's limits (shared/protocol/limits.h); a broker
+// started with a lower --max-payload-bytes refuses more, as a frame-level error.
+LocalRefusal Refusal(const OutgoingMessage& m) {
+  if (auto why = protocol::CheckQueueName(m.queue); !why.empty()) {
+    return {ErrorCode::kInvalidArgument, "queue: " + why};
+  }
+  if (auto why = protocol::CheckMessageId(m.id); !why.empty()) {
+    return {ErrorCode::kInvalidArgument, "id: " + why};
+  }
+  const protocol::Limits limits;
+  if (m.headers.size() > limits.max_headers) {
+    return {ErrorCode::kTooLarge, "more than " + std::to_string(limits.max_headers) + " headers"};
+  }
+  std::size_t bytes = m.payload.size();
+  for (const auto& [name, value] : m.headers) {
+    if (name.size() > limits.max_string_bytes || value.size() > limits.max_string_bytes) {
+      return {ErrorCode::kTooLarge, "header '" + name.substr(0, 64) + "' over " +
+                                        std::to_string(limits.max_string_bytes) + " bytes"};
+    }
+    bytes += name.size() + value.size();
+  }
+  if (bytes > limits.max_payload_bytes) {
+    return {ErrorCode::kTooLarge, "payload and headers " + std::to_string(bytes) +
+                                      " bytes, over " + std::to_string(limits.max_payload_bytes)};
+  }
+  return {};
+}
+
 }  // namespace
 
 class PublishClient::Impl {
@@ -51,6 +84,9 @@ class PublishClient::Impl {
     Clock::time_point due;  // when to (re)send
     std::chrono::milliseconds backoff{0};
     bool sent = false;
+    // Was unanswered when a whole PUBLISH frame was refused (a frame-level error names no ids):
+    // sent alone from then on, so one bad message cannot keep refusing the frames of others.
+    bool solo = false;
   };
   static std::string Key(std::string_view queue, std::string_view id) {
     std::string key(queue);
@@ -94,10 +130,13 @@ core::Status PublishClient::Impl::SendDue(const std::vector<OutgoingMessage>& me
   };
   for (auto& [key, p] : pending_) {
     if (p.due > now) continue;
+    if (p.solo) {
+      if (auto st = flush(); !st.ok()) return st;
+    }
     const auto& m = messages[p.index];
     frame.items.push_back(protocol::PublishItem{m.queue, m.id, m.payload, m.headers});
     in_frame.push_back(&p);
-    if (frame.items.size() >= options_.max_batch) {
+    if (p.solo || frame.items.size() >= options_.max_batch) {
       if (auto st = flush(); !st.ok()) return st;
     }
   }
@@ -130,15 +169,17 @@ void PublishClient::Impl::Handle(const protocol::Message& message,
                              std::chrono::milliseconds(2000));
       p.due = now + p.backoff;
     }
-    // A frame-level error names no ids (MALFORMED, TOO_LARGE for the whole frame): nothing in
-    // it can succeed as sent, so every message sent and not yet answered gets its reason.
-    if (error->ids.empty() && error->answers == static_cast<std::uint8_t>(
-                                                    protocol::Command::kPublish)) {
-      for (auto it = pending_.begin(); it != pending_.end();) {
-        if (!it->second.sent) { ++it; continue; }
-        outcomes[it->second.index].code = error->code;
-        outcomes[it->second.index].reason = error->reason;
-        it = pending_.erase(it);
+    // A frame-level error names no ids (the broker's decoder refused a whole frame, e.g. a
+    // payload over its --max-payload-bytes): which frame, and so which message, is unknown.
+    // Every message awaiting an answer keeps the reason and is resent alone when due; the
+    // good ones are confirmed, the bad one ends the call timed out with this reason.
+    if (error->ids.empty() &&
+        error->answers == static_cast<std::uint8_t>(protocol::Command::kPublish)) {
+      for (auto& [key, p] : pending_) {
+        if (!p.sent) continue;
+        p.solo = true;
+        outcomes[p.index].code = error->code;
+        outcomes[p.index].reason = error->reason;
       }
     }
   }
@@ -156,7 +197,13 @@ core::Result<std::vector<PublishOutcome>> PublishClient::Impl::Publish(
     if (m.id.empty()) m.id = id_prefix_ + std::to_string(next_id_++);
     outcomes[i].queue = m.queue;
     outcomes[i].id = m.id;
-    // A message listed twice in one call is one message to the broker: settled together.
+    // Refused here as the broker would refuse it, so it never shares a frame with others.
+    if (auto why = Refusal(m); why.code != ErrorCode::kNone) {
+      outcomes[i].code = why.code;
+      outcomes[i].reason = std::move(why.reason);
+      continue;
+    }
+    // A message listed twice in one call is sent once; the repeat is refused here.
     if (!pending_.emplace(Key(m.queue, m.id), Pending{i, start}).second) {
       outcomes[i].reason = "listed twice in one call";
       outcomes[i].code = ErrorCode::kInvalidArgument;

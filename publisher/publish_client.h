@@ -10,7 +10,12 @@
 //   - retries, with backoff, the refusals that mean "later" (QUEUE_FULL, BROKER_FULL,
 //     STORAGE_FAILED, SHUTTING_DOWN) until the call's timeout;
 //   - reports the refusals that mean "never like this" (INVALID_ARGUMENT, TOO_LARGE,
-//     PERMISSION_DENIED, LIMIT_REACHED, ...) per message, with the broker's reason.
+//     PERMISSION_DENIED, LIMIT_REACHED, ...) per message, with the broker's reason; what the
+//     protocol's limits refuse anyway (bad queue name or id, payload over 1 MiB) is refused
+//     before sending;
+//   - when the broker refuses a whole frame (its decoder names no ids: a payload over a lower
+//     --max-payload-bytes), sends each message that was waiting alone from then on: the others
+//     are confirmed, and the bad one times out carrying the broker's reason.
 #include <chrono>
 #include <cstddef>
 #include <memory>

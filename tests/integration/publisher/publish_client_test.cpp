@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "tests/integration/publisher/fake_broker.h"
@@ -150,6 +151,46 @@ TEST_F(PublishClientTest, ABrokerThatStartsLateStillGetsEveryMessage) {
   late.join();
   ASSERT_TRUE(outcomes.ok());
   for (const auto& x : *outcomes) EXPECT_TRUE(x.confirmed()) << x.id << ": " << x.reason;
+}
+
+TEST_F(PublishClientTest, WhatTheProtocolRefusesAnywayIsRefusedBeforeSending) {
+  FakeBroker broker(endpoint_, {});
+  auto c = Connect();
+  std::vector<OutgoingMessage> m = {{"restarts", "ok", "x", {}},
+                                    {"bad queue!", "q", "x", {}},
+                                    {"restarts", "has space", "x", {}},
+                                    {"restarts", "big", std::string((1 << 20) + 1, 'x'), {}}};
+  auto outcomes = c->Publish(m, 10s);
+  ASSERT_TRUE(outcomes.ok());
+  EXPECT_TRUE((*outcomes)[0].confirmed());
+  EXPECT_EQ((*outcomes)[1].code, protocol::ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*outcomes)[2].code, protocol::ErrorCode::kInvalidArgument);
+  EXPECT_EQ((*outcomes)[3].code, protocol::ErrorCode::kTooLarge);
+  EXPECT_EQ(broker.times_received(), (std::map<std::string, int>{{"ok", 1}}));
+}
+
+// The real broker with a lower --max-payload-bytes refuses a whole frame without naming ids:
+// the messages that shared a frame with the big one are still confirmed.
+TEST_F(PublishClientTest, AFrameRefusedWholeStillConfirmsTheOthersInIt) {
+  const std::string dir = mandrill::testing::MakeTempDir("mandrill-publish-client");
+  mandrill::testing::Process broker({mandrill::testing::Binary("mandrill-broker"), "--bind",
+                                     endpoint_, "--data-dir", dir + "/data",
+                                     "--max-payload-bytes", "1000"},
+                                    dir + "/broker.log");
+  PublishClientOptions o;
+  o.resend_after = 300ms;
+  auto c = Connect(o);
+  auto m = Messages(6);
+  m[3].payload = std::string(5000, 'x');
+  auto outcomes = c->Publish(m, 4s);
+  ASSERT_TRUE(outcomes.ok());
+  for (int i : {0, 1, 2, 4, 5}) {
+    EXPECT_TRUE((*outcomes)[i].confirmed()) << i << ": " << (*outcomes)[i].reason << "\n"
+                                            << broker.Log();
+  }
+  EXPECT_FALSE((*outcomes)[3].confirmed());
+  EXPECT_EQ((*outcomes)[3].code, protocol::ErrorCode::kTooLarge) << (*outcomes)[3].reason;
+  EXPECT_FALSE((*outcomes)[3].reason.empty());
 }
 
 TEST_F(PublishClientTest, BadOptionsAreRefusedAtConnect) {
